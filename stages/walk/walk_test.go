@@ -116,9 +116,9 @@ func TestRootIsFile(t *testing.T) {
 
 func TestSymlinkLoopsAndDuplicates(t *testing.T) {
 	root := tree(t, "a/1.jpg", "b/2.jpg", "outside/3.jpg")
-	must(t, os.Symlink("..", filepath.Join(root, "a", "up")))             // loop to the root
+	must(t, os.Symlink("..", filepath.Join(root, "a", "up")))               // loop to the root
 	must(t, os.Symlink(filepath.Join(root, "a"), filepath.Join(root, "c"))) // second way into a
-	must(t, os.Symlink("2.jpg", filepath.Join(root, "b", "link.jpg")))     // link to a file
+	must(t, os.Symlink("2.jpg", filepath.Join(root, "b", "link.jpg")))      // link to a file
 	must(t, os.Symlink("b", filepath.Join(root, "b", "self")))              // b/self -> b/b (broken)
 	got := rels(t, []string{root}, Options{Exts: []string{".jpg"}})
 	want := []string{"a/1.jpg", "b/2.jpg", "b/link.jpg", "outside/3.jpg"}
