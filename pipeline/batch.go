@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Batch groups items into slices of up to maxSize, in input order. A batch is emitted when it
+// is full, when maxWait has passed since its first item arrived (maxWait ≤ 0: never), or when
+// the input ends. Each batch is a new slice that the consumer owns.
+func Batch[T any](in *Stream[T], maxSize int, maxWait time.Duration, opts ...Option) *Stream[[]T] {
+	cfg := single(opts)
+	s, inq := consume(in, "batch", cfg, 1)
+	out := newStream[[]T](s)
+	if maxSize < 1 {
+		in.p.buildError(fmt.Errorf("pipeline: stage %q: Batch size %d is below 1", s.name, maxSize))
+	}
+	s.runWorkers(func(ctx context.Context, c *counters) error {
+		b := batcher[T]{ctx: ctx, c: c, in: inq, out: out.out(), size: maxSize, wait: maxWait}
+		b.run()
+		return nil
+	}, func() { close(out.ch) })
+	return out
+}
+
+type batcher[T any] struct {
+	ctx   context.Context
+	c     *counters
+	in    <-chan T
+	out   chan<- []T
+	size  int
+	wait  time.Duration
+	timer *time.Timer
+}
+
+func (b *batcher[T]) run() {
+	for {
+		first, ok := recv(b.ctx, b.in, b.c, false)
+		if !ok {
+			return
+		}
+		batch := append(make([]T, 0, b.size), first)
+		batch, more := b.fill(batch)
+		if !send(b.ctx, b.out, batch, b.c, false) || !more {
+			return
+		}
+	}
+}
+
+// fill adds items to batch until it is full, the wait is over or the input ends (more is
+// false then).
+func (b *batcher[T]) fill(batch []T) (_ []T, more bool) {
+	if b.wait <= 0 {
+		for len(batch) < b.size {
+			x, ok := recv(b.ctx, b.in, b.c, false)
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, x)
+		}
+		return batch, true
+	}
+	deadline := b.startTimer()
+	defer b.timer.Stop()
+	for len(batch) < b.size {
+		t := time.Now()
+		select {
+		case x, ok := <-b.in:
+			if !ok {
+				return batch, false
+			}
+			bump(&b.c.in, 1)
+			batch = append(batch, x)
+		case <-deadline:
+			return batch, true
+		case <-b.ctx.Done():
+			return batch, false
+		}
+		bump(&b.c.waitIn, int64(time.Since(t)))
+	}
+	return batch, true
+}
+
+func (b *batcher[T]) startTimer() <-chan time.Time {
+	if b.timer == nil {
+		b.timer = time.NewTimer(b.wait)
+	} else {
+		b.timer.Reset(b.wait)
+	}
+	return b.timer.C
+}
+
+// Unbatch emits the items of each slice in order.
+func Unbatch[T any](in *Stream[[]T], opts ...Option) *Stream[T] {
+	cfg := single(opts)
+	s, inq := consume(in, "unbatch", cfg, 1)
+	out := newStream[T](s)
+	s.runWorkers(func(ctx context.Context, c *counters) error {
+		for {
+			batch, ok := recv(ctx, inq, c, false)
+			if !ok {
+				return nil
+			}
+			for _, x := range batch {
+				if !send(ctx, out.out(), x, c, false) {
+					return nil
+				}
+			}
+		}
+	}, func() { close(out.ch) })
+	return out
+}

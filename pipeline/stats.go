@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// StageStats is a snapshot of one stage's statistics. Times are sums over the stage's
+// workers, so Busy can exceed Elapsed when several workers run at once.
+type StageStats struct {
+	Name    string
+	Kind    string // "source", "map", "ordered-map", "filter", "flat-map", "batch", ...
+	Workers int
+
+	In     int64 // items taken from the input queue
+	Out    int64 // items handed downstream; for sinks, items consumed without error
+	Errors int64 // items whose function failed (skipped, or the one that stopped the run)
+
+	Busy    time.Duration // time inside the stage's function
+	WaitIn  time.Duration // time blocked waiting for input
+	WaitOut time.Duration // time blocked waiting for room downstream
+
+	QueueLen int // items waiting in the input queue now
+	QueueCap int // capacity of the input queue; 0 for sources and synchronous queues
+
+	Elapsed time.Duration // since the stage started; frozen when it finished
+	Done    bool          // the stage has finished
+
+	// Extra holds statistics particular to the stage, such as per-slot and per-engine
+	// figures of a GPU stage. Nil for most stages.
+	Extra map[string]float64
+}
+
+// Utilization is the fraction of the stage's worker time spent inside its function:
+// Busy / (Workers × Elapsed). A stage near 1 is working flat out.
+func (s StageStats) Utilization() float64 {
+	return utilization(s.Busy, s.Workers, s.Elapsed)
+}
+
+func utilization(busy time.Duration, workers int, elapsed time.Duration) float64 {
+	if elapsed <= 0 || workers <= 0 {
+		return 0
+	}
+	return float64(busy) / (float64(workers) * float64(elapsed))
+}
+
+// Bottleneck names the stage that limits throughput between two snapshots taken from the
+// same pipeline by Stats: the stage whose workers were busiest in that interval. Pass nil as
+// prev to judge over the whole run so far. It returns the stage's stats from cur, its
+// utilization in the interval, and false when there is no stage or no time has passed.
+func Bottleneck(prev, cur []StageStats) (StageStats, float64, bool) {
+	before := make(map[string]StageStats, len(prev))
+	for _, s := range prev {
+		before[s.Name] = s
+	}
+	best, bestU, found := StageStats{}, -1.0, false
+	for _, s := range cur {
+		p := before[s.Name]
+		u := utilization(s.Busy-p.Busy, s.Workers, s.Elapsed-p.Elapsed)
+		if s.Elapsed-p.Elapsed > 0 && u > bestU {
+			best, bestU, found = s, u, true
+		}
+	}
+	if !found {
+		return StageStats{}, 0, false
+	}
+	return best, bestU, true
+}
+
+// counters are one worker's statistics. Most have a single writer (their worker), which
+// updates them with bump: an atomic load and store, cheaper than a read-modify-write. Custom
+// stages share one set among their goroutines and use Add. The padding keeps the workers of
+// one stage off each other's cache lines.
+//
+// Busy time is derived for most stages: the worker's lifetime minus the time it spent
+// blocked on its queues. The clock is then read only when a worker blocks, never per item,
+// which keeps the per-item cost of statistics near zero. Stages that cannot derive it (Custom,
+// OrderedMap's workers) add busy time explicitly.
+type counters struct {
+	in, out, errs         atomic.Int64
+	busy, waitIn, waitOut atomic.Int64 // nanoseconds
+	start, end, blocked   atomic.Int64 // clock readings; 0: not started, not ended, not blocked
+	_                     [128 - 9*8]byte
+}
+
+// epoch is the origin of clock. Durations since a fixed time read only the monotonic clock,
+// which costs half as much as time.Now.
+var epoch = time.Now()
+
+// clock is a monotonic reading in nanoseconds, never 0.
+func clock() int64 { return int64(time.Since(epoch)) + 1 }
+
+func bump(v *atomic.Int64, d int64) { v.Store(v.Load() + d) }
+
+// add sums the counters into a snapshot taken at clock reading now.
+func (c *counters) add(into *StageStats, derived bool, now int64) {
+	waitIn, waitOut := c.waitIn.Load(), c.waitOut.Load()
+	into.In += c.in.Load()
+	into.Out += c.out.Load()
+	into.Errors += c.errs.Load()
+	into.WaitIn += time.Duration(waitIn)
+	into.WaitOut += time.Duration(waitOut)
+	if !derived {
+		into.Busy += time.Duration(c.busy.Load())
+		return
+	}
+	start, end, blocked := c.start.Load(), c.end.Load(), c.blocked.Load()
+	if start == 0 {
+		return
+	}
+	if end == 0 {
+		end = now
+		if blocked != 0 {
+			end = min(end, blocked) // the wait in progress is not busy either
+		}
+	}
+	into.Busy += time.Duration(max(end-start-waitIn-waitOut, 0))
+}
