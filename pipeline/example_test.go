@@ -1,0 +1,129 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gpupipe/gpupipe/pipeline"
+)
+
+func Example() {
+	p := pipeline.New()
+	words := pipeline.FromSlice(p, []string{"gpu", "pipe", "go"})
+	upper := pipeline.OrderedMap(words, func(_ context.Context, w string) (string, error) {
+		return strings.ToUpper(w), nil
+	}, pipeline.Workers(4), pipeline.Name("upper"))
+	out := pipeline.Collect(upper)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(out.Value())
+	// Output: [GPU PIPE GO]
+}
+
+func ExampleMap() {
+	p := pipeline.New()
+	squares := pipeline.Map(pipeline.FromSlice(p, []int{1, 2, 3, 4}), func(_ context.Context, x int) (int, error) {
+		return x * x, nil
+	}, pipeline.Workers(2))
+	sum := pipeline.Reduce(squares, 0, func(acc, x int) (int, error) { return acc + x, nil })
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(sum.Value())
+	// Output: 30
+}
+
+func ExampleBatch() {
+	p := pipeline.New()
+	batches := pipeline.Batch(pipeline.FromSlice(p, []int{1, 2, 3, 4, 5}), 2, 10*time.Millisecond)
+	out := pipeline.Collect(batches)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(out.Value())
+	// Output: [[1 2] [3 4] [5]]
+}
+
+type photo string
+
+func (p photo) Label() string { return string(p) }
+
+func ExampleSkipErrors() {
+	p := pipeline.New()
+	photos := pipeline.FromSlice(p, []photo{"a.jpg", "broken.jpg", "c.jpg"})
+	checked := pipeline.Map(photos, func(_ context.Context, ph photo) (photo, error) {
+		if strings.HasPrefix(string(ph), "broken") {
+			return "", errors.New("truncated file")
+		}
+		return ph, nil
+	}, pipeline.Name("decode"), pipeline.SkipErrors(func(err *pipeline.StageError) {
+		fmt.Println("skipped:", err)
+	}))
+	out := pipeline.Collect(checked)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(out.Value())
+	// Output:
+	// skipped: stage "decode": item "broken.jpg": truncated file
+	// [a.jpg c.jpg]
+}
+
+func ExamplePipeline_Run_error() {
+	p := pipeline.New()
+	photos := pipeline.FromSlice(p, []photo{"a.jpg", "broken.jpg", "c.jpg"})
+	pipeline.ForEach(photos, func(_ context.Context, ph photo) error {
+		if ph == "broken.jpg" {
+			return errors.New("truncated file")
+		}
+		return nil
+	}, pipeline.Name("decode"))
+	err := p.Run(context.Background())
+	fmt.Println(err)
+	// Output: stage "decode": item "broken.jpg": truncated file
+}
+
+func ExampleGenerate() {
+	p := pipeline.New()
+	evens := pipeline.Generate(p, func(ctx context.Context, emit func(int) error) error {
+		for i := 0; i < 10; i += 2 {
+			if err := emit(i); err != nil {
+				return err // the run was cancelled
+			}
+		}
+		return nil
+	})
+	out := pipeline.Collect(evens)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(out.Value())
+	// Output: [0 2 4 6 8]
+}
+
+func ExamplePipeline_Stats() {
+	p := pipeline.New()
+	slow := pipeline.Map(pipeline.FromSlice(p, make([]int, 20)), func(_ context.Context, x int) (int, error) {
+		time.Sleep(time.Millisecond)
+		return x, nil
+	}, pipeline.Name("slow"))
+	pipeline.Discard(slow, pipeline.Name("sink"))
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	for _, s := range p.Stats() {
+		fmt.Printf("%s: in %d out %d\n", s.Name, s.In, s.Out)
+	}
+	b, _, _ := p.Bottleneck()
+	fmt.Println("bottleneck:", b.Name)
+	// Output:
+	// slice#1: in 0 out 20
+	// slow: in 20 out 20
+	// sink: in 20 out 20
+	// bottleneck: slow
+}
