@@ -47,7 +47,7 @@ func newCollector() *collector {
 	return c
 }
 
-func (c *collector) In() chan<- any    { return c.in }
+func (c *collector) In() chan<- any   { return c.in }
 func (c *collector) AwaitCompletion() { <-c.done }
 
 func (c *collector) values() []any {
