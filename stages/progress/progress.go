@@ -1,0 +1,232 @@
+// Package progress shows a running pipeline's progress: a bar with items done of the total,
+// rate, elapsed time and ETA, and a compact line per stage (how busy its workers are and how
+// full its input queue is) that shows which stage limits the run while it runs.
+//
+// On a terminal it draws two live lines with github.com/cheggaaa/pb/v3. Elsewhere (a log
+// file, a pipe, CI) it prints a plain line every few seconds, or nothing: never terminal
+// escape codes.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/gpupipe/gpupipe/pipeline"
+)
+
+// Mode says how progress is shown.
+type Mode int
+
+const (
+	// Auto draws bars when the output is a terminal and prints plain lines otherwise.
+	Auto Mode = iota
+	// Bar draws live bars; it falls back to plain lines when there is no terminal.
+	Bar
+	// Plain prints a line of text every Interval.
+	Plain
+	// None shows nothing.
+	None
+)
+
+// ParseMode reads "auto", "bar", "plain" or "none".
+func ParseMode(s string) (Mode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "auto", "":
+		return Auto, nil
+	case "bar":
+		return Bar, nil
+	case "plain":
+		return Plain, nil
+	case "none":
+		return None, nil
+	}
+	return Auto, fmt.Errorf("progress mode %q: want auto, bar, plain or none", s)
+}
+
+func (m Mode) String() string {
+	return [...]string{"auto", "bar", "plain", "none"}[m]
+}
+
+// Options configure a Progress.
+type Options struct {
+	Mode   Mode
+	Output io.Writer // default os.Stderr
+	// Stage names the stage whose output counts as done; default: the last stage.
+	Stage string
+	// Total is the number of items expected; 0 while unknown (see SetTotal).
+	Total int64
+	// Unit names the items, such as "images"; default "items".
+	Unit string
+	// Interval between plain lines; default 5s. Bars redraw five times a second.
+	Interval time.Duration
+}
+
+// Progress shows one pipeline's progress until Stop.
+type Progress struct {
+	p     *pipeline.Pipeline
+	opts  Options
+	total atomic.Int64
+	start time.Time
+	view  view
+
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	prev     []pipeline.StageStats // the snapshot of the previous tick
+}
+
+// view is how progress is drawn: live bars or plain lines.
+type view interface {
+	update(s snapshot)
+	finish(s snapshot)
+}
+
+// Start begins showing the progress of p, which may already be running.
+func Start(p *pipeline.Pipeline, opts Options) *Progress {
+	if opts.Output == nil {
+		opts.Output = os.Stderr
+	}
+	if opts.Unit == "" {
+		opts.Unit = "items"
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 5 * time.Second
+	}
+	pr := &Progress{p: p, opts: opts, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	pr.total.Store(opts.Total)
+	pr.view = pr.newView()
+	tick := opts.Interval
+	if _, live := pr.view.(*bars); live {
+		tick = 200 * time.Millisecond
+	}
+	go pr.loop(tick)
+	return pr
+}
+
+func (pr *Progress) newView() view {
+	mode := pr.opts.Mode
+	if mode == Auto {
+		mode = Plain
+		if isTerminal(pr.opts.Output) {
+			mode = Bar
+		}
+	}
+	switch mode {
+	case None:
+		return quiet{}
+	case Bar:
+		if b, err := newBars(pr.opts); err == nil {
+			return b
+		}
+	}
+	return &lines{w: pr.opts.Output, unit: pr.opts.Unit}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// SetTotal sets the number of items expected, for sources that learn it as they go.
+func (pr *Progress) SetTotal(n int64) { pr.total.Store(n) }
+
+// AddTotal adds n to the number of items expected.
+func (pr *Progress) AddTotal(n int64) { pr.total.Add(n) }
+
+// Stop draws the final state and stops. It is safe to call more than once and from any
+// goroutine; call it when Run has returned, whatever it returned.
+func (pr *Progress) Stop() {
+	pr.stopOnce.Do(func() { close(pr.stop) })
+	<-pr.done
+}
+
+func (pr *Progress) loop(tick time.Duration) {
+	defer close(pr.done)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			pr.view.update(pr.snapshot())
+		case <-pr.stop:
+			pr.view.finish(pr.snapshot())
+			return
+		}
+	}
+}
+
+// snapshot is what one redraw shows.
+type snapshot struct {
+	done, total int64
+	elapsed     time.Duration
+	stages      []stageLine
+	bottleneck  string
+}
+
+type stageLine struct {
+	name     string
+	busy     float64 // utilization since the previous snapshot
+	queueLen int
+	queueCap int
+}
+
+func (pr *Progress) snapshot() snapshot {
+	cur := pr.p.Stats()
+	s := snapshot{total: pr.total.Load(), elapsed: time.Since(pr.start)}
+	s.done = doneCount(cur, pr.opts.Stage)
+	before := map[string]pipeline.StageStats{}
+	for _, st := range pr.prev {
+		before[st.Name] = st
+	}
+	for _, st := range cur {
+		b := before[st.Name]
+		busy := pipeline.StageStats{Busy: st.Busy - b.Busy, Workers: st.Workers, Elapsed: st.Elapsed - b.Elapsed}
+		s.stages = append(s.stages, stageLine{st.Name, busy.Utilization(), st.QueueLen, st.QueueCap})
+	}
+	if b, _, ok := pipeline.Bottleneck(pr.prev, cur); ok {
+		s.bottleneck = b.Name
+	}
+	pr.prev = cur
+	return s
+}
+
+// doneCount is the output count of the named stage, or of the last one.
+func doneCount(stats []pipeline.StageStats, name string) int64 {
+	if len(stats) == 0 {
+		return 0
+	}
+	for _, st := range stats {
+		if st.Name == name {
+			return st.Out
+		}
+	}
+	return stats[len(stats)-1].Out
+}
+
+// stagesText is the compact per-stage line: "decode 97% q16/16 · resize 41% q2/8".
+func (s snapshot) stagesText() string {
+	parts := make([]string, 0, len(s.stages))
+	for _, st := range s.stages {
+		part := fmt.Sprintf("%s %d%%", st.name, int(st.busy*100+0.5))
+		if st.queueCap > 0 {
+			part += fmt.Sprintf(" q%d/%d", st.queueLen, st.queueCap)
+		}
+		if st.name == s.bottleneck {
+			part = "*" + part
+		}
+		parts = append(parts, part)
+	}
+	return strings.Join(parts, " · ")
+}
+
+type quiet struct{}
+
+func (quiet) update(snapshot) {}
+func (quiet) finish(snapshot) {}

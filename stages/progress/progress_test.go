@@ -1,0 +1,160 @@
+package progress
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cheggaaa/pb/v3"
+	"go.uber.org/goleak"
+
+	"github.com/gpupipe/gpupipe/pipeline"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutine and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// slowPipeline has a fast stage and a slow one, so the slow one is the bottleneck.
+func slowPipeline(n int) *pipeline.Pipeline {
+	p := pipeline.New()
+	src := pipeline.FromSlice(p, make([]int, n), pipeline.Name("src"))
+	fast := pipeline.Map(src, func(_ context.Context, x int) (int, error) { return x, nil }, pipeline.Name("fast"))
+	slow := pipeline.Map(fast, func(_ context.Context, x int) (int, error) {
+		time.Sleep(2 * time.Millisecond)
+		return x, nil
+	}, pipeline.Name("slow"), pipeline.Buffer(4))
+	pipeline.Discard(slow, pipeline.Name("sink"))
+	return p
+}
+
+func TestPlainLinesShowCountsStagesAndBottleneck(t *testing.T) {
+	var out syncBuffer
+	p := slowPipeline(100)
+	pr := Start(p, Options{Mode: Plain, Output: &out, Total: 100, Unit: "images", Interval: 40 * time.Millisecond})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pr.Stop()
+	pr.Stop() // a second Stop is harmless
+	text := out.String()
+	if strings.Contains(text, "\x1b") || strings.Contains(text, "\r") {
+		t.Fatalf("plain output holds terminal control codes: %q", text)
+	}
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("want periodic lines and a final one, got:\n%s", text)
+	}
+	if !strings.Contains(lines[1], "*slow ") || !strings.Contains(lines[1], "q4/4") {
+		t.Errorf("a mid-run line should mark the slow stage as the bottleneck with a full queue: %q", lines[1])
+	}
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "finished: 100/100 images (100.0%)") {
+		t.Errorf("final line %q", last)
+	}
+}
+
+func TestNoneWritesNothingAndAutoIsPlainOffTerminal(t *testing.T) {
+	for _, mode := range []Mode{None, Auto, Bar} {
+		var out syncBuffer
+		p := slowPipeline(10)
+		pr := Start(p, Options{Mode: mode, Output: &out, Interval: 5 * time.Millisecond})
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		pr.Stop()
+		text := out.String()
+		switch {
+		case mode == None && text != "":
+			t.Errorf("mode none wrote %q", text)
+		case mode != None && (!strings.Contains(text, "finished: 10 items") || strings.Contains(text, "\x1b")):
+			t.Errorf("mode %v to a non-terminal wrote %q", mode, text)
+		}
+	}
+}
+
+func TestStopAfterCancelledRun(t *testing.T) {
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	p := slowPipeline(1000)
+	pr := Start(p, Options{Mode: Plain, Output: &out, Total: 1000, Interval: time.Hour})
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if err := p.Run(ctx); err == nil {
+		t.Fatal("the run was not cancelled")
+	}
+	pr.Stop()
+	if !strings.Contains(out.String(), "finished: ") || strings.Contains(out.String(), "1000/1000") {
+		t.Errorf("final line after cancellation: %q", out.String())
+	}
+}
+
+func TestSetTotalAndETA(t *testing.T) {
+	l := &lines{unit: "files"}
+	s := snapshot{done: 50, total: 200, elapsed: 10 * time.Second}
+	if got := l.counts(s); got != "50/200 files (25.0%) 5.0/s ETA 0:30" {
+		t.Errorf("counts %q", got)
+	}
+	s.total = 0
+	if got := l.counts(s); got != "50 files 5.0/s" {
+		t.Errorf("counts with no total %q", got)
+	}
+	var out syncBuffer
+	p := slowPipeline(5)
+	pr := Start(p, Options{Mode: Plain, Output: &out, Interval: time.Hour})
+	pr.SetTotal(3)
+	pr.AddTotal(2)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pr.Stop()
+	if !strings.Contains(out.String(), "5/5 items (100.0%)") {
+		t.Errorf("totals set while running were not used: %q", out.String())
+	}
+}
+
+func TestBarTemplatesRender(t *testing.T) {
+	main := pb.New64(200).SetTemplateString(mainTemplate).Set("unit", "images").Set(pb.Static, true)
+	main.SetCurrent(50)
+	main.SetWidth(100)
+	if s := main.String(); !strings.Contains(s, "images 50 / 200") || !strings.Contains(s, "25.00%") {
+		t.Errorf("main bar renders %q", s)
+	}
+	if err := main.Err(); err != nil {
+		t.Fatal(err)
+	}
+	stages := pb.New64(0).SetTemplateString(stagesTemplate).Set(pb.Static, true)
+	stages.Set("stages", "decode 97% q4/4")
+	if s := stages.String(); s != "decode 97% q4/4" {
+		t.Errorf("stage line renders %q", s)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for in, want := range map[string]Mode{"auto": Auto, "BAR": Bar, "plain": Plain, "none": None, "": Auto} {
+		if got, err := ParseMode(in); err != nil || got != want {
+			t.Errorf("ParseMode(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseMode("fancy"); err == nil {
+		t.Error("ParseMode accepted fancy")
+	}
+}
