@@ -1,0 +1,138 @@
+package cpu
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+
+	"github.com/gpupipe/gpupipe/gpu"
+)
+
+// hostAlign is the alignment of host buffers: a cache line, and enough for any element type
+// a kernel views the memory as.
+const hostAlign = 64
+
+// AllocHost allocates size bytes of 64-byte aligned Go memory. It is not page-locked
+// (Pinned reports false); the device needs no pinning to copy asynchronously.
+func (d *Device) AllocHost(size int) (gpu.HostBuffer, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("%w: AllocHost(%d)", errSize, size)
+	}
+	if total := systemMemory(); int64(size) > total {
+		return nil, fmt.Errorf("%w: %d bytes of host memory asked, the machine has %d", gpu.ErrOutOfMemory, size, total)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("%w: device", gpu.ErrClosed)
+	}
+	b := &hostBuffer{memory{dev: d, size: size, mem: alignedBytes(size)}}
+	d.hosts[b] = struct{}{}
+	return b, nil
+}
+
+// AllocDevice allocates size bytes of device memory, which on this device is Go memory. It
+// fails with gpu.ErrOutOfMemory beyond the MemoryLimit.
+func (d *Device) AllocDevice(size int) (gpu.DeviceBuffer, error) {
+	if size <= 0 {
+		return nil, fmt.Errorf("%w: AllocDevice(%d)", errSize, size)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("%w: device", gpu.ErrClosed)
+	}
+	if total := d.total(); d.used+int64(size) > total {
+		return nil, fmt.Errorf("%w: %d bytes asked, %d of %d free", gpu.ErrOutOfMemory, size, total-d.used, total)
+	}
+	b := &deviceBuffer{memory{dev: d, size: size, mem: alignedBytes(size)}}
+	d.devs[b] = struct{}{}
+	d.used += int64(size)
+	return b, nil
+}
+
+func alignedBytes(size int) []byte {
+	raw := make([]byte, size+hostAlign-1)
+	off := 0
+	if rem := uintptr(unsafe.Pointer(&raw[0])) % hostAlign; rem != 0 {
+		off = hostAlign - int(rem)
+	}
+	return raw[off : off+size : off+size]
+}
+
+// memory is the part shared by host and device buffers: a size and memory that Free takes
+// away. Operations fetch the memory when they run, so one that runs after Free fails.
+type memory struct {
+	dev  *Device
+	size int
+	mu   sync.Mutex
+	mem  []byte // nil once freed
+}
+
+func (m *memory) Len() int { return m.size }
+
+// bytes returns the memory, or an ErrFreed error.
+func (m *memory) bytes(what string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mem == nil {
+		return nil, fmt.Errorf("%w: %s", gpu.ErrFreed, what)
+	}
+	return m.mem, nil
+}
+
+// release drops the memory and reports whether it was still there.
+func (m *memory) release() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	live := m.mem != nil
+	m.mem = nil
+	return live
+}
+
+type hostBuffer struct{ memory }
+
+func (b *hostBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mem
+}
+
+func (b *hostBuffer) Pinned() bool { return false }
+
+func (b *hostBuffer) Free() error {
+	if !b.release() {
+		return fmt.Errorf("%w: host buffer freed twice", gpu.ErrFreed)
+	}
+	b.dev.forget(b)
+	return nil
+}
+
+type deviceBuffer struct{ memory }
+
+func (b *deviceBuffer) Free() error {
+	if !b.release() {
+		return fmt.Errorf("%w: device buffer freed twice", gpu.ErrFreed)
+	}
+	b.dev.forget(b)
+	return nil
+}
+
+// hostOf and devOf check at enqueue time that a buffer belongs to d and is not freed.
+func (d *Device) hostOf(what string, hb gpu.HostBuffer) (*hostBuffer, error) {
+	b, ok := hb.(*hostBuffer)
+	if !ok || b == nil || b.dev != d {
+		return nil, fmt.Errorf("%w: %s", gpu.ErrForeign, what)
+	}
+	_, err := b.bytes(what)
+	return b, err
+}
+
+func (d *Device) devOf(what string, db gpu.DeviceBuffer) (*deviceBuffer, error) {
+	b, ok := db.(*deviceBuffer)
+	if !ok || b == nil || b.dev != d {
+		return nil, fmt.Errorf("%w: %s", gpu.ErrForeign, what)
+	}
+	_, err := b.bytes(what)
+	return b, err
+}
