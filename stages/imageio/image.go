@@ -1,0 +1,107 @@
+// Package imageio decodes and encodes image files for the pipeline: it turns a file found by
+// package walk into the uint8 interleaved pixels the GPU kernels take, and pixels back into
+// JPEG or PNG bytes.
+//
+// # Decoding
+//
+// A Decoder reads JPEG, PNG, GIF, BMP, TIFF and WebP. Before it decodes anything it reads the
+// image size from the header and refuses an image whose pixel count is over its limit, so a
+// file that claims to be 100000×100000 costs nothing. It applies the EXIF orientation, so the
+// pixels come out the way a viewer shows them. Grayscale stays 1 channel, colour becomes 3
+// (CMYK is converted to RGB), and an image whose alpha is used keeps 4 channels,
+// non-premultiplied. Pixel buffers come from a Pool and go back to it with Release, so a long
+// run does not churn the garbage collector.
+//
+// # The fast JPEG path
+//
+// Go's image/jpeg decodes about 3× slower than libjpeg-turbo and always at full size. Where
+// the program is built with cgo and libturbojpeg.so.0 can be loaded at run time, JPEG files
+// are decoded by libjpeg-turbo instead, straight into the pooled buffer, and a Decoder given a
+// target size decodes at 1/2, 1/4 or 1/8 of the stored size in the DCT domain when that still
+// leaves at least twice the target (shrink-on-load, as vipsthumbnail does). The library is
+// opened with dlopen and its few functions are declared here, so building needs neither its
+// headers nor a build tag, and a binary built with cgo still runs, on the pure-Go decoder,
+// where the library is absent. CGO_ENABLED=0 builds the pure-Go decoder only. TurboJPEG
+// reports which path is in use; the environment variable GPUPIPE_TURBOJPEG set to "off"
+// disables the library, and set to a file path loads that file instead.
+//
+// # Encoding
+//
+// An Encoder writes JPEG (at a quality, through libjpeg-turbo when loaded) or PNG; alpha is
+// flattened onto a background colour for JPEG.
+package imageio
+
+import (
+	"math/bits"
+	"sync"
+)
+
+// Image is an uncompressed image: Height rows of Width pixels, each of Channels interleaved
+// uint8 samples (1: gray, 3: RGB, 4: RGBA, non-premultiplied), row y starting at Pix[y*Stride].
+// It is the layout the GPU kernels take.
+type Image struct {
+	Pix                             []byte
+	Width, Height, Stride, Channels int
+}
+
+// newImage returns a packed w×h image with c channels whose pixels come from pool (which may
+// be nil). Its contents are undefined.
+func newImage(pool *Pool, w, h, c int) Image {
+	return Image{Pix: pool.Get(w * h * c), Width: w, Height: h, Stride: w * c, Channels: c}
+}
+
+// row returns the bytes of row y that hold pixels.
+func row(m *Image, y int) []byte {
+	off := y * m.Stride
+	return m.Pix[off : off+m.Width*m.Channels]
+}
+
+// Pool recycles pixel and file buffers. Buffers are kept in size classes a quarter of a power
+// of two apart, so a buffer handed out is at most 25% larger than asked for and images of
+// similar sizes share buffers. The zero value is ready to use; a nil *Pool allocates every
+// time and keeps nothing. A Pool is safe for concurrent use.
+type Pool struct {
+	classes sync.Map // class size → *sync.Pool of *[]byte
+}
+
+// minClassShift makes the smallest size step 4 KiB: smaller buffers are not worth pooling.
+const minClassShift = 12
+
+// classSize rounds n up to its size class.
+func classSize(n int) int {
+	shift := max(bits.Len(uint(n))-3, minClassShift)
+	step := 1 << shift
+	return (n + step - 1) &^ (step - 1)
+}
+
+// Get returns a buffer of length n. Its contents are undefined.
+func (p *Pool) Get(n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	size := classSize(n)
+	if p == nil {
+		return make([]byte, n, size)
+	}
+	if sp, ok := p.classes.Load(size); ok {
+		if b, ok := sp.(*sync.Pool).Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+	}
+	return make([]byte, n, size)
+}
+
+// Put gives b back for reuse. The caller must not use b afterwards. Buffers that did not come
+// from Get are ignored.
+func (p *Pool) Put(b []byte) {
+	c := cap(b)
+	if p == nil || c == 0 || classSize(c) != c {
+		return
+	}
+	sp, ok := p.classes.Load(c)
+	if !ok {
+		sp, _ = p.classes.LoadOrStore(c, new(sync.Pool))
+	}
+	b = b[:0]
+	sp.(*sync.Pool).Put(&b)
+}

@@ -1,0 +1,25 @@
+//go:build !cgo
+
+package imageio
+
+import "errors"
+
+// Without cgo there is no way to call libjpeg-turbo: every JPEG takes the pure-Go path.
+
+type turboHeader struct {
+	width, height int
+	gray, cmyk    bool
+}
+
+var errNoCgo = errors.New("built without cgo (CGO_ENABLED=0)")
+
+func turboLoad() error { return errNoCgo }
+
+func turboReadHeader([]byte) (turboHeader, error) { return turboHeader{}, errNoCgo }
+
+func turboDecode([]byte, Image) error { return errNoCgo }
+
+func turboEncode(Image, int, func([]byte) error) error { return errNoCgo }
+
+// cgoBuild says whether this build can call libjpeg-turbo at all.
+const cgoBuild = false

@@ -1,0 +1,166 @@
+package imageio
+
+import (
+	"encoding/binary"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// turboLibrary is where Debian's libturbojpeg0 package installs the library.
+const turboLibrary = "/usr/lib/x86_64-linux-gnu/libturbojpeg.so.0"
+
+// A cgo build on a machine with the library must use it: otherwise the fast path would go
+// untested without anyone noticing.
+func TestTurboLoadsWhereInstalled(t *testing.T) {
+	err := TurboJPEG()
+	switch {
+	case !cgoBuild:
+		if err == nil || !strings.Contains(err.Error(), "without cgo") {
+			t.Fatalf("CGO_ENABLED=0 build: TurboJPEG() = %v", err)
+		}
+	case os.Getenv("GPUPIPE_TURBOJPEG") != "":
+		t.Skipf("GPUPIPE_TURBOJPEG is set: %v", err)
+	case fileExists(turboLibrary) && err != nil:
+		t.Fatalf("%s is installed but TurboJPEG() = %v", turboLibrary, err)
+	case err != nil:
+		t.Skipf("libjpeg-turbo not available: %v", err)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func requireTurbo(t *testing.T) {
+	t.Helper()
+	if err := TurboJPEG(); err != nil {
+		t.Skipf("libjpeg-turbo not available: %v", err)
+	}
+}
+
+// GPUPIPE_TURBOJPEG=off and a wrong library path fall back to the pure-Go decoder. The
+// variable is read once per process, so each setting runs in a child process.
+func TestTurboEnvironment(t *testing.T) {
+	if mode := os.Getenv("IMAGEIO_TEST_CHILD"); mode != "" {
+		err := TurboJPEG()
+		if err == nil || !strings.Contains(err.Error(), mode) {
+			t.Fatalf("TurboJPEG() = %v, want it to mention %q", err, mode)
+		}
+		rng := rand.New(rand.NewPCG(1, 1))
+		got, err := (&Decoder{}).DecodeBytes("a.jpg", encodeJPEG(t, photo(rng, 16, 16), 90))
+		if err != nil || got.Turbo {
+			t.Fatalf("decode: %+v, %v", got, err)
+		}
+		return
+	}
+	if !cgoBuild {
+		t.Skip("without cgo the variable is not read")
+	}
+	for value, mode := range map[string]string{"off": "disabled", "/nonexistent/libturbojpeg.so": "/nonexistent"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTurboEnvironment$", "-test.v")
+		cmd.Env = append(os.Environ(), "GPUPIPE_TURBOJPEG="+value, "IMAGEIO_TEST_CHILD="+mode)
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("GPUPIPE_TURBOJPEG=%s: %v\n%s", value, err, out)
+		}
+	}
+}
+
+func TestShrinkFactor(t *testing.T) {
+	cases := []struct {
+		w, h, tw, th int
+		cover        bool
+		want         int
+	}{
+		{4000, 3000, 0, 0, false, 1},       // no target
+		{4000, 3000, 250, 250, false, 8},   // 500×375 ≥ 2×(250×188)
+		{4000, 3000, 251, 251, false, 4},   // 500 < 502
+		{4000, 3000, 500, 500, false, 4},   // 1000×750 ≥ 2×(500×375)
+		{4000, 3000, 1000, 1000, false, 2}, // 2000 ≥ 2×1000
+		{4000, 3000, 1001, 1001, false, 1}, // 2000 < 2002
+		{4000, 3000, 250, 250, true, 4},    // cover: 250/3000 scale, 3000/8=375 < 2×250
+		{4000, 3000, 0, 187, false, 8},     // height only: 375 ≥ 374
+		{4000, 3000, 0, 188, false, 4},     // 375 < 376
+		{4000, 3000, 300, 0, false, 4},     // width only: 500 < 600, 1000 ≥ 600
+		{4001, 3001, 250, 250, false, 8},   // sizes round up: 501×376
+		{3000, 4000, 250, 250, false, 8},   // portrait
+		{100, 100, 200, 200, false, 1},     // enlarging
+		{17, 9, 1, 1, false, 8},            // 3×2 ≥ 2×1
+		{0, 10, 1, 1, false, 1},            // no pixels
+	}
+	for _, c := range cases {
+		if got := ShrinkFactor(c.w, c.h, c.tw, c.th, c.cover); got != c.want {
+			t.Errorf("ShrinkFactor(%d, %d, %d, %d, %v) = %d, want %d", c.w, c.h, c.tw, c.th, c.cover, got, c.want)
+		}
+	}
+}
+
+// Shrink-on-load gives the scaled size libjpeg-turbo documents and about the pixels of a
+// box-filtered full-size decode.
+func TestShrinkOnLoad(t *testing.T) {
+	requireTurbo(t)
+	rng := rand.New(rand.NewPCG(31, 32))
+	src := photo(rng, 803, 601)
+	jpg := encodeJPEG(t, src, 92)
+	for _, c := range []struct{ tw, th, scale int }{{50, 50, 8}, {100, 100, 4}, {200, 200, 2}, {400, 400, 1}} {
+		got, err := (&Decoder{TargetWidth: c.tw, TargetHeight: c.th}).DecodeBytes("big.jpg", jpg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, h := ceilDiv(803, c.scale), ceilDiv(601, c.scale)
+		if !got.Turbo || got.Scale != c.scale || got.Image.Width != w || got.Image.Height != h {
+			t.Fatalf("target %d: turbo %v scale %d size %d×%d, want scale %d size %d×%d", c.tw, got.Turbo,
+				got.Scale, got.Image.Width, got.Image.Height, c.scale, w, h)
+		}
+		if diff := meanAbsDiff(t, got.Image, boxShrink(fromNRGBA(src, 3), c.scale)); diff > 3 {
+			t.Errorf("scale 1/%d differs from a resized source by %.2f per sample", c.scale, diff)
+		}
+	}
+	// The pure-Go path has no shrink-on-load: it decodes at full size.
+	got, err := (&Decoder{TargetWidth: 50, TargetHeight: 50, PureGo: true}).DecodeBytes("big.jpg", jpg)
+	if err != nil || got.Scale != 1 || got.Image.Width != 803 {
+		t.Fatalf("pure Go: %+v, %v", got, err)
+	}
+}
+
+// The target applies to the image as shown: a portrait photo stored sideways is shrunk by
+// its shown size.
+func TestShrinkOnLoadWithOrientation(t *testing.T) {
+	requireTurbo(t)
+	rng := rand.New(rand.NewPCG(33, 34))
+	jpg := withJPEGExif(encodeJPEG(t, photo(rng, 800, 400), 90), 6, binary.LittleEndian)
+	// Shown as 400×800, fitted into 100×100 it becomes 50×100. At 1/8 it would be 50×100,
+	// less than twice that; at 1/4 it is 100×200.
+	got, err := (&Decoder{TargetWidth: 100, TargetHeight: 100}).DecodeBytes("side.jpg", jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Scale != 4 || got.Image.Width != 100 || got.Image.Height != 200 {
+		t.Fatalf("scale %d, size %d×%d; want 4, 100×200", got.Scale, got.Image.Width, got.Image.Height)
+	}
+}
+
+// boxShrink averages s×s blocks (smaller at the right and bottom edges), which is what
+// decoding at 1/s in the DCT domain approximates.
+func boxShrink(m Image, s int) Image {
+	out := newImage(nil, ceilDiv(m.Width, s), ceilDiv(m.Height, s), m.Channels)
+	for y := range out.Height {
+		for x := range out.Width {
+			for c := range m.Channels {
+				sum, n := 0, 0
+				for yy := y * s; yy < min((y+1)*s, m.Height); yy++ {
+					for xx := x * s; xx < min((x+1)*s, m.Width); xx++ {
+						sum += int(m.Pix[yy*m.Stride+xx*m.Channels+c])
+						n++
+					}
+				}
+				out.Pix[y*out.Stride+x*m.Channels+c] = uint8((sum + n/2) / n)
+			}
+		}
+	}
+	return out
+}
