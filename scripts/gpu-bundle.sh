@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Builds everything a GPU machine needs to prove the cuda build, into build/gpu/ (ignored by
+# git): one test binary per package that has cuda tests (go test -c -tags cuda), the imgpipe
+# command built with -tags cuda when cmd/imgpipe exists, and run.sh, which runs them all
+# there and writes the results to $OUT. The GPU machine needs the NVIDIA driver and nothing
+# else: no Go, no network, no source tree.
+#
+# Usage: scripts/gpu-bundle.sh    (from anywhere inside the repository)
+# Then, on the GPU machine, in a copy of the repository root holding build/gpu:
+#        build/gpu/run.sh        (results go to $OUT, else build/gpu/results)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+dest=build/gpu
+
+say() { printf 'gpu-bundle: %s\n' "$*"; }
+
+[ -f /usr/include/cuda.h ] || [ -f /usr/local/cuda/include/cuda.h ] || [ -f /opt/cuda/include/cuda.h ] ||
+	[ -n "${CGO_CFLAGS:-}" ] || { say "cuda.h not found: install the CUDA toolkit (see scripts/gpu-ci.sh)" >&2; exit 1; }
+
+rm -rf "$dest"
+mkdir -p "$dest/tests"
+
+# A package has cuda tests when one of its test files carries a build constraint naming cuda.
+cuda_test_packages() {
+	go list -tags cuda -f '{{.ImportPath}} {{.Dir}}{{range .TestGoFiles}} {{.}}{{end}}{{range .XTestGoFiles}} {{.}}{{end}}' ./... |
+		while read -r pkg dir files; do
+			for f in $files; do
+				if grep -qE '^//go:build .*\bcuda\b' "$dir/$f"; then
+					echo "$pkg $dir"
+					break
+				fi
+			done
+		done
+}
+
+module=$(go list -m)
+count=0
+while read -r pkg dir; do
+	rel=${pkg#"$module"/}
+	name=${rel//\//-}
+	say "test binary $name ($pkg)"
+	mkdir -p "$dest/tests/$name"
+	go test -c -tags cuda -o "$dest/tests/$name/$name.test" "$pkg"
+	# Tests run in their package's folder; give them its testdata.
+	[ -d "$dir/testdata" ] && cp -r "$dir/testdata" "$dest/tests/$name/"
+	count=$((count + 1))
+done < <(cuda_test_packages)
+
+if [ -d cmd/imgpipe ]; then
+	say "imgpipe (-tags cuda)"
+	go build -tags cuda -o "$dest/imgpipe" ./cmd/imgpipe
+fi
+
+cp scripts/gpu-run.sh "$dest/run.sh"
+chmod +x "$dest/run.sh"
+{
+	echo "commit:  $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
+	echo "built:   $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m)"
+	echo "go:      $(go version | cut -d' ' -f3-)"
+	echo "cuda.h:  $(grep -m1 '#define CUDA_VERSION' /usr/include/cuda.h /usr/local/cuda/include/cuda.h 2>/dev/null | awk '{print $NF}' | head -1)"
+	echo "glibc:   needs $(objdump -T "$dest"/tests/*/*.test 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) or newer"
+} >"$dest/MANIFEST"
+
+say "$count test binaries$([ -f "$dest/imgpipe" ] && echo ' and imgpipe') in $root/$dest ($(du -sh "$dest" | cut -f1))"
+say "on the GPU machine, from the repository root, run (results go to \$OUT, else build/gpu/results):"
+echo
+echo "    build/gpu/run.sh"
+echo

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Checks the cuda build of gpupipe on a machine without a GPU: vets and builds every package
+# with -tags cuda, compiles and links every test binary of that build without running it
+# (a cuda binary exits at start where there is no GPU), and assembles every committed PTX
+# file for sm_90. Fails on the first error. Installs nothing: it needs the CUDA toolkit's
+# cuda.h and libcuda (and ptxas for the PTX check) and says so when they are missing.
+#
+# Usage: scripts/gpu-ci.sh    (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'gpu-ci: %s\n' "$*"; }
+fail() { say "$*" >&2; exit 1; }
+
+# cgo finds cuda.h in the default include path or in the places gorgonia.org/cu adds;
+# CGO_CFLAGS may name another.
+find_header() {
+	local d
+	for d in /usr/include /usr/local/cuda/include /opt/cuda/include; do
+		[ -f "$d/cuda.h" ] && { echo "$d/cuda.h"; return 0; }
+	done
+	case "${CGO_CFLAGS:-}" in *-I*) echo "(CGO_CFLAGS: $CGO_CFLAGS)"; return 0 ;; esac
+	return 1
+}
+
+header=$(find_header) || fail "cuda.h not found in /usr/include, /usr/local/cuda/include or /opt/cuda/include.
+  Install the CUDA toolkit first (Debian: apt-get install nvidia-cuda-toolkit, from the
+  contrib and non-free components), or point CGO_CFLAGS=-I<dir> and CGO_LDFLAGS=-L<dir> at it."
+say "cuda.h: $header"
+if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so' &&
+	! ls /usr/local/cuda/lib64/stubs/libcuda.so /usr/lib/x86_64-linux-gnu/libcuda.so >/dev/null 2>&1; then
+	say "warning: libcuda.so not found by ldconfig; linking may fail (install the toolkit or set CGO_LDFLAGS)"
+fi
+
+say "go vet -tags cuda ./..."
+go vet -tags cuda ./...
+say "go build -tags cuda ./..."
+go build -tags cuda ./...
+say "compiling every test binary of the cuda build (not running them)"
+# -exec /bin/true links each test binary and runs /bin/true in its place; the "ok" lines it
+# prints would read as passed tests, so only failures are shown.
+go test -tags cuda -count=1 -run '^$' -exec /bin/true ./... | { grep -v -e '^ok' -e 'no test files' || true; }
+
+mapfile -t ptx < <(git ls-files '*.ptx')
+if [ "${#ptx[@]}" -gt 0 ]; then
+	command -v ptxas >/dev/null || fail "ptxas not found: install the CUDA toolkit to check ${#ptx[@]} PTX file(s)"
+	for f in "${ptx[@]}"; do
+		ptxas -arch=sm_90 -o /dev/null "$f" || fail "$f does not assemble for sm_90"
+	done
+	say "${#ptx[@]} PTX file(s) assemble for sm_90"
+fi
+say "ok"
