@@ -68,32 +68,104 @@ func WriteFile(ctx context.Context, path string, opts Options, write func(io.Wri
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	f, err := Create(path, opts)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 64<<10)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = ctx.Err() // cancelled while writing: the file must not appear
+	}
+	if err != nil {
+		f.Abort()
+		return wrap(path, "write", err)
+	}
+	return f.Commit()
+}
+
+// File is an output file being written: a temporary file in the destination folder that
+// becomes the destination on Commit, or disappears on Abort. Use it for files written over
+// time, such as tensor shards; WriteFile covers the rest. A File is not safe for concurrent
+// use.
+type File struct {
+	f    file
+	tmp  string
+	path string
+	opts Options
+	done bool
+}
+
+// Create starts writing the file at path, creating its folder as needed. Without Overwrite
+// it returns ErrExists when path exists.
+func Create(path string, opts Options) (*File, error) {
 	if !opts.Overwrite {
 		if _, err := os.Lstat(path); err == nil {
-			return ErrExists
+			return nil, ErrExists
 		}
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return &Error{Path: path, Op: "create folder", Err: unwrapPath(err)}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, &Error{Path: path, Op: "create folder", Err: unwrapPath(err)}
 	}
 	perm := opts.Perm
 	if perm == 0 {
 		perm = 0o644
 	}
-	f, tmp, err := createTemp(dir, filepath.Base(path), perm)
+	f, tmp, err := createTemp(filepath.Dir(path), filepath.Base(path), perm)
 	if err != nil {
-		return &Error{Path: path, Op: "create", Err: unwrapPath(err)}
+		return nil, &Error{Path: path, Op: "create", Err: unwrapPath(err)}
 	}
-	if err := fill(ctx, f, opts.Sync, write); err != nil {
-		os.Remove(tmp)
-		return wrap(path, "write", err)
+	return &File{f: f, tmp: tmp, path: path, opts: opts}, nil
+}
+
+// Path is where the file appears on Commit.
+func (f *File) Path() string { return f.path }
+
+// Write writes to the temporary file. Errors are returned as the system gives them; Commit
+// and WriteFile name the destination.
+func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+
+// Seek moves within the temporary file, so a header can be written last.
+func (f *File) Seek(off int64, whence int) (int64, error) { return f.f.Seek(off, whence) }
+
+// Commit closes the file and moves it to its destination (flushing it to the disk first
+// with Sync). On failure the temporary file is removed. It returns ErrExists when the
+// destination appeared meanwhile and Overwrite is not set.
+func (f *File) Commit() error {
+	if f.done {
+		return &Error{Path: f.path, Op: "commit", Err: os.ErrClosed}
 	}
-	if err := commit(tmp, path, opts.Overwrite); err != nil {
-		os.Remove(tmp)
-		return wrap(path, "rename", err)
+	f.done = true
+	var err error
+	if f.opts.Sync {
+		err = f.f.Sync()
+	}
+	if cerr := f.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.tmp)
+		return wrap(f.path, "write", err)
+	}
+	if err := commit(f.tmp, f.path, f.opts.Overwrite); err != nil {
+		os.Remove(f.tmp)
+		return wrap(f.path, "rename", err)
 	}
 	return nil
+}
+
+// Abort closes and removes the temporary file; the destination is untouched. It is safe to
+// call after Commit, where it does nothing, so it can be deferred.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.f.Close()
+	os.Remove(f.tmp)
 }
 
 // wrap gives an error the path unless it is one the caller tests for as it is.
@@ -106,25 +178,6 @@ func wrap(path, op string, err error) error {
 		return err
 	}
 	return &Error{Path: path, Op: op, Err: unwrapPath(err)}
-}
-
-// fill runs write into f through a buffer and closes f.
-func fill(ctx context.Context, f file, sync bool, write func(io.Writer) error) error {
-	bw := bufio.NewWriterSize(f, 64<<10)
-	err := write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = ctx.Err() // cancelled while writing: the file must not appear
-	}
-	return err
 }
 
 // commit moves tmp to path. Without overwrite it links rather than renames, because a link
@@ -149,7 +202,7 @@ func commit(tmp, path string, overwrite bool) error {
 
 // file is what WriteFile needs of an *os.File; tests substitute one that fails.
 type file interface {
-	io.Writer
+	io.WriteSeeker
 	Sync() error
 	Close() error
 }

@@ -304,3 +304,43 @@ func TestTempNames(t *testing.T) {
 		}
 	}
 }
+
+func TestFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shard.npy")
+	f, err := Create(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Abort()
+	io.WriteString(f, "....data")
+	if _, err := os.Stat(path); err == nil {
+		t.Fatal("the destination exists before Commit")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(f, "HEAD")
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	f.Abort() // after Commit: nothing
+	if got := readString(t, path); got != "HEADdata" || f.Path() != path {
+		t.Fatalf("content %q", got)
+	}
+	if err := f.Commit(); err == nil {
+		t.Fatal("second Commit succeeded")
+	}
+	if _, err := Create(path, Options{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("Create over an existing file: %v", err)
+	}
+	g, err := Create(filepath.Join(dir, "other"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(g, "abandoned")
+	g.Abort()
+	if files := names(t, dir); !slices.Equal(files, []string{"shard.npy"}) {
+		t.Fatalf("files %q", files)
+	}
+}
