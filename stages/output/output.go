@@ -124,12 +124,23 @@ func Create(path string, opts Options) (*File, error) {
 // Path is where the file appears on Commit.
 func (f *File) Path() string { return f.path }
 
-// Write writes to the temporary file. Errors are returned as the system gives them; Commit
-// and WriteFile name the destination.
-func (f *File) Write(p []byte) (int, error) { return f.f.Write(p) }
+// Write writes to the temporary file. Errors are *Error values naming the destination.
+func (f *File) Write(p []byte) (int, error) {
+	n, err := f.f.Write(p)
+	if err != nil {
+		err = wrap(f.path, "write", err)
+	}
+	return n, err
+}
 
 // Seek moves within the temporary file, so a header can be written last.
-func (f *File) Seek(off int64, whence int) (int64, error) { return f.f.Seek(off, whence) }
+func (f *File) Seek(off int64, whence int) (int64, error) {
+	n, err := f.f.Seek(off, whence)
+	if err != nil {
+		err = wrap(f.path, "seek", err)
+	}
+	return n, err
+}
 
 // Commit closes the file and moves it to its destination (flushing it to the disk first
 // with Sync). On failure the temporary file is removed. It returns ErrExists when the

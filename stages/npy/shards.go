@@ -1,0 +1,350 @@
+package npy
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sync"
+
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/output"
+)
+
+// Layout is how a shard's rows hold their images.
+type Layout int
+
+const (
+	// HWCUint8 rows are images as decoded: height × width × channels uint8 samples. A shard
+	// is an N×H×W×C array of uint8.
+	HWCUint8 Layout = iota
+	// CHWFloat32 rows are channels × height × width float32 values, the input layout of most
+	// vision models. A shard is an N×C×H×W array of little-endian float32.
+	CHWFloat32
+)
+
+// DefaultRowsPerShard is the shard size of Options whose RowsPerShard is 0.
+const DefaultRowsPerShard = 1024
+
+// Options configure a ShardWriter.
+type Options struct {
+	// Dir is the folder the shards and the index go to; it is created as needed.
+	Dir string
+	// Prefix names the files: <Prefix>-00000.npy, <Prefix>-00001.npy, ... and the index
+	// <Prefix>-index.jsonl. Empty means "shard".
+	Prefix string
+	// Layout is the rows' layout and element type.
+	Layout Layout
+	// Height, Width and Channels are every row's image size.
+	Height, Width, Channels int
+	// RowsPerShard starts a new shard every this many rows; 0 means DefaultRowsPerShard.
+	RowsPerShard int
+	// Mean and Std normalise the CHWFloat32 rows AddImage makes, per channel:
+	// (sample/255 − Mean[c]) / Std[c]. Nil means 0 and 1: samples scaled to [0, 1].
+	Mean, Std []float32
+	// Overwrite replaces shards and an index already in Dir; without it they are an error.
+	Overwrite bool
+	// Sync flushes each file to the disk before it is renamed into place.
+	Sync bool
+}
+
+// Entry is one line of the index: row Row of shard Shard (a file name in the same folder)
+// holds the image from Path.
+type Entry struct {
+	Shard string `json:"shard"`
+	Row   int    `json:"row"`
+	Path  string `json:"path"`
+}
+
+// ShardWriter writes rows into shards of RowsPerShard rows and lists them in the index. Its
+// methods are safe for concurrent use; rows are stored in the order the calls are made.
+// Memory is one row plus a buffer, and the sources of the rows of the open shard.
+type ShardWriter struct {
+	opts     Options
+	descr    string
+	dims     []int // the shape of one row
+	rowBytes int
+	hdrSize  int // the reserved header length of every shard
+
+	mu      sync.Mutex
+	shard   *output.File
+	buf     *bufio.Writer
+	number  int      // the open shard's number
+	sources []string // the open shard's rows
+	index   *output.File
+	ibuf    *bufio.Writer
+	scratch []byte
+	shards  int // shards committed
+	rows    int // rows committed
+	err     error
+	closed  bool
+}
+
+// NewShardWriter checks opts and creates the index's temporary file. Nothing appears in Dir
+// under a final name before the first shard is complete.
+func NewShardWriter(opts Options) (*ShardWriter, error) {
+	if opts.Height <= 0 || opts.Width <= 0 || opts.Channels <= 0 {
+		return nil, fmt.Errorf("npy: shard rows of %d×%d×%d", opts.Height, opts.Width, opts.Channels)
+	}
+	if opts.RowsPerShard < 0 {
+		return nil, fmt.Errorf("npy: %d rows per shard", opts.RowsPerShard)
+	}
+	if opts.RowsPerShard == 0 {
+		opts.RowsPerShard = DefaultRowsPerShard
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "shard"
+	}
+	if err := checkNorm(opts); err != nil {
+		return nil, err
+	}
+	w := &ShardWriter{opts: opts}
+	h, wd, c := opts.Height, opts.Width, opts.Channels
+	switch opts.Layout {
+	case HWCUint8:
+		w.descr, w.dims, w.rowBytes = Uint8, []int{h, wd, c}, h*wd*c
+	case CHWFloat32:
+		w.descr, w.dims, w.rowBytes = Float32, []int{c, h, wd}, 4*h*wd*c
+	default:
+		return nil, fmt.Errorf("npy: unknown layout %d", opts.Layout)
+	}
+	w.hdrSize = len(EncodeHeader(w.descr, append([]int{opts.RowsPerShard}, w.dims...)))
+	index, err := output.Create(w.IndexPath(), w.fileOptions())
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
+	}
+	w.index, w.ibuf = index, bufio.NewWriter(index)
+	return w, nil
+}
+
+func checkNorm(o Options) error {
+	if (o.Mean != nil && len(o.Mean) != o.Channels) || (o.Std != nil && len(o.Std) != o.Channels) {
+		return fmt.Errorf("npy: Mean and Std need one value per channel (%d)", o.Channels)
+	}
+	for _, s := range o.Std {
+		if s == 0 {
+			return errors.New("npy: a standard deviation of 0")
+		}
+	}
+	return nil
+}
+
+func (w *ShardWriter) fileOptions() output.Options {
+	return output.Options{Overwrite: w.opts.Overwrite, Sync: w.opts.Sync}
+}
+
+// IndexPath is where the index appears.
+func (w *ShardWriter) IndexPath() string {
+	return filepath.Join(w.opts.Dir, w.opts.Prefix+"-index.jsonl")
+}
+
+// ShardPath is where shard number i appears.
+func (w *ShardWriter) ShardPath(i int) string {
+	return filepath.Join(w.opts.Dir, fmt.Sprintf("%s-%05d.npy", w.opts.Prefix, i))
+}
+
+// RowBytes is the size of one row in bytes, as Add takes it.
+func (w *ShardWriter) RowBytes() int { return w.rowBytes }
+
+// Written returns the shards and rows committed so far.
+func (w *ShardWriter) Written() (shards, rows int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.shards, w.rows
+}
+
+// Add appends one row, already in the shard's layout and element type (RowBytes long), made
+// from the file source. A failure to write is sticky: every later call returns it.
+func (w *ShardWriter) Add(row []byte, source string) error {
+	if len(row) != w.rowBytes {
+		return fmt.Errorf("npy: %s: row of %d bytes, shards take %d", source, len(row), w.rowBytes)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.add(source, func(dst io.Writer) error {
+		_, err := dst.Write(row)
+		return err
+	})
+}
+
+// AddImage appends img, made from the file source, converting it to the shard's layout:
+// uint8 samples are copied, float32 values normalised with Mean and Std. The image must
+// have the shard's size and channels (resize first).
+func (w *ShardWriter) AddImage(img imageio.Image, source string) error {
+	o := w.opts
+	if img.Width != o.Width || img.Height != o.Height || img.Channels != o.Channels {
+		return fmt.Errorf("npy: %s is %d×%d with %d channels, shards take %d×%d with %d",
+			source, img.Width, img.Height, img.Channels, o.Width, o.Height, o.Channels)
+	}
+	if len(img.Pix) < (img.Height-1)*img.Stride+img.Width*img.Channels {
+		return fmt.Errorf("npy: %s: pixel buffer of %d bytes is too short", source, len(img.Pix))
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.add(source, func(dst io.Writer) error {
+		if o.Layout == HWCUint8 {
+			for y := range img.Height {
+				if _, err := dst.Write(img.Pix[y*img.Stride : y*img.Stride+img.Width*img.Channels]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		w.scratch = w.toCHWFloat32(img, w.scratch)
+		_, err := dst.Write(w.scratch)
+		return err
+	})
+}
+
+// toCHWFloat32 converts img into buf (grown as needed) as normalised CHW float32.
+func (w *ShardWriter) toCHWFloat32(img imageio.Image, buf []byte) []byte {
+	buf = append(buf[:0], make([]byte, w.rowBytes)...)
+	plane := img.Width * img.Height
+	for c := range img.Channels {
+		mean, std := float32(0), float32(1)
+		if w.opts.Mean != nil {
+			mean = w.opts.Mean[c]
+		}
+		if w.opts.Std != nil {
+			std = w.opts.Std[c]
+		}
+		var lut [256]uint32 // each sample value's float bits: 256 divisions, not H×W
+		for v := range lut {
+			lut[v] = math.Float32bits((float32(v)/255 - mean) / std)
+		}
+		out := buf[4*c*plane:]
+		for y := range img.Height {
+			src := img.Pix[y*img.Stride:]
+			for x := range img.Width {
+				binary.LittleEndian.PutUint32(out[4*(y*img.Width+x):], lut[src[x*img.Channels+c]])
+			}
+		}
+	}
+	return buf
+}
+
+// add writes one row with write under w.mu, opening and closing shards as needed.
+func (w *ShardWriter) add(source string, write func(io.Writer) error) error {
+	if w.closed {
+		return errors.New("npy: shard writer is closed")
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if w.shard == nil {
+		if err := w.open(); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	if err := write(w.buf); err != nil {
+		w.err = fmt.Errorf("npy: %w", err)
+		return w.err
+	}
+	w.sources = append(w.sources, source)
+	if len(w.sources) == w.opts.RowsPerShard {
+		if err := w.commit(); err != nil {
+			w.err = err
+			return err
+		}
+	}
+	return nil
+}
+
+// open starts the next shard with a header-sized gap, filled in by commit.
+func (w *ShardWriter) open() error {
+	f, err := output.Create(w.ShardPath(w.number), w.fileOptions())
+	if err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	w.shard, w.buf = f, bufio.NewWriterSize(f, 1<<20)
+	if _, err := w.buf.Write(make([]byte, w.hdrSize)); err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	return nil
+}
+
+// commit writes the open shard's header with its final row count, renames the shard into
+// place and appends its rows to the index.
+func (w *ShardWriter) commit() error {
+	f := w.shard
+	w.shard = nil
+	hdr, err := encodeHeader(w.descr, append([]int{len(w.sources)}, w.dims...), w.hdrSize)
+	if err == nil {
+		err = w.buf.Flush()
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err == nil {
+		_, err = f.Write(hdr)
+	}
+	if err != nil {
+		f.Abort()
+		return fmt.Errorf("npy: %w", err)
+	}
+	if err := f.Commit(); err != nil {
+		return fmt.Errorf("npy: %w", err)
+	}
+	name := filepath.Base(f.Path())
+	for i, src := range w.sources {
+		line, _ := json.Marshal(Entry{Shard: name, Row: i, Path: src})
+		w.ibuf.Write(append(line, '\n'))
+	}
+	w.shards++
+	w.rows += len(w.sources)
+	w.sources = w.sources[:0]
+	w.number++
+	return nil
+}
+
+// Close completes the last shard, however few rows it has, and renames the index into
+// place. It returns the first error of the writer's life.
+func (w *ShardWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.shard != nil && w.err == nil {
+		w.err = w.commit()
+	}
+	return w.finish()
+}
+
+// Abort drops the open shard and renames the index, listing the complete shards, into
+// place: what a cancelled run keeps is whole and described. It returns the first error of
+// the writer's life.
+func (w *ShardWriter) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	return w.finish()
+}
+
+// finish drops a shard left open and commits the index.
+func (w *ShardWriter) finish() error {
+	if w.shard != nil {
+		w.shard.Abort()
+		w.shard = nil
+	}
+	err := w.ibuf.Flush()
+	if err != nil {
+		w.index.Abort()
+		err = fmt.Errorf("npy: %w", err)
+	} else if err = w.index.Commit(); err != nil {
+		err = fmt.Errorf("npy: %w", err)
+	}
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
