@@ -18,6 +18,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -205,6 +206,9 @@ func (d *Decoder) probe(data []byte) (header, error) {
 		return header{}, fmt.Errorf("%w: %s header: %w", ErrCorrupt, format, eofToTruncated(err))
 	case cfg.Width <= 0 || cfg.Height <= 0:
 		return header{}, fmt.Errorf("%w: %s header gives no pixels (%d×%d)", ErrCorrupt, format, cfg.Width, cfg.Height)
+	}
+	if cfg.Width > kernels.MaxSide || cfg.Height > kernels.MaxSide {
+		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, kernels.MaxSide)
 	}
 	max := limit(d.MaxPixels, DefaultMaxPixels)
 	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {

@@ -175,6 +175,7 @@ func TestDecodeBadFiles(t *testing.T) {
 		{"huge.png", hugePNG(100000, 100000), ErrTooLarge, "100000×100000 is 10000.0 megapixels, over the limit of 100.0"},
 		{"huge.jpg", hugeJPEG(jpg, 65535, 65535), ErrTooLarge, "65535×65535"},
 		{"zero.png", hugePNG(0, 10), ErrCorrupt, "png"},
+		{"long.png", hugePNG(2_000_000, 1), ErrTooLarge, "side over 1048576"},
 	}
 	for _, c := range cases {
 		for path, d := range decoders(&Pool{}) {

@@ -34,15 +34,14 @@ package imageio
 import (
 	"math/bits"
 	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu/kernels"
 )
 
-// Image is an uncompressed image: Height rows of Width pixels, each of Channels interleaved
-// uint8 samples (1: gray, 3: RGB, 4: RGBA, non-premultiplied), row y starting at Pix[y*Stride].
-// It is the layout the GPU kernels take.
-type Image struct {
-	Pix                             []byte
-	Width, Height, Stride, Channels int
-}
+// Image is an uncompressed image in the layout the GPU kernels take: Height rows of Width
+// pixels, each of Channels interleaved uint8 samples (1: gray, 3: RGB, 4: RGBA,
+// non-premultiplied), row y starting at Pix[y*Stride].
+type Image = kernels.Image
 
 // newImage returns a packed w×h image with c channels whose pixels come from pool (which may
 // be nil). Its contents are undefined.
