@@ -1,0 +1,281 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Chain is a list of image operations to apply to every image of a batch, built by chaining
+// its methods:
+//
+//	c := kernels.NewChain().Orient(kernels.Rotate90).ResizeShorter(256, kernels.Lanczos3).
+//		CenterCrop(224, 224).Normalize(kernels.ImageNet)
+//
+// A Chain is a value: each method returns a new Chain and leaves its receiver unchanged.
+// Arguments are checked by Plan, which turns the chain into kernel launches.
+type Chain struct {
+	ops []op
+}
+
+// NewChain returns an empty chain, which copies images unchanged.
+func NewChain() Chain { return Chain{} }
+
+type opKind uint8
+
+const (
+	opResize opKind = iota + 1
+	opCrop
+	opCenterCrop
+	opOrient
+	opGrey
+	opCurve
+	opBlur
+	opSharpen
+	opNormalize
+)
+
+// sizeMode is how a resize chooses its output size.
+type sizeMode uint8
+
+const (
+	sizeExact   sizeMode = iota + 1 // exactly w×h
+	sizeFit                         // the largest size inside w×h with the aspect ratio kept
+	sizeShrink                      // as sizeFit, but never larger than the source
+	sizeShorter                     // shorter side w, aspect ratio kept
+)
+
+type op struct {
+	kind      opKind
+	mode      sizeMode
+	w, h      int
+	x, y      int
+	filter    Filter
+	o         Orientation
+	curve     Curve
+	sigma     float64
+	amount    float64
+	threshold int
+	norm      Norm
+	err       error // an argument error found while building, reported by Plan
+}
+
+func (c Chain) add(o op) Chain {
+	ops := make([]op, len(c.ops), len(c.ops)+1)
+	copy(ops, c.ops)
+	return Chain{ops: append(ops, o)}
+}
+
+// Resize scales every image to exactly w×h with filter f (antialiased when downscaling).
+func (c Chain) Resize(w, h int, f Filter) Chain {
+	return c.add(op{kind: opResize, mode: sizeExact, w: w, h: h, filter: f})
+}
+
+// ResizeFit scales every image to the largest size that fits in w×h with its aspect ratio
+// kept, enlarging small images.
+func (c Chain) ResizeFit(w, h int, f Filter) Chain {
+	return c.add(op{kind: opResize, mode: sizeFit, w: w, h: h, filter: f})
+}
+
+// ResizeShrink is ResizeFit for thumbnails: images that already fit in w×h are left at their
+// size.
+func (c Chain) ResizeShrink(w, h int, f Filter) Chain {
+	return c.add(op{kind: opResize, mode: sizeShrink, w: w, h: h, filter: f})
+}
+
+// ResizeShorter scales every image so that its shorter side is side pixels, keeping the
+// aspect ratio (torchvision's Resize(side)).
+func (c Chain) ResizeShorter(side int, f Filter) Chain {
+	return c.add(op{kind: opResize, mode: sizeShorter, w: side, h: side, filter: f})
+}
+
+// Crop keeps the rectangle with top-left corner (x, y) and size w×h, clipped to the image.
+// An image that the rectangle misses entirely is an error.
+func (c Chain) Crop(x, y, w, h int) Chain {
+	return c.add(op{kind: opCrop, x: x, y: y, w: w, h: h})
+}
+
+// CenterCrop keeps the centred w×h rectangle, clipped to the image.
+func (c Chain) CenterCrop(w, h int) Chain {
+	return c.add(op{kind: opCenterCrop, w: w, h: h})
+}
+
+// Orient flips, rotates or transposes (see Orientation; use it with the EXIF orientation to
+// turn photos upright).
+func (c Chain) Orient(o Orientation) Chain { return c.add(op{kind: opOrient, o: o}) }
+
+// FlipH mirrors left to right.
+func (c Chain) FlipH() Chain { return c.Orient(FlipH) }
+
+// FlipV mirrors top to bottom.
+func (c Chain) FlipV() Chain { return c.Orient(FlipV) }
+
+// Grey converts to one channel (BT.601 luma).
+func (c Chain) Grey() Chain { return c.add(op{kind: opGrey}) }
+
+// Curve maps every colour byte through cv (alpha is left alone).
+func (c Chain) Curve(cv Curve) Chain { return c.add(op{kind: opCurve, curve: cv}) }
+
+// Levels adjusts brightness, contrast and gamma (see the function Levels).
+func (c Chain) Levels(brightness, contrast, gamma float64) Chain {
+	cv, err := Levels(brightness, contrast, gamma)
+	return c.add(op{kind: opCurve, curve: cv, err: err})
+}
+
+// Blur applies a Gaussian blur of standard deviation sigma pixels.
+func (c Chain) Blur(sigma float64) Chain { return c.add(op{kind: opBlur, sigma: sigma}) }
+
+// Sharpen applies an unsharp mask (see the function Sharpen).
+func (c Chain) Sharpen(sigma, amount float64, threshold int) Chain {
+	return c.add(op{kind: opSharpen, sigma: sigma, amount: amount, threshold: threshold})
+}
+
+// Normalize converts to planar float32 tensors (see Norm). It must come last.
+func (c Chain) Normalize(n Norm) Chain {
+	n.Mean = append([]float32(nil), n.Mean...)
+	n.Std = append([]float32(nil), n.Std...)
+	return c.add(op{kind: opNormalize, norm: n})
+}
+
+// ErrChain is wrapped by errors about a chain's operations.
+var ErrChain = errors.New("kernels: bad chain")
+
+// check validates the arguments of operation i of n.
+func (o *op) check(i, n int) error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: operation %d: %s", ErrChain, i+1, fmt.Sprintf(format, a...))
+	}
+	if o.err != nil {
+		return bad("%v", o.err)
+	}
+	switch o.kind {
+	case opResize:
+		if !o.filter.valid() {
+			return bad("unknown filter %v", o.filter)
+		}
+		if o.w < 1 || o.h < 1 || o.w > MaxSide || o.h > MaxSide {
+			return bad("resize to %d×%d", o.w, o.h)
+		}
+	case opCrop, opCenterCrop:
+		if o.w < 1 || o.h < 1 || o.x < 0 || o.y < 0 {
+			return bad("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
+		}
+	case opOrient:
+		if !o.o.valid() {
+			return bad("%v", o.o)
+		}
+	case opBlur:
+		if err := checkSigma(o.sigma); err != nil {
+			return bad("%v", err)
+		}
+	case opSharpen:
+		if err := checkUnsharp(o.sigma, o.amount, o.threshold); err != nil {
+			return bad("%v", err)
+		}
+	case opNormalize:
+		if i != n-1 {
+			return bad("Normalize must be the last operation")
+		}
+		if err := o.norm.check(0); err != nil {
+			return bad("%v", err)
+		}
+	}
+	return nil
+}
+
+// String describes the chain, one operation after another.
+func (c Chain) String() string {
+	s := ""
+	for i, o := range c.ops {
+		if i > 0 {
+			s += " → "
+		}
+		s += o.String()
+	}
+	if s == "" {
+		return "copy"
+	}
+	return s
+}
+
+func (o op) String() string {
+	switch o.kind {
+	case opResize:
+		mode := map[sizeMode]string{sizeExact: "resize", sizeFit: "fit", sizeShrink: "shrink", sizeShorter: "shorter"}[o.mode]
+		if o.mode == sizeShorter {
+			return fmt.Sprintf("%s %d %v", mode, o.w, o.filter)
+		}
+		return fmt.Sprintf("%s %d×%d %v", mode, o.w, o.h, o.filter)
+	case opCrop:
+		return fmt.Sprintf("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
+	case opCenterCrop:
+		return fmt.Sprintf("centre crop %d×%d", o.w, o.h)
+	case opOrient:
+		return o.o.String()
+	case opGrey:
+		return "grey"
+	case opCurve:
+		return "curve"
+	case opBlur:
+		return fmt.Sprintf("blur %g", o.sigma)
+	case opSharpen:
+		return fmt.Sprintf("sharpen %g %g %d", o.sigma, o.amount, o.threshold)
+	case opNormalize:
+		return "normalize"
+	}
+	return "?"
+}
+
+// cropRect is the rectangle a crop operation keeps of a w×h image.
+func (o *op) cropRect(w, h int) (rect, error) {
+	if o.kind == opCenterCrop {
+		return centerRect(w, h, o.w, o.h), nil
+	}
+	x1, y1 := min(o.x+o.w, w), min(o.y+o.h, h)
+	if o.x >= x1 || o.y >= y1 {
+		return rect{}, fmt.Errorf("%w: crop %d,%d %d×%d misses a %d×%d image", ErrImage, o.x, o.y, o.w, o.h, w, h)
+	}
+	return rect{o.x, o.y, x1 - o.x, y1 - o.y}, nil
+}
+
+// resizeSize is the output size of a resize operation on a w×h image.
+func (o *op) resizeSize(w, h int) (int, int, error) {
+	var rw, rh int
+	switch o.mode {
+	case sizeExact:
+		rw, rh = o.w, o.h
+	case sizeShrink:
+		if w <= o.w && h <= o.h {
+			return w, h, nil
+		}
+		rw, rh = fit(w, h, o.w, o.h)
+	case sizeFit:
+		rw, rh = fit(w, h, o.w, o.h)
+	case sizeShorter:
+		if w <= h {
+			rw, rh = o.w, scaled(h, o.w, w)
+		} else {
+			rw, rh = scaled(w, o.w, h), o.w
+		}
+	}
+	if rw > MaxSide || rh > MaxSide {
+		return 0, 0, fmt.Errorf("%w: resizing %d×%d gives %d×%d, larger than %d on a side", ErrImage, w, h, rw, rh, MaxSide)
+	}
+	return rw, rh, nil
+}
+
+// fit is the largest size inside bw×bh with the aspect ratio of w×h. The limiting side gets
+// the box's length exactly; the other is rounded, and at least 1.
+func fit(w, h, bw, bh int) (int, int) {
+	if int64(w)*int64(bh) >= int64(h)*int64(bw) {
+		return bw, scaled(h, bw, w)
+	}
+	return scaled(w, bh, h), bh
+}
+
+// scaled is round(v·num/den), at least 1.
+func scaled(v, num, den int) int {
+	return int(max((2*int64(v)*int64(num)+int64(den))/(2*int64(den)), 1))
+}
+
+// FitSize is the size ResizeFit gives a w×h image in a bw×bh box.
+func FitSize(w, h, bw, bh int) (int, int) { return fit(w, h, bw, bh) }

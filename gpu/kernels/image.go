@@ -1,0 +1,126 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+)
+
+// MaxSide is the largest width or height an image may have. It keeps every row stride and
+// coordinate of the kernels, including four-channel float32 rows, inside a C int.
+const MaxSide = 1 << 20
+
+// ErrImage is wrapped by every error about an image argument; test with errors.Is.
+var ErrImage = errors.New("kernels: bad image")
+
+// Image is an 8-bit image with interleaved channels (HWC): channel c of pixel (x, y) is
+// Pix[y*Stride + x*Channels + c]. Channels is 1 (grey), 3 (RGB) or 4 (RGBA with straight,
+// not premultiplied, alpha). Rows may be padded: Stride ≥ Width*Channels. The last row needs
+// only Width*Channels bytes.
+type Image struct {
+	Pix           []byte
+	Width, Height int
+	Stride        int
+	Channels      int
+}
+
+// NewImage allocates a zeroed image with compact rows.
+func NewImage(width, height, channels int) (Image, error) {
+	m := Image{Width: width, Height: height, Channels: channels, Stride: width * channels}
+	if err := m.checkShape(); err != nil {
+		return Image{}, err
+	}
+	m.Pix = make([]byte, m.Stride*height)
+	return m, nil
+}
+
+// Check reports whether the image is well formed: a supported channel count, a size of at
+// least 1×1 and at most MaxSide on a side, a stride that holds a row, and Pix long enough.
+func (m Image) Check() error {
+	if err := m.checkShape(); err != nil {
+		return err
+	}
+	if m.Stride < m.Width*m.Channels {
+		return fmt.Errorf("%w: stride %d is shorter than a row of %d×%d bytes", ErrImage, m.Stride, m.Width, m.Channels)
+	}
+	if need := m.size(); len(m.Pix) < need {
+		return fmt.Errorf("%w: %d×%d×%d with stride %d needs %d bytes, Pix has %d",
+			ErrImage, m.Width, m.Height, m.Channels, m.Stride, need, len(m.Pix))
+	}
+	return nil
+}
+
+func (m Image) checkShape() error {
+	switch {
+	case m.Channels != 1 && m.Channels != 3 && m.Channels != 4:
+		return fmt.Errorf("%w: %d channels (want 1, 3 or 4)", ErrImage, m.Channels)
+	case m.Width < 1 || m.Height < 1:
+		return fmt.Errorf("%w: empty %d×%d image", ErrImage, m.Width, m.Height)
+	case m.Width > MaxSide || m.Height > MaxSide:
+		return fmt.Errorf("%w: %d×%d is larger than %d on a side", ErrImage, m.Width, m.Height, MaxSide)
+	}
+	return nil
+}
+
+// size is the number of bytes from the first pixel to the end of the last row.
+func (m Image) size() int {
+	return (m.Height-1)*m.Stride + m.Width*m.Channels
+}
+
+// rowBytes is the number of bytes of pixel data in one row.
+func (m Image) rowBytes() int { return m.Width * m.Channels }
+
+// Sub returns the view of the rectangle with top-left corner (x, y) and size w×h. It shares
+// Pix with m; nothing is copied. The rectangle must lie inside the image.
+func (m Image) Sub(x, y, w, h int) (Image, error) {
+	if err := m.Check(); err != nil {
+		return Image{}, err
+	}
+	if x < 0 || y < 0 || w < 1 || h < 1 || x > m.Width-w || y > m.Height-h {
+		return Image{}, fmt.Errorf("%w: rectangle %d,%d %d×%d is not inside %d×%d", ErrImage, x, y, w, h, m.Width, m.Height)
+	}
+	off := y*m.Stride + x*m.Channels
+	v := Image{Width: w, Height: h, Stride: m.Stride, Channels: m.Channels}
+	v.Pix = m.Pix[off : off+v.size()]
+	return v, nil
+}
+
+// CenterCrop returns the view of the centred w×h rectangle, clipped to the image. When the
+// margin is odd the extra pixel is on the right or bottom.
+func (m Image) CenterCrop(w, h int) (Image, error) {
+	if w < 1 || h < 1 {
+		return Image{}, fmt.Errorf("%w: centre crop to %d×%d", ErrImage, w, h)
+	}
+	r := centerRect(m.Width, m.Height, w, h)
+	return m.Sub(r.x, r.y, r.w, r.h)
+}
+
+// Clone returns a copy of m with compact rows.
+func (m Image) Clone() (Image, error) {
+	if err := m.Check(); err != nil {
+		return Image{}, err
+	}
+	c, _ := NewImage(m.Width, m.Height, m.Channels)
+	for y := 0; y < m.Height; y++ {
+		copy(c.Pix[y*c.Stride:(y+1)*c.Stride], m.Pix[y*m.Stride:])
+	}
+	return c, nil
+}
+
+// rect is a rectangle in pixels.
+type rect struct{ x, y, w, h int }
+
+// centerRect is the centred w×h rectangle of a width×height image, clipped to it.
+func centerRect(width, height, w, h int) rect {
+	w, h = min(w, width), min(h, height)
+	return rect{(width - w) / 2, (height - h) / 2, w, h}
+}
+
+// Tensor is a float32 image in planar layout (CHW): element (c, y, x) is
+// Data[(c*Height+y)*Width + x].
+type Tensor struct {
+	Data                    []float32
+	Channels, Height, Width int
+}
+
+// At returns element (c, y, x).
+func (t Tensor) At(c, y, x int) float32 { return t.Data[(c*t.Height+y)*t.Width+x] }

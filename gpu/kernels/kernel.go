@@ -1,0 +1,50 @@
+package kernels
+
+import "github.com/gpupipe/gpupipe/gpu"
+
+// kernelDef is the Go implementation of one CUDA kernel of csrc: how to validate a job and
+// how to compute a row segment of its output.
+type kernelDef struct {
+	name    string
+	module  string // the .cu file, without extension, that holds the kernel
+	prepare func(ln *launch, j *job) error
+	row     rowFunc
+}
+
+// host is the kernel's gpu.HostFunc.
+func (k *kernelDef) host(l *gpu.HostLaunch) error {
+	ln, err := decodeLaunch(k.name, l)
+	if err != nil {
+		return err
+	}
+	return k.run(ln)
+}
+
+// run validates every job that the grid reaches, then computes them on all cores. Nothing is
+// written when a job is invalid.
+func (k *kernelDef) run(ln *launch) error {
+	for i := range ln.jobs {
+		if ln.cover[i] == 0 {
+			continue
+		}
+		if err := k.prepare(ln, &ln.jobs[i]); err != nil {
+			return badArg(k.name, "job %d: %v", i, err)
+		}
+	}
+	forRows(ln, k.row)
+	return nil
+}
+
+// runJobs runs k over jobs on host memory, every pixel covered.
+func runJobs(k *kernelDef, jobs []job, src, dst, tab []byte) error {
+	return k.run(&launch{jobs: jobs, cover: coverAll(jobs), src: src, dst: dst, tab: tab})
+}
+
+// tabAt returns the table bytes of a job, from its offset to the end of the buffer.
+func tabAt(ln *launch, j *job, extra int64) ([]byte, error) {
+	off := j.tab + extra
+	if off < 0 || off > int64(len(ln.tab)) {
+		return nil, errorf("table offset %d outside a %d-byte buffer", off, len(ln.tab))
+	}
+	return ln.tab[off:], nil
+}

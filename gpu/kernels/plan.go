@@ -1,0 +1,213 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Plan is a Chain turned into kernel launches. A Plan is immutable and safe for concurrent
+// use; bind it to a device with Bind, or run it on the host with Run.
+//
+// Planning fuses what it can, so that pixels cross device memory as few times as possible:
+//   - a crop costs nothing: before a resize it narrows the source the filter reads, after a
+//     resize it narrows the outputs the filter computes, elsewhere the next step reads a view;
+//   - flips right after a resize are folded into its filter tables;
+//   - a flip, rotation or transpose right before a resize is moved after it (the result is
+//     the same up to float rounding, never more than one level), where it works on the
+//     smaller image or is folded into the tables;
+//   - consecutive orientations compose into one, consecutive curves into one table;
+//   - Normalize after a resize is computed by the resize's vertical pass, so resize, centre
+//     crop, flip and normalize take two launches (as DALI's resize with crop_mirror_normalize);
+//     a horizontal flip before Normalize is done by Normalize.
+type Plan struct {
+	chain  Chain
+	steps  []step
+	tensor bool
+}
+
+type stepKind uint8
+
+const (
+	stepResample stepKind = iota + 1
+	stepBlur
+	stepSharpen
+	stepOrient
+	stepGrey
+	stepLUT
+	stepNormalize
+)
+
+// step is one stage of a plan: one to three launches over the batch.
+type step struct {
+	kind      stepKind
+	crops     []op // crops of the input, read as views
+	resize    op   // stepResample: the size rule and filter
+	post      []op // stepResample: crops and flips of the result, folded into its tables
+	o         Orientation
+	curve     Curve
+	sigma     float64
+	amount    float64
+	threshold int
+	norm      *Norm // planar float32 output: stepNormalize, or fused into stepResample
+	mirror    bool  // stepNormalize: mirror left to right
+}
+
+// Plan checks the chain's arguments and compiles it.
+func (c Chain) Plan() (*Plan, error) {
+	for i := range c.ops {
+		if err := c.ops[i].check(i, len(c.ops)); err != nil {
+			return nil, err
+		}
+	}
+	p := &Plan{chain: c}
+	p.steps = buildSteps(simplify(c.ops))
+	last := p.steps[len(p.steps)-1]
+	p.tensor = last.norm != nil
+	return p, nil
+}
+
+// simplify rewrites the operations into an equivalent, cheaper list: orientations compose and
+// move past resizes, curves compose.
+func simplify(in []op) []op {
+	ops := append([]op(nil), in...)
+	for changed := true; changed; {
+		changed = false
+		for i := 0; i < len(ops); i++ {
+			a := &ops[i]
+			if a.kind == opOrient && a.o == Identity {
+				ops = append(ops[:i], ops[i+1:]...)
+				changed = true
+				break
+			}
+			if i+1 == len(ops) {
+				break
+			}
+			b := &ops[i+1]
+			switch {
+			case a.kind == opOrient && b.kind == opOrient:
+				a.o = a.o.Then(b.o)
+			case a.kind == opCurve && b.kind == opCurve:
+				a.curve = a.curve.Then(b.curve)
+			case a.kind == opOrient && b.kind == opResize:
+				if a.o.swaps() && b.mode != sizeShorter {
+					b.w, b.h = b.h, b.w
+				}
+				ops[i], ops[i+1] = ops[i+1], ops[i]
+				changed = true
+				continue
+			default:
+				continue
+			}
+			ops = append(ops[:i+1], ops[i+2:]...)
+			changed = true
+		}
+	}
+	return ops
+}
+
+// buildSteps groups operations into steps, folding crops, flips and normalisation.
+func buildSteps(ops []op) []step {
+	var steps []step
+	var crops []op // crops waiting for the next step
+	last := func() *step {
+		if len(steps) == 0 || len(crops) > 0 {
+			return nil
+		}
+		return &steps[len(steps)-1]
+	}
+	for _, o := range ops {
+		prev := last()
+		resampled := prev != nil && prev.kind == stepResample && prev.norm == nil
+		switch o.kind {
+		case opCrop, opCenterCrop:
+			if resampled {
+				prev.post = append(prev.post, o)
+			} else {
+				crops = append(crops, o)
+			}
+			continue
+		case opOrient:
+			if resampled && !o.o.swaps() {
+				prev.post = append(prev.post, o)
+				continue
+			}
+		case opNormalize:
+			n := o.norm
+			if resampled {
+				prev.norm = &n
+				continue
+			}
+			if prev != nil && prev.kind == stepOrient && prev.o == FlipH {
+				*prev = step{kind: stepNormalize, crops: prev.crops, norm: &n, mirror: true}
+				continue
+			}
+		}
+		s := step{crops: crops}
+		crops = nil
+		switch o.kind {
+		case opResize:
+			s.kind, s.resize = stepResample, o
+		case opOrient:
+			s.kind, s.o = stepOrient, o.o
+		case opGrey:
+			s.kind = stepGrey
+		case opCurve:
+			s.kind, s.curve = stepLUT, o.curve
+		case opBlur:
+			s.kind, s.sigma = stepBlur, o.sigma
+		case opSharpen:
+			s.kind, s.sigma, s.amount, s.threshold = stepSharpen, o.sigma, o.amount, o.threshold
+		case opNormalize:
+			n := o.norm
+			s.kind, s.norm = stepNormalize, &n
+		}
+		steps = append(steps, s)
+	}
+	if len(crops) > 0 || len(steps) == 0 {
+		// Something must write the output: a copy of the (cropped) input.
+		steps = append(steps, step{kind: stepOrient, o: Identity, crops: crops})
+	}
+	return steps
+}
+
+// Tensor reports whether the plan's outputs are float32 tensors (the chain ends with
+// Normalize) rather than images.
+func (p *Plan) Tensor() bool { return p.tensor }
+
+// Launches lists the kernels one batch runs, in order.
+func (p *Plan) Launches() []string {
+	var names []string
+	for _, s := range p.steps {
+		for _, k := range s.kernels() {
+			names = append(names, k.name)
+		}
+	}
+	return names
+}
+
+// String describes the chain and the launches it became.
+func (p *Plan) String() string {
+	return fmt.Sprintf("%v: %s", p.chain, strings.Join(p.Launches(), ", "))
+}
+
+// kernels lists the launches of a step.
+func (s *step) kernels() []*kernelDef {
+	switch s.kind {
+	case stepResample:
+		if s.norm != nil {
+			return []*kernelDef{resampleH, resampleVNorm}
+		}
+		return []*kernelDef{resampleH, resampleV}
+	case stepBlur:
+		return []*kernelDef{resampleH, resampleV}
+	case stepSharpen:
+		return []*kernelDef{resampleH, resampleV, unsharpK}
+	case stepOrient:
+		return []*kernelDef{orientK}
+	case stepGrey:
+		return []*kernelDef{greyK}
+	case stepLUT:
+		return []*kernelDef{lutK}
+	}
+	return []*kernelDef{normalizeK}
+}

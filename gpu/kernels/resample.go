@@ -1,0 +1,273 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// The Go side of csrc/resample.cu. Every expression mirrors the C one, operation for
+// operation; float32(a*b) keeps the Go compiler from fusing a multiply and an add into one
+// FMA instruction (it does so on arm64, and on amd64 with GOAMD64=v3), which would round once
+// where the kernels round twice.
+
+var resampleH = &kernelDef{name: "resample_h", module: "resample", prepare: prepareH, row: rowH}
+
+var resampleV = &kernelDef{name: "resample_v", module: "resample", prepare: prepareV, row: rowV}
+
+var resampleVNorm = &kernelDef{name: "resample_v_norm", module: "resample", prepare: prepareVNorm, row: rowVNorm}
+
+func prepareH(ln *launch, j *job) error {
+	if err := checkChannels(j); err != nil {
+		return err
+	}
+	if j.dh != j.sh {
+		return errorf("horizontal pass from %d rows to %d", j.sh, j.dh)
+	}
+	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+		return err
+	}
+	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, 4*j.dw*j.c, 4); err != nil {
+		return err
+	}
+	return decodeJobTaps(ln, j, 0, j.dw, j.sw)
+}
+
+func prepareV(ln *launch, j *job) error {
+	if err := prepareVSource(ln, j); err != nil {
+		return err
+	}
+	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw*j.c, 1); err != nil {
+		return err
+	}
+	return decodeJobTaps(ln, j, 0, j.dh, j.sh)
+}
+
+func prepareVNorm(ln *launch, j *job) error {
+	if err := prepareVSource(ln, j); err != nil {
+		return err
+	}
+	if err := checkPlanes(ln, j); err != nil {
+		return err
+	}
+	return decodeJobTaps(ln, j, normSize, j.dh, j.sh)
+}
+
+func prepareVSource(ln *launch, j *job) error {
+	if err := checkChannels(j); err != nil {
+		return err
+	}
+	if j.dw != j.sw {
+		return errorf("vertical pass from %d columns to %d", j.sw, j.dw)
+	}
+	return checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, 4*j.sw*j.c, 4)
+}
+
+// decodeJobTaps decodes the job's filter table at table offset extra: n outputs over in
+// input samples.
+func decodeJobTaps(ln *launch, j *job, extra int64, n, in int) error {
+	b, err := tabAt(ln, j, extra)
+	if err != nil {
+		return err
+	}
+	t, err := decodeTaps(b, n, in)
+	if err != nil {
+		return err
+	}
+	j.taps = &t
+	return nil
+}
+
+// rowH is resample_h: dst(x, y) = Σk w[k]·src(start+k, y), with colours premultiplied by alpha
+// for four channels.
+func rowH(_ *worker, ln *launch, j *job, y, x0, x1 int) {
+	src := ln.src[j.src+int64(y)*int64(j.ss):]
+	dst := f32row(ln.dst, j.dst+int64(y)*int64(j.ds), j.dw*j.c)
+	t := j.taps
+	switch j.c {
+	case 1:
+		for x := x0; x < x1; x++ {
+			s, w := t.weights(x)
+			p := src[s : s+len(w)]
+			var a0 float32
+			for k, wk := range w {
+				a0 += float32(wk * float32(p[k]))
+			}
+			dst[x] = a0
+		}
+	case 3:
+		for x := x0; x < x1; x++ {
+			s, w := t.weights(x)
+			p := src[3*s : 3*(s+len(w))]
+			var a0, a1, a2 float32
+			for k, wk := range w {
+				q := p[3*k : 3*k+3 : 3*k+3]
+				a0 += float32(wk * float32(q[0]))
+				a1 += float32(wk * float32(q[1]))
+				a2 += float32(wk * float32(q[2]))
+			}
+			d := dst[3*x : 3*x+3 : 3*x+3]
+			d[0], d[1], d[2] = a0, a1, a2
+		}
+	default:
+		for x := x0; x < x1; x++ {
+			s, w := t.weights(x)
+			p := src[4*s : 4*(s+len(w))]
+			var a0, a1, a2, a3 float32
+			for k, wk := range w {
+				q := p[4*k : 4*k+4 : 4*k+4]
+				a := int(q[3])
+				// Colour times alpha is an exact integer below 2^16.
+				a0 += float32(wk * float32(int(q[0])*a))
+				a1 += float32(wk * float32(int(q[1])*a))
+				a2 += float32(wk * float32(int(q[2])*a))
+				a3 += float32(wk * float32(a))
+			}
+			d := dst[4*x : 4*x+4 : 4*x+4]
+			d[0], d[1], d[2], d[3] = a0, a1, a2, a3
+		}
+	}
+}
+
+// vsum filters columns x0..x1-1 of the intermediate at output row y and returns the sums,
+// interleaved, in worker scratch.
+func vsum(w *worker, ln *launch, j *job, y, x0, x1 int) []float32 {
+	n := (x1 - x0) * j.c
+	acc := w.floats(n)
+	s, ws := j.taps.weights(y)
+	off := j.src + int64(s)*int64(j.ss) + int64(4*x0*j.c)
+	for k, wk := range ws {
+		p := f32row(ln.src, off+int64(k)*int64(j.ss), n)
+		p = p[:len(acc)]
+		for i := range acc {
+			acc[i] += float32(wk * p[i])
+		}
+	}
+	return acc
+}
+
+// unpremultiply turns four-channel sums into bytes in place, as vsum does in C.
+func finishPixel(acc []float32, c int, out []byte) {
+	switch c {
+	case 1:
+		out[0] = toU8(acc[0])
+	case 3:
+		out[0], out[1], out[2] = toU8(acc[0]), toU8(acc[1]), toU8(acc[2])
+	default:
+		a := acc[3]
+		if a > 0 {
+			out[0], out[1], out[2] = toU8(acc[0]/a), toU8(acc[1]/a), toU8(acc[2]/a)
+		} else {
+			out[0], out[1], out[2] = 0, 0, 0
+		}
+		out[3] = toU8(a)
+	}
+}
+
+// rowV is resample_v: dst(x, y) = round(Σk w[k]·src(x, start+k)).
+func rowV(w *worker, ln *launch, j *job, y, x0, x1 int) {
+	acc := vsum(w, ln, j, y, x0, x1)
+	c := j.c
+	dst := ln.dst[j.dst+int64(y)*int64(j.ds)+int64(x0*c):]
+	if c == 3 {
+		for i := 0; i+2 < len(acc); i += 3 {
+			d := dst[i : i+3 : i+3]
+			d[0], d[1], d[2] = toU8(acc[i]), toU8(acc[i+1]), toU8(acc[i+2])
+		}
+		return
+	}
+	for i := 0; i < len(acc); i += c {
+		finishPixel(acc[i:i+c], c, dst[i:i+c])
+	}
+}
+
+// rowVNorm is resample_v_norm: resample_v, then planar normalisation.
+func rowVNorm(w *worker, ln *launch, j *job, y, x0, x1 int) {
+	acc := vsum(w, ln, j, y, x0, x1)
+	var v [4]byte
+	for x := x0; x < x1; x++ {
+		finishPixel(acc[(x-x0)*j.c:], j.c, v[:])
+		putPlanes(ln, j, x, y, v)
+	}
+}
+
+// toU8 rounds half up and clamps to 0..255, like to_u8 in csrc/common.cuh.
+func toU8(v float32) uint8 {
+	t := v + 0.5
+	if !(t > 0) {
+		return 0
+	}
+	if t >= 255 {
+		return 255
+	}
+	return uint8(int32(t))
+}
+
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
+// floatPool recycles the intermediate images of the host functions.
+var floatPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getFloats(n int) *[]byte {
+	p := floatPool.Get().(*[]byte)
+	if cap(*p) < n {
+		*p = make([]byte, n)
+	}
+	*p = (*p)[:n]
+	return p
+}
+
+// resample runs the two passes that filter src into dst: along x with table tx (dst.Width
+// outputs over src.Width samples), then along y with table ty.
+func resample(dst, src Image, tx, ty []byte) error {
+	c := src.Channels
+	tmp := getFloats(4 * dst.Width * src.Height * c)
+	defer floatPool.Put(tmp)
+	h := job{sw: src.Width, sh: src.Height, ss: src.Stride, dw: dst.Width, dh: src.Height, ds: 4 * dst.Width * c, c: c}
+	if err := runJobs(resampleH, []job{h}, src.Pix, *tmp, tx); err != nil {
+		return err
+	}
+	v := job{sw: dst.Width, sh: src.Height, ss: h.ds, dw: dst.Width, dh: dst.Height, ds: dst.Stride, c: c}
+	return runJobs(resampleV, []job{v}, *tmp, dst.Pix, ty)
+}
+
+// Resize resamples src to the size of dst with filter f, antialiased when downscaling: the
+// filter's support grows with the scale factor so that every source pixel contributes.
+// Four-channel images are filtered with premultiplied alpha. It uses all cores.
+func Resize(dst, src Image, f Filter) error {
+	if err := checkPair(dst, src); err != nil {
+		return err
+	}
+	if !f.valid() {
+		return fmt.Errorf("kernels: Resize: unknown filter %v", f)
+	}
+	tx := cachedTaps(tapsKey{a: axis{in: src.Width, out: dst.Width, n: dst.Width}, filter: f})
+	ty := cachedTaps(tapsKey{a: axis{in: src.Height, out: dst.Height, n: dst.Height}, filter: f})
+	return resample(dst, src, tx, ty)
+}
+
+// Resized returns src resized to w×h with filter f.
+func Resized(src Image, w, h int, f Filter) (Image, error) {
+	if err := src.Check(); err != nil {
+		return Image{}, err
+	}
+	dst, err := NewImage(w, h, src.Channels)
+	if err != nil {
+		return Image{}, err
+	}
+	return dst, Resize(dst, src, f)
+}
+
+// checkPair checks two images that an operation reads and writes: both well formed, with the
+// same number of channels.
+func checkPair(dst, src Image) error {
+	if err := src.Check(); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	if err := dst.Check(); err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	if dst.Channels != src.Channels {
+		return fmt.Errorf("%w: %d-channel destination for a %d-channel source", ErrImage, dst.Channels, src.Channels)
+	}
+	return nil
+}
