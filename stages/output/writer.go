@@ -80,6 +80,13 @@ func (w *Writer) Done(f walk.File) (bool, error) {
 	return false, &Error{Path: path, Op: "check", Err: unwrapPath(err)}
 }
 
+// Pending reports whether f still needs its output: the opposite of Done, in the shape of
+// a pipeline.Filter function, so that a rerun drops finished files before decoding them.
+func (w *Writer) Pending(_ context.Context, f walk.File) (bool, error) {
+	done, err := w.Done(f)
+	return !done, err
+}
+
 // Write writes f's output atomically with WriteFile and returns its path. It returns
 // ErrExists, with the path, when the output is there and Overwrite is not set.
 func (w *Writer) Write(ctx context.Context, f walk.File, write func(io.Writer) error) (string, error) {

@@ -117,6 +117,17 @@ func (r *Recorder) Fail(path, stage string, err error) {
 	r.mu.Unlock()
 }
 
+// FailStage records a failed item of a pipeline stage, as the handler of
+// pipeline.SkipErrors: the path is the item's label (walk.File and imageio.Decoded have one),
+// the stage is the stage's name.
+func (r *Recorder) FailStage(e *pipeline.StageError) {
+	path := ""
+	if l, ok := e.Item.(pipeline.Labeler); ok {
+		path = l.Label()
+	}
+	r.Fail(path, e.Stage, e.Err)
+}
+
 // Counts returns the counts so far.
 func (r *Recorder) Counts() Counts {
 	return Counts{Found: r.found.Load(), Done: r.done.Load(), SkippedExisting: r.skipped.Load(), Failed: r.failedN.Load()}
