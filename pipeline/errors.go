@@ -61,6 +61,21 @@ func (e *PanicError) Unwrap() error {
 	return err
 }
 
+// Fatal marks err as fatal: it stops the run even in a stage with SkipErrors. Use it for a
+// failure that later items cannot avoid either, such as a full disk. The run returns a
+// *StageError wrapping err itself.
+func Fatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fatalError{err}
+}
+
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
 // ErrAlreadyRun is returned by a second call to Run.
 var ErrAlreadyRun = errors.New("pipeline: Run called twice")
 

@@ -178,6 +178,10 @@ func (s *stage) itemError(ctx context.Context, c *counters, item any, err error)
 		return err
 	}
 	c.errs.Add(1)
+	var fatal *fatalError
+	if errors.As(err, &fatal) {
+		return &StageError{Stage: s.name, Item: item, Err: fatal.err}
+	}
 	se := &StageError{Stage: s.name, Item: item, Err: err}
 	if !s.cfg.skip {
 		return se

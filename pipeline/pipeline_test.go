@@ -294,6 +294,29 @@ func TestSkipErrorsReportsAndContinues(t *testing.T) {
 	}
 }
 
+func TestFatalStopsEvenWhenSkipping(t *testing.T) {
+	diskFull := errors.New("no space left on device")
+	var skipped atomic.Int64
+	p := pipeline.New()
+	pipeline.ForEach(pipeline.FromSlice(p, ints(100)), func(_ context.Context, x int) error {
+		switch {
+		case x == 5:
+			return errors.New("corrupt")
+		case x == 50:
+			return pipeline.Fatal(diskFull)
+		}
+		return nil
+	}, pipeline.Name("write"), pipeline.SkipErrors(func(*pipeline.StageError) { skipped.Add(1) }))
+	err := p.Run(context.Background())
+	var se *pipeline.StageError
+	if !errors.As(err, &se) || se.Err != diskFull || se.Item != 50 {
+		t.Fatalf("Run returned %#v, want the fatal error of item 50", err)
+	}
+	if skipped.Load() != 1 {
+		t.Errorf("%d items skipped, want 1", skipped.Load())
+	}
+}
+
 func statsOf(t *testing.T, p *pipeline.Pipeline, name string) pipeline.StageStats {
 	t.Helper()
 	for _, s := range p.Stats() {
