@@ -23,14 +23,14 @@ type StageError struct {
 
 func (e *StageError) Error() string {
 	if label := itemLabel(e.Item); label != "" {
-		return fmt.Sprintf("stage %q: item %s: %v", e.Stage, label, e.Err)
+		return fmt.Sprintf("stage %q: item %q: %v", e.Stage, label, e.Err)
 	}
 	return fmt.Sprintf("stage %q: %v", e.Stage, e.Err)
 }
 
 func (e *StageError) Unwrap() error { return e.Err }
 
-// ItemLabel is the item's label as errors print it, or "" when the item has none.
+// ItemLabel is the item's label (see Labeler), or "" when the item has none.
 func (e *StageError) ItemLabel() string { return itemLabel(e.Item) }
 
 func itemLabel(item any) string {
@@ -38,9 +38,9 @@ func itemLabel(item any) string {
 	case nil:
 		return ""
 	case Labeler:
-		return fmt.Sprintf("%q", v.Label())
+		return v.Label()
 	case fmt.Stringer:
-		return fmt.Sprintf("%q", v.String())
+		return v.String()
 	}
 	return ""
 }
