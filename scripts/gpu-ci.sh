@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Checks the cuda build of gpupipe on a machine without a GPU: vets and builds every package
 # with -tags cuda, compiles and links every test binary of that build without running it
-# (a cuda binary exits at start where there is no GPU), and assembles every committed PTX
-# file for sm_90. Fails on the first error. Installs nothing: it needs the CUDA toolkit's
-# cuda.h and libcuda (and ptxas for the PTX check) and says so when they are missing.
+# (a cuda binary exits at start where there is no GPU), assembles every committed PTX file
+# for sm_90, and runs the cuda tests with the race detector against the mock CUDA driver
+# (scripts/gpu-mock.sh). Fails on the first error. Installs nothing: it needs the CUDA
+# toolkit's cuda.h, libcuda and ptxas, and g++, and says so when they are missing.
 #
 # Usage: scripts/gpu-ci.sh    (from anywhere inside the repository)
 set -euo pipefail
@@ -49,4 +50,7 @@ if [ "${#ptx[@]}" -gt 0 ]; then
 	done
 	say "${#ptx[@]} PTX file(s) assemble for sm_90"
 fi
+
+say "running the cuda tests against the mock driver"
+scripts/gpu-mock.sh -race
 say "ok"
