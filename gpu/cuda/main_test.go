@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,6 +93,7 @@ var results = struct {
 	sync.Mutex
 	device Info
 	m      map[string]measurement
+	order  []string // keys in the order first recorded: the order the benchmarks ran
 }{m: map[string]measurement{}}
 
 // record keeps a measurement; a later one of the same group and name replaces it, so the
@@ -102,7 +102,11 @@ func record(d *Device, m measurement) {
 	results.Lock()
 	defer results.Unlock()
 	results.device = d.Info()
-	results.m[m.Group+"\x00"+m.Name] = m
+	key := m.Group + "\x00" + m.Name
+	if _, seen := results.m[key]; !seen {
+		results.order = append(results.order, key)
+	}
+	results.m[key] = m
 }
 
 func TestMain(m *testing.M) {
@@ -124,15 +128,9 @@ func writeResults(dir string) error {
 		return nil
 	}
 	list := make([]measurement, 0, len(results.m))
-	for _, m := range results.m {
-		list = append(list, m)
+	for _, key := range results.order {
+		list = append(list, results.m[key])
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if list[i].Group != list[j].Group {
-			return list[i].Group < list[j].Group
-		}
-		return list[i].Name < list[j].Name
-	})
 	doc := struct {
 		Date    string        `json:"date"`
 		Device  Info          `json:"device"`

@@ -10,18 +10,18 @@ import (
 
 // Info describes a GPU as its driver reports it.
 type Info struct {
-	Ordinal          int
-	Name             string
-	ComputeMajor     int // compute capability, such as 9.0 for an H100
-	ComputeMinor     int
-	Multiprocessors  int
-	CopyEngines      int // asynchronous copy engines: 2 or more copy both ways at once
-	MemoryBusBits    int
-	MemoryClockKHz   int
-	PCIBus           int
-	TotalMemory      int64
-	DriverVersion    int // such as 13000 for CUDA 13.0
-	UnifiedAddresses bool
+	Ordinal          int    `json:"ordinal"`
+	Name             string `json:"name"`
+	ComputeMajor     int    `json:"compute_major"` // compute capability, such as 9.0 for an H100
+	ComputeMinor     int    `json:"compute_minor"`
+	Multiprocessors  int    `json:"multiprocessors"`
+	CopyEngines      int    `json:"copy_engines"` // asynchronous copy engines: 2 or more copy both ways at once
+	MemoryBusBits    int    `json:"memory_bus_bits"`
+	MemoryClockKHz   int    `json:"memory_clock_khz"`
+	PCIBus           int    `json:"pci_bus"`
+	TotalMemory      int64  `json:"total_memory"`
+	DriverVersion    int    `json:"driver_version"` // such as 13000 for CUDA 13.0
+	UnifiedAddresses bool   `json:"unified_addresses"`
 }
 
 // String is a one-line summary, such as "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79 GiB)".
