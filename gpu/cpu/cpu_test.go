@@ -13,10 +13,11 @@ import (
 )
 
 // Test kernels: gate blocks its stream until the test opens the gate named by its argument;
-// boom panics.
+// boom panics; ptx-only has no Go implementation.
 const (
-	gateKernel = "cputest_gate"
-	boomKernel = "cputest_boom"
+	gateKernel    = "cputest_gate"
+	boomKernel    = "cputest_boom"
+	ptxOnlyKernel = "cputest_ptx_only"
 )
 
 var (
@@ -44,6 +45,9 @@ func registerTestKernels(t *testing.T) {
 				Name: boomKernel,
 				Host: func(*gpu.HostLaunch) error { panic("boom") },
 			})
+		}
+		if err == nil {
+			err = gpu.RegisterKernel(gpu.KernelSpec{Name: ptxOnlyKernel, PTX: []byte("// ptx")})
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -144,10 +148,9 @@ func TestKernelPanicIsAFault(t *testing.T) {
 }
 
 func TestKernelWithoutGoImplementation(t *testing.T) {
-	const name = "cputest_ptx_only"
-	must(t, gpu.RegisterKernel(gpu.KernelSpec{Name: name, PTX: []byte("// ptx")}))
+	registerTestKernels(t)
 	dev := newDevice(t)
-	if _, err := dev.Kernel(name); !errors.Is(err, gpu.ErrNoKernel) {
+	if _, err := dev.Kernel(ptxOnlyKernel); !errors.Is(err, gpu.ErrNoKernel) {
 		t.Fatalf("PTX-only kernel: got %v, want %v", err, gpu.ErrNoKernel)
 	}
 }
