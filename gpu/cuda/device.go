@@ -63,7 +63,9 @@ func Count() (int, error) {
 func Open(ordinal int, opts ...Option) (*Device, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o(&cfg)
+		}
 	}
 	n, err := Count()
 	if err != nil {
@@ -81,8 +83,8 @@ func Open(ordinal int, opts ...Option) (*Device, error) {
 	if err := d.describe(); err != nil {
 		return nil, err
 	}
-	// The flags take effect when the primary context is created, and apply to every user
-	// of it in this process.
+	// The flags belong to the primary context, which every user of the GPU in this
+	// process shares.
 	if err := dev.SetPrimaryCtxFlags(cfg.schedule.flags()); err != nil {
 		return nil, d.fail("set primary context flags", err)
 	}
@@ -126,20 +128,29 @@ func (d *Device) describe() error {
 	return nil
 }
 
+// attributes reads the attributes describe needs. The launch limits and the compute
+// capability are required; the others only describe the GPU, so one a driver no longer
+// reports reads as 0 instead of failing Open.
 func (d *Device) attributes() (map[cu.DeviceAttribute]int, error) {
-	want := []cu.DeviceAttribute{
-		cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor, cu.MultiprocessorCount,
-		cu.AsyncEngineCount, cu.GlobalMemoryBusWidth, cu.MemoryClockRate, cu.PciBusID,
-		cu.UnifiedAddressing, cu.MaxThreadsPerBlock, cu.MaxBlockDimX, cu.MaxBlockDimY,
-		cu.MaxBlockDimZ, cu.MaxGridDimX, cu.MaxGridDimY, cu.MaxGridDimZ,
+	required := []cu.DeviceAttribute{
+		cu.ComputeCapabilityMajor, cu.ComputeCapabilityMinor, cu.MaxThreadsPerBlock,
+		cu.MaxBlockDimX, cu.MaxBlockDimY, cu.MaxBlockDimZ,
+		cu.MaxGridDimX, cu.MaxGridDimY, cu.MaxGridDimZ,
 	}
-	got := make(map[cu.DeviceAttribute]int, len(want))
-	for _, a := range want {
+	optional := []cu.DeviceAttribute{
+		cu.MultiprocessorCount, cu.AsyncEngineCount, cu.GlobalMemoryBusWidth,
+		cu.MemoryClockRate, cu.PciBusID, cu.UnifiedAddressing,
+	}
+	got := make(map[cu.DeviceAttribute]int, len(required)+len(optional))
+	for _, a := range required {
 		v, err := d.dev.Attribute(a)
 		if err != nil {
 			return nil, d.fail(fmt.Sprintf("read attribute %d", a), err)
 		}
 		got[a] = v
+	}
+	for _, a := range optional {
+		got[a], _ = d.dev.Attribute(a)
 	}
 	return got, nil
 }
