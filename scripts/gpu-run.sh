@@ -3,7 +3,7 @@
 # machine with an NVIDIA GPU and its driver; nothing else is needed. For each test binary it
 # runs the tests, the fault test (in a process of its own: a fault breaks the CUDA context
 # for the rest of the process) and the benchmarks, then writes to $OUT:
-#   results.md, results.json   the summary and every measurement, as a table and as JSON
+#   results.md, results.json   the summary and every measurement, as tables and as JSON
 #   <binary>/cuda-results.*    the measurements of one binary
 #   <binary>.*.txt             the full output of each run
 #   machine.txt, nvidia-smi.txt
@@ -116,7 +116,7 @@ date=$(date -u +%Y-%m-%d)
 } >"$OUT/results.md"
 
 {
-	printf '{"date":"%s","gpu":"%s","status":%d,"imgpipe":"%s","binaries":[%s],"measurements":[' \
+	printf '{"date":"%s","gpu":"%s","status":%d,"imgpipe":"%s","binaries":[%s],"results":[' \
 		"$date" "$gpu" "$status" "$imgpipe" "${jrows:-}"
 	first=1
 	for f in "$OUT"/*/cuda-results.json; do
