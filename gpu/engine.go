@@ -34,8 +34,9 @@ type Engine[B any] struct {
 	stats    engineCounters
 
 	// sendMu orders submissions: a batch's place in inflight is its place in the output.
-	sendMu   sync.Mutex
-	finished bool // no more batches: inflight is closed
+	sendMu     sync.Mutex
+	finished   bool  // no more batches: inflight is closed
+	lastUpload Event // the event after the previous batch's upload
 
 	mu     sync.Mutex
 	closed bool  // Close has run
@@ -272,6 +273,12 @@ func (l *Lease[B]) Submit(b B) error {
 	}
 	l.ended = true
 	e, s := l.e, l.s
+	e.sendMu.Lock()
+	defer e.sendMu.Unlock()
+	if e.finished {
+		e.free <- s
+		return batchError(l.seq, b, "enqueue", ErrEngineClosed)
+	}
 	if err := e.enqueue(s, b, l.sizes); err != nil {
 		// The stream may hold part of the batch's work: let it finish before the slot
 		// is reused.
@@ -281,17 +288,10 @@ func (l *Lease[B]) Submit(b B) error {
 		e.free <- s
 		return batchError(l.seq, b, "enqueue", err)
 	}
-	e.sendMu.Lock()
-	if e.finished {
-		e.sendMu.Unlock()
-		_ = s.stream.Synchronize()
-		e.free <- s
-		return batchError(l.seq, b, "enqueue", ErrEngineClosed)
-	}
+	e.lastUpload = s.events[evUploaded]
 	// Never blocks: a batch in inflight holds one of the slots, and there are as many
 	// places as slots.
 	e.inflight <- flight[B]{s: s, seq: l.seq, batch: b, sizes: l.sizes, since: l.since}
-	e.sendMu.Unlock()
 	if e.reuseEarly {
 		e.free <- s
 	}
@@ -300,8 +300,19 @@ func (l *Lease[B]) Submit(b B) error {
 
 // enqueue puts one batch's work on its slot's stream, with an event at each phase
 // boundary: the events time the phases and the last one says when the slot is done.
+//
+// The upload first waits for the previous batch's upload, on whatever slot it is. Batches
+// come back in order, so a batch that overtook its predecessor on the copy engine would
+// only finish early to wait for it, holding its slot idle; when two slots come free
+// together (the consumer releases in order), which one's upload starts first would be a
+// race between streams. Uploads share one engine anyway, so ordering them costs nothing.
 func (e *Engine[B]) enqueue(s *slot, b B, sizes Sizes) error {
 	st := s.stream
+	if e.lastUpload != nil && e.lastUpload != s.events[evUploaded] {
+		if err := st.Wait(e.lastUpload); err != nil {
+			return err
+		}
+	}
 	if err := st.Record(s.events[evStart]); err != nil {
 		return err
 	}
