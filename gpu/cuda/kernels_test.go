@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,9 +209,51 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []k
 	rate := gbps(bytes*int64(b.N), el)
 	b.ReportMetric(rate, "GB/s")
 	b.ReportMetric(100*rate/ceiling, "%copy")
-	launches := slices.Compact(p.Launches())
 	record(d, measurement{Group: "kernels", Name: name + " (16×1080p RGB)", Value: rate, Unit: "GB/s",
-		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch; launches %v", 100*rate/ceiling, ms(per), launches)})
+		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, w, batch, bufs))})
+}
+
+// launchClock is a stream that records an event after every launch, so that one Enqueue of
+// a Work can be split into the device times of its launches.
+type launchClock struct {
+	gpu.Stream
+	d      *Device
+	events []gpu.Event
+	names  []string
+}
+
+func (c *launchClock) Launch(k gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg) error {
+	if err := c.Stream.Launch(k, grid, block, args...); err != nil {
+		return err
+	}
+	e, err := c.d.NewEvent()
+	if err != nil {
+		return err
+	}
+	c.events = append(c.events, e)
+	c.names = append(c.names, k.Name())
+	return c.Stream.Record(e)
+}
+
+// perLaunch runs one batch with a launchClock and describes each launch's device time.
+func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []kernels.Image, bufs gpu.SlotBuffers) string {
+	start := newEvent(b, d)
+	clock := &launchClock{Stream: s, d: d}
+	must(b, s.Record(start))
+	must(b, w.Enqueue(clock, batch, bufs))
+	must(b, s.Synchronize())
+	parts := make([]string, len(clock.events))
+	prev := start
+	for i, e := range clock.events {
+		el, err := prev.Elapsed(e)
+		must(b, err)
+		parts[i] = fmt.Sprintf("%s %.3f ms", clock.names[i], ms(el))
+		prev = e
+	}
+	for _, e := range clock.events {
+		must(b, e.Close())
+	}
+	return strings.Join(parts, ", ")
 }
 
 // deviceCopyRate measures device memory bandwidth (bytes read + written per second) with a
