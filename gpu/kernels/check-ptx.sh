@@ -15,21 +15,20 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 sh gen-ptx.sh "$tmp"
-for cu in csrc/*.cu; do
-	name=$(basename "$cu" .cu)
-	if [ ! -f "ptx/$name.ptx" ]; then
-		echo "check-ptx: ptx/$name.ptx is missing; run go generate ./gpu/kernels" >&2
+for f in "$tmp"/*; do
+	name=$(basename "$f")
+	if [ ! -f "ptx/$name" ]; then
+		echo "check-ptx: ptx/$name is missing; run go generate ./gpu/kernels" >&2
 		fail=1
-	elif ! cmp -s "$tmp/$name.ptx" "ptx/$name.ptx"; then
-		echo "check-ptx: ptx/$name.ptx differs from what $cu produces; run go generate ./gpu/kernels" >&2
-		diff -u "ptx/$name.ptx" "$tmp/$name.ptx" | head -40 >&2 || true
+	elif ! cmp -s "$f" "ptx/$name"; then
+		echo "check-ptx: ptx/$name differs from what csrc/ produces; run go generate ./gpu/kernels" >&2
+		diff -u "ptx/$name" "$f" | head -40 >&2 || true
 		fail=1
 	fi
 done
-for ptx in ptx/*.ptx; do
-	name=$(basename "$ptx" .ptx)
-	if [ ! -f "csrc/$name.cu" ]; then
-		echo "check-ptx: $ptx has no source csrc/$name.cu" >&2
+for f in ptx/*; do
+	if [ ! -f "$tmp/$(basename "$f")" ]; then
+		echo "check-ptx: $f is not generated from any source" >&2
 		fail=1
 	fi
 done

@@ -19,3 +19,5 @@ for cu in csrc/*.cu; do
 	"$NVCC" -ptx -arch=compute_75 -fmad=false -prec-div=true -prec-sqrt=true -ftz=false \
 		-o "$OUT/$name.ptx" "$cu"
 done
+# The sources the PTX was made from, so that a Go test can tell stale PTX without nvcc.
+sha256sum csrc/*.cu csrc/*.cuh >"$OUT/sources.sha256"
