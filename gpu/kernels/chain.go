@@ -257,8 +257,8 @@ func (o *op) resizeSize(w, h int) (int, int, error) {
 			rw, rh = scaled(w, o.w, h), o.w
 		}
 	}
-	if rw > MaxSide || rh > MaxSide {
-		return 0, 0, fmt.Errorf("%w: resizing %d×%d gives %d×%d, larger than %d on a side", ErrImage, w, h, rw, rh, MaxSide)
+	if err := checkSize(rw, rh); err != nil {
+		return 0, 0, fmt.Errorf("resizing %d×%d: %w", w, h, err)
 	}
 	return rw, rh, nil
 }

@@ -9,6 +9,11 @@ import (
 // coordinate of the kernels, including four-channel float32 rows, inside a C int.
 const MaxSide = 1 << 20
 
+// MaxPixels is the largest number of pixels of any image, input, intermediate or output. It
+// keeps a mistaken size (say, an upscale by 1000) an error instead of an allocation of
+// terabytes.
+const MaxPixels = 1 << 28
+
 // ErrImage is wrapped by every error about an image argument; test with errors.Is.
 var ErrImage = errors.New("kernels: bad image")
 
@@ -55,8 +60,17 @@ func (m Image) checkShape() error {
 		return fmt.Errorf("%w: %d channels (want 1, 3 or 4)", ErrImage, m.Channels)
 	case m.Width < 1 || m.Height < 1:
 		return fmt.Errorf("%w: empty %d×%d image", ErrImage, m.Width, m.Height)
-	case m.Width > MaxSide || m.Height > MaxSide:
-		return fmt.Errorf("%w: %d×%d is larger than %d on a side", ErrImage, m.Width, m.Height, MaxSide)
+	}
+	return checkSize(m.Width, m.Height)
+}
+
+// checkSize reports a size past MaxSide or MaxPixels.
+func checkSize(w, h int) error {
+	switch {
+	case w > MaxSide || h > MaxSide:
+		return fmt.Errorf("%w: %d×%d is larger than %d on a side", ErrImage, w, h, MaxSide)
+	case int64(w)*int64(h) > MaxPixels:
+		return fmt.Errorf("%w: %d×%d has more than %d pixels", ErrImage, w, h, MaxPixels)
 	}
 	return nil
 }

@@ -127,6 +127,9 @@ func decodeLaunch(name string, l *gpu.HostLaunch) (*launch, error) {
 	ln.cover = make([]int64, n)
 	for i := range ln.jobs {
 		ln.jobs[i] = getJob(jobMem[i*jobSize:])
+		if ln.jobs[i].block < 0 {
+			return nil, badArg(name, "job %d starts at block %d", i, ln.jobs[i].block)
+		}
 		if i > 0 && ln.jobs[i].block < ln.jobs[i-1].block {
 			return nil, badArg(name, "job %d starts at block %d, before job %d", i, ln.jobs[i].block, i-1)
 		}
@@ -157,7 +160,7 @@ func checkView(what string, mem []byte, off int64, w, h, stride, rowBytes, elem 
 		return fmt.Errorf("%s: %d×%d", what, w, h)
 	case stride < rowBytes:
 		return fmt.Errorf("%s: stride %d shorter than a row of %d bytes", what, stride, rowBytes)
-	case off < 0 || off+int64(h-1)*int64(stride)+int64(rowBytes) > int64(len(mem)):
+	case off < 0 || off > int64(len(mem)) || off+int64(h-1)*int64(stride)+int64(rowBytes) > int64(len(mem)):
 		return fmt.Errorf("%s: %d×%d at offset %d with stride %d outside a %d-byte buffer", what, w, h, off, stride, len(mem))
 	case elem > 1 && (off%int64(elem) != 0 || stride%elem != 0 || uintptr(unsafe.Pointer(unsafe.SliceData(mem)))%uintptr(elem) != 0):
 		return fmt.Errorf("%s: offset %d or stride %d not aligned to %d bytes", what, off, stride, elem)

@@ -88,15 +88,26 @@ type layout struct {
 	base     [numAreas]int64
 	size     [numAreas]int64
 	tabDedup map[any]int64
+	shapes   bool // only the output shapes are wanted: no filter tables
 }
 
 // layout plans batch b: shapes through every step, launches, tables and buffer sizes.
 func (p *Plan) layout(b []Image) (*layout, error) {
-	l := &layout{tabDedup: map[any]int64{}}
+	return p.plan(b, false)
+}
+
+// plan lays out batch b; with shapes set, it skips the filter tables, so that only the
+// output views are right.
+func (p *Plan) plan(b []Image, shapes bool) (*layout, error) {
+	l := &layout{tabDedup: map[any]int64{}, shapes: shapes}
 	cur := make([]view, len(b))
 	l.inputs = make([]view, len(b))
 	for i, m := range b {
-		if err := m.Check(); err != nil {
+		check := m.Check
+		if shapes {
+			check = m.checkShape // no pixels
+		}
+		if err := check(); err != nil {
 			return nil, fmt.Errorf("image %d: %w", i, err)
 		}
 		cur[i] = view{area: areaPix, off: l.size[areaPix], w: m.Width, h: m.Height, stride: m.rowBytes(), c: m.Channels}
@@ -192,7 +203,7 @@ func (st *stepState) image(s *step, i int, v view, out area) (view, error) {
 		j.tab = st.l.addTable([2]any{s, v.c}, t)
 	case stepNormalize:
 		if err := s.norm.check(v.c); err != nil {
-			return view{}, err
+			return view{}, fmt.Errorf("%w: %v", ErrImage, err)
 		}
 		j.tab = st.l.addNorm(s)
 		if s.mirror {
@@ -256,7 +267,7 @@ func (st *stepState) resample(s *step, i int, v view, out area) (view, error) {
 	ty := tapsKey{a: ay, filter: s.resize.filter}
 	if s.norm != nil {
 		if err := s.norm.check(v.c); err != nil {
-			return view{}, err
+			return view{}, fmt.Errorf("%w: %v", ErrImage, err)
 		}
 	}
 	return st.passes(s, i, v, out, tx, ty), nil
@@ -338,7 +349,10 @@ func (l *layout) addTaps(k tapsKey, s *step) int64 {
 	if off, ok := l.tabDedup[key]; ok {
 		return off
 	}
-	t := cachedTaps(k)
+	var t []byte
+	if !l.shapes {
+		t = cachedTaps(k)
+	}
 	var off int64
 	if s != nil {
 		off = l.addNormRecord(s, int64(normSize+len(t)))

@@ -14,7 +14,7 @@ import (
 //   - flips right after a resize are folded into its filter tables;
 //   - a flip, rotation or transpose right before a resize is moved after it (the result is
 //     the same up to float rounding, never more than one level), where it works on the
-//     smaller image or is folded into the tables;
+//     smaller image or is folded into the tables; not for Box, which is discontinuous;
 //   - consecutive orientations compose into one, consecutive curves into one table;
 //   - Normalize after a resize is computed by the resize's vertical pass, so resize, centre
 //     crop, flip and normalize take two launches (as DALI's resize with crop_mirror_normalize);
@@ -60,10 +60,21 @@ func (c Chain) Plan() (*Plan, error) {
 		}
 	}
 	p := &Plan{chain: c}
-	p.steps = buildSteps(simplify(c.ops))
+	p.steps = buildSteps(simplify(expand(c.ops)))
 	last := p.steps[len(p.steps)-1]
 	p.tensor = last.norm != nil
 	return p, nil
+}
+
+// expand spells out Norm.Mirror as a flip before Normalize, so that it folds like any flip.
+func expand(ops []op) []op {
+	n := len(ops)
+	if n == 0 || ops[n-1].kind != opNormalize || !ops[n-1].norm.Mirror {
+		return ops
+	}
+	last := ops[n-1]
+	last.norm.Mirror = false
+	return append(ops[:n-1:n-1], op{kind: opOrient, o: FlipH}, last)
 }
 
 // simplify rewrites the operations into an equivalent, cheaper list: orientations compose and
@@ -88,7 +99,10 @@ func simplify(in []op) []op {
 				a.o = a.o.Then(b.o)
 			case a.kind == opCurve && b.kind == opCurve:
 				a.curve = a.curve.Then(b.curve)
-			case a.kind == opOrient && b.kind == opResize:
+			case a.kind == opOrient && b.kind == opResize && b.filter != Box:
+				// Box is discontinuous: which samples sit on the edge of its support
+				// depends on the direction they are counted from, so it does not commute
+				// with flips, even up to rounding.
 				if a.o.swaps() && b.mode != sizeShorter {
 					b.w, b.h = b.h, b.w
 				}

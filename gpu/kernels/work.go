@@ -149,6 +149,34 @@ func (p *Plan) Tensors(b []Image, out []byte) ([]Tensor, error) {
 	return ts, nil
 }
 
+// Shape is the size of an output: an image of Channels channels, or a tensor of Channels
+// planes.
+type Shape struct {
+	Width, Height, Channels int
+	Tensor                  bool
+}
+
+// Bytes is the size of the output in bytes.
+func (s Shape) Bytes() int {
+	n := s.Width * s.Height * s.Channels
+	if s.Tensor {
+		return 4 * n
+	}
+	return n
+}
+
+// Output reports the shape of the output the plan makes from a w×h image with c channels,
+// or why it cannot. A batch fails as a whole when one of its images fails, so a stage that
+// wants to skip bad images checks them with Output before it batches them.
+func (p *Plan) Output(w, h, c int) (Shape, error) {
+	l, err := p.plan([]Image{{Width: w, Height: h, Channels: c, Stride: w * c}}, true)
+	if err != nil {
+		return Shape{}, err
+	}
+	v := l.outputs[0]
+	return Shape{Width: v.w, Height: v.h, Channels: v.c, Tensor: v.tensor}, nil
+}
+
 func (p *Plan) outputs(b []Image, out []byte) (*layout, error) {
 	l, err := p.layout(b)
 	if err != nil {

@@ -1,0 +1,362 @@
+package kernels
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/cpu"
+)
+
+// applyOps applies operations one at a time with the plain functions, with no fusion: the
+// meaning of a chain.
+func applyOps(ops []op, m Image) (Image, *Tensor, error) {
+	for _, o := range ops {
+		var err error
+		switch o.kind {
+		case opResize:
+			var w, h int
+			if w, h, err = o.resizeSize(m.Width, m.Height); err == nil {
+				m, err = Resized(m, w, h, o.filter)
+			}
+		case opCrop, opCenterCrop:
+			var r rect
+			if r, err = o.cropRect(m.Width, m.Height); err == nil {
+				m, err = m.Sub(r.x, r.y, r.w, r.h)
+			}
+		case opOrient:
+			m, err = Oriented(m, o.o)
+		case opGrey:
+			g, _ := NewImage(m.Width, m.Height, 1)
+			m, err = g, Grey(g, m)
+		case opCurve:
+			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			m, err = d, ApplyCurve(d, m, o.curve)
+		case opBlur:
+			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			m, err = d, Blur(d, m, o.sigma)
+		case opSharpen:
+			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			m, err = d, Sharpen(d, m, o.sigma, o.amount, o.threshold)
+		case opNormalize:
+			t := NewTensor(o.norm.planes(), m.Height, m.Width)
+			return Image{}, &t, Normalize(t, m, o.norm)
+		}
+		if err != nil {
+			return Image{}, nil, err
+		}
+	}
+	return m, nil, nil
+}
+
+func sameTensors(a, b Tensor) error {
+	if a.Channels != b.Channels || a.Height != b.Height || a.Width != b.Width {
+		return fmt.Errorf("%d×%d×%d vs %d×%d×%d", a.Channels, a.Height, a.Width, b.Channels, b.Height, b.Width)
+	}
+	for i := range a.Channels * a.Height * a.Width {
+		if math.Float32bits(a.Data[i]) != math.Float32bits(b.Data[i]) {
+			return fmt.Errorf("element %d: %v vs %v", i, a.Data[i], b.Data[i])
+		}
+	}
+	return nil
+}
+
+// TestPlanEqualsUnfusedChain checks every fusion: running the plan gives exactly the bytes of
+// applying its (simplified) operations one by one.
+func TestPlanEqualsUnfusedChain(t *testing.T) {
+	r := newRand(t)
+	ran := 0
+	for range 400 {
+		c := randChain(r)
+		p, err := c.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch := randBatch(r)
+		res, err := p.Run(batch)
+		ops := simplify(expand(c.ops))
+		var want []Image
+		var wantT []Tensor
+		bad := -1
+		for i, m := range batch {
+			im, tn, uerr := applyOps(ops, m)
+			_, serr := p.Output(m.Width, m.Height, m.Channels)
+			if (uerr == nil) != (serr == nil) {
+				t.Fatalf("%v on %d×%d×%d: unfused: %v, Output: %v", c, m.Width, m.Height, m.Channels, uerr, serr)
+			}
+			if uerr != nil {
+				bad = i
+				continue
+			}
+			want = append(want, im)
+			if tn != nil {
+				wantT = append(wantT, *tn)
+			}
+		}
+		if bad >= 0 {
+			if err == nil {
+				t.Fatalf("%v: image %d fails alone, the batch does not", c, bad)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		for i, m := range batch {
+			shape, _ := p.Output(m.Width, m.Height, m.Channels)
+			if wantT != nil {
+				err = sameTensors(res.Tensors[i], wantT[i])
+				w := wantT[i]
+				if shape != (Shape{w.Width, w.Height, w.Channels, true}) {
+					t.Fatalf("%v: Output %+v for a %d×%d×%d tensor", c, shape, w.Channels, w.Height, w.Width)
+				}
+			} else {
+				err = sameImages(res.Images[i], want[i])
+				w := want[i]
+				if shape != (Shape{w.Width, w.Height, w.Channels, false}) {
+					t.Fatalf("%v: Output %+v for a %d×%d×%d image", c, shape, w.Width, w.Height, w.Channels)
+				}
+			}
+			if err != nil {
+				t.Fatalf("%v (%s) on %d×%d×%d: %v", c, p, m.Width, m.Height, m.Channels, err)
+			}
+			ran++
+		}
+	}
+	if ran < 500 {
+		t.Errorf("only %d images compared", ran)
+	}
+}
+
+// TestOrientMovedPastResize checks the one rewrite that is not exact: an orientation before
+// a resize moves after it, which changes the order of float sums but by at most one level.
+func TestOrientMovedPastResize(t *testing.T) {
+	r := newRand(t)
+	for range 200 {
+		o := Orientation(1 + r.IntN(8))
+		f := allFilters[1+r.IntN(len(allFilters)-1)] // not Box, which is not moved
+		w, h := randSide(r, 40), randSide(r, 40)
+		c := NewChain().Orient(o).Resize(w, h, f)
+		if r.IntN(2) == 0 {
+			c = NewChain().Orient(o).ResizeFit(w, h, f)
+		}
+		m := randImage(r, randSide(r, 40), randSide(r, 40), channelCounts[r.IntN(3)])
+		want, _, err := applyOps(c.ops, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := c.Plan()
+		got, err := p.Run([]Image{m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got.Images[0]
+		if g.Width != want.Width || g.Height != want.Height {
+			t.Fatalf("%v: %d×%d, want %d×%d", c, g.Width, g.Height, want.Width, want.Height)
+		}
+		for y := range g.Height {
+			for x := range g.Width {
+				for ch := range g.Channels {
+					if want.Channels == 4 && ch < 3 && want.at(x, y, 3) < 8 {
+						continue // colour of a nearly transparent pixel: see compareRef
+					}
+					if d := int(g.at(x, y, ch)) - int(want.at(x, y, ch)); d < -1 || d > 1 {
+						t.Fatalf("%v: (%d,%d,%d) = %d, want %d", c, x, y, ch, g.at(x, y, ch), want.at(x, y, ch))
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestFusion(t *testing.T) {
+	for _, tc := range []struct {
+		c    Chain
+		want []string
+	}{
+		{NewChain(), []string{"orient"}},
+		{NewChain().ResizeShorter(256, Lanczos3).CenterCrop(224, 224).FlipH().Normalize(ImageNet),
+			[]string{"resample_h", "resample_v_norm"}},
+		{NewChain().Orient(Rotate90).ResizeFit(256, 256, Linear), []string{"resample_h", "resample_v", "orient"}},
+		{NewChain().Orient(Rotate180).Crop(1, 1, 10, 10).Resize(5, 5, Box).FlipV(), []string{"orient", "resample_h", "resample_v"}},
+		{NewChain().Crop(3, 3, 50, 50).Resize(20, 20, Linear).Rotate(), []string{"resample_h", "resample_v"}},
+		{NewChain().FlipH().Normalize(ImageNet), []string{"normalize"}},
+		{NewChain().Crop(0, 0, 5, 5), []string{"orient"}},
+		{NewChain().Levels(0.1, 1, 1).Levels(0, 1.2, 1).Grey(), []string{"lut", "grey"}},
+		{NewChain().FlipH().FlipH().Orient(Rotate90).Orient(Rotate270), []string{"orient"}},
+		{NewChain().Sharpen(1, 1, 0).Normalize(ImageNet), []string{"resample_h", "resample_v", "unsharp", "normalize"}},
+	} {
+		p, err := tc.c.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Launches(); !slices.Equal(got, tc.want) {
+			t.Errorf("%v: launches %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}
+
+// Rotate is Orient(Rotate180), for the fusion table.
+func (c Chain) Rotate() Chain { return c.Orient(Rotate180) }
+
+func TestPlanErrors(t *testing.T) {
+	for _, c := range []Chain{
+		NewChain().Resize(0, 10, Linear),
+		NewChain().Resize(10, 10, Filter(0)),
+		NewChain().Normalize(ImageNet).Grey(),
+		NewChain().Normalize(Norm{Mean: []float32{0, 0}, Std: []float32{1}}),
+		NewChain().Normalize(Norm{Mean: []float32{0}, Std: []float32{0}}),
+		NewChain().Blur(-1),
+		NewChain().Sharpen(1, math.NaN(), 0),
+		NewChain().Crop(-1, 0, 5, 5),
+		NewChain().Orient(0),
+		NewChain().Levels(0, 1, -2),
+		NewChain().ResizeShorter(MaxSide+1, Linear),
+	} {
+		if _, err := c.Plan(); !errors.Is(err, ErrChain) {
+			t.Errorf("%v: %v, want ErrChain", c, err)
+		}
+	}
+	r := newRand(t)
+	batch := []Image{randImage(r, 3, 3, 1), randImage(r, 10, 10, 3)}
+	for _, tc := range []struct {
+		c  Chain
+		ok bool
+	}{
+		{NewChain().Crop(20, 0, 5, 5), false},                                                     // misses the images
+		{NewChain().ResizeShorter(MaxSide, Linear), false},                                        // too many pixels
+		{NewChain().Normalize(Norm{Mean: make([]float32, 4), Std: []float32{1, 1, 1, 1}}), false}, // 4 planes of 3 channels
+		{NewChain().Grey().Normalize(ImageNet), true},                                             // a grey image fills every plane
+	} {
+		p, err := tc.c.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Run(batch)
+		if tc.ok != (err == nil) {
+			t.Errorf("%v: %v", tc.c, err)
+		}
+		if err != nil && !errors.Is(err, ErrImage) && !errors.Is(err, ErrChain) {
+			t.Errorf("%v: %v wraps neither ErrImage nor ErrChain", tc.c, err)
+		}
+	}
+	p, _ := NewChain().Resize(4, 4, Linear).Plan()
+	if _, err := p.Run([]Image{{Width: 3}}); !errors.Is(err, ErrImage) {
+		t.Errorf("bad image: %v", err)
+	}
+}
+
+// TestWorkThroughEngine runs plans through the overlap engine on the CPU device, with random
+// delays that make a buffer reused too early show up as wrong output, and compares every
+// batch with Run.
+func TestWorkThroughEngine(t *testing.T) {
+	r := newRand(t)
+	dev, err := cpu.New(cpu.RandomDelays(int64(r.Uint64()), 200*time.Microsecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	for _, c := range []Chain{
+		NewChain().ResizeShorter(24, Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
+		NewChain().Orient(Rotate270).ResizeShrink(30, 20, CatmullRom).Sharpen(1, 0.7, 1),
+		NewChain().Blur(1.5).Levels(0.05, 1.1, 0.9).Grey().Crop(1, 1, 10, 10),
+	} {
+		p, err := c.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := p.Bind(dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := gpu.NewEngine[[]Image](dev, w, gpu.EngineOptions{Slots: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		batches := make([][]Image, 12)
+		for i := range batches {
+			batches[i] = make([]Image, 1+r.IntN(5))
+			for k := range batches[i] {
+				batches[i][k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
+			}
+		}
+		ctx := context.Background()
+		errc := make(chan error, 1)
+		go func() {
+			defer eng.Finish()
+			for _, b := range batches {
+				if err := eng.Submit(ctx, b); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+		for i := range batches {
+			d, err := eng.Next(ctx)
+			if err != nil {
+				t.Fatalf("batch %d: %v (submit: %v)", i, err, <-errc)
+			}
+			want, err := p.Run(d.Batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Tensor() {
+				got, err := p.Tensors(d.Batch, d.Out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := range got {
+					if err := sameTensors(got[k], want.Tensors[k]); err != nil {
+						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
+					}
+				}
+			} else {
+				got, err := p.Images(d.Batch, d.Out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for k := range got {
+					if err := sameImages(got[k], want.Images[k]); err != nil {
+						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
+					}
+				}
+			}
+			d.Release()
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOutputViews(t *testing.T) {
+	r := newRand(t)
+	batch := []Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
+	p, _ := NewChain().ResizeFit(16, 16, Linear).Plan()
+	res, err := p.Run(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := res.Images[0], res.Images[1]; a.Width != 16 || a.Height != 12 || b.Width != 12 || b.Height != 16 || b.Channels != 4 {
+		t.Errorf("fit 16×16: %d×%d and %d×%d×%d", a.Width, a.Height, b.Width, b.Height, b.Channels)
+	}
+	if _, err := p.Tensors(batch, make([]byte, 1<<16)); err == nil {
+		t.Error("Tensors of an image plan: no error")
+	}
+	if _, err := p.Images(batch, make([]byte, 10)); err == nil {
+		t.Error("Images of a short output: no error")
+	}
+	empty, err := p.Run(nil)
+	if err != nil || len(empty.Images) != 0 {
+		t.Errorf("empty batch: %v, %d images", err, len(empty.Images))
+	}
+}
