@@ -1,0 +1,74 @@
+package kernels_test
+
+import (
+	"fmt"
+
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+)
+
+func ExampleResize() {
+	src, _ := kernels.NewImage(4000, 3000, 3)
+	w, h := kernels.FitSize(src.Width, src.Height, 256, 256)
+	dst, _ := kernels.NewImage(w, h, 3)
+	if err := kernels.Resize(dst, src, kernels.Lanczos3); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("%d×%d\n", dst.Width, dst.Height)
+	// Output: 256×192
+}
+
+func ExampleOrient() {
+	// A photo stored sideways, with EXIF orientation 6: turn it upright.
+	src, _ := kernels.NewImage(3, 2, 1)
+	copy(src.Pix, []byte{1, 2, 3, 4, 5, 6})
+	up, _ := kernels.Oriented(src, kernels.Orientation(6))
+	fmt.Println(up.Width, up.Height, up.Pix)
+	// Output: 2 3 [4 1 5 2 6 3]
+}
+
+func ExampleChain() {
+	// ImageNet preprocessing: shorter side to 256, centre 224×224, a mirror image, and
+	// normalisation to float32 planes. The plan fuses it all into two launches.
+	plan, err := kernels.NewChain().
+		ResizeShorter(256, kernels.Linear).
+		CenterCrop(224, 224).
+		FlipH().
+		Normalize(kernels.ImageNet).
+		Plan()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(plan.Launches())
+
+	photo, _ := kernels.NewImage(500, 375, 3)
+	res, err := plan.Run([]kernels.Image{photo})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	t := res.Tensors[0]
+	fmt.Println(t.Channels, t.Height, t.Width)
+	// Output:
+	// [resample_h resample_v_norm]
+	// 3 224 224
+}
+
+func ExampleLevels() {
+	// Brighter by a tenth, more contrast, a little gamma lift; curves compose exactly.
+	c, _ := kernels.Levels(0.1, 1.2, 1.1)
+	fmt.Println(c[0], c[128], c[255])
+	// Output: 0 164 255
+}
+
+func ExamplePlan_Output() {
+	plan, _ := kernels.NewChain().ResizeShrink(256, 256, kernels.Lanczos3).Plan()
+	for _, size := range [][2]int{{4000, 3000}, {100, 80}} {
+		s, _ := plan.Output(size[0], size[1], 3)
+		fmt.Printf("%d×%d → %d×%d\n", size[0], size[1], s.Width, s.Height)
+	}
+	// Output:
+	// 4000×3000 → 256×192
+	// 100×80 → 100×80
+}
