@@ -3,6 +3,7 @@ package gpu_test
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
@@ -43,19 +44,30 @@ func squareHost(l *gpu.HostLaunch) error {
 	return err
 }
 
-func ExampleStage() {
-	_ = gpu.RegisterKernel(gpu.KernelSpec{
+// registerSquare registers the kernel once per process (examples may run in any order).
+var registerSquare = sync.OnceValue(func() error {
+	return gpu.RegisterKernel(gpu.KernelSpec{
 		Name: "example_square",
 		Host: squareHost,
 		Args: []gpu.ArgKind{gpu.KindPtr, gpu.KindPtr, gpu.KindInt32},
 	})
+})
+
+func squareKernel(dev gpu.Device) (gpu.Kernel, error) {
+	if err := registerSquare(); err != nil {
+		return nil, err
+	}
+	return dev.Kernel("example_square")
+}
+
+func ExampleStage() {
 	dev, err := cpu.New()
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer dev.Close()
-	k, err := dev.Kernel("example_square")
+	k, err := squareKernel(dev)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -77,4 +89,56 @@ func ExampleStage() {
 	// 0 [1 2 3] → [1 4 9]
 	// 1 [4 5] → [16 25]
 	// 2 [6] → [36]
+}
+
+// The engine without a pipeline: one goroutine submits, another takes results in order. The
+// producer writes straight into the slot's pinned host buffer through a Lease.
+func ExampleEngine_Acquire() {
+	dev, err := cpu.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dev.Close()
+	k, err := squareKernel(dev)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	eng, err := gpu.NewEngine[[]float32](dev, square{k}, gpu.EngineOptions{Slots: 2})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer eng.Close()
+
+	ctx := context.Background()
+	go func() {
+		defer eng.Finish()
+		for i := range 3 {
+			xs := []float32{float32(i), float32(i + 1)}
+			l, err := eng.Acquire(ctx, gpu.Sizes{In: 8, Out: 8})
+			if err != nil {
+				return
+			}
+			in, _ := gpu.Float32s(l.Input())
+			copy(in, xs) // the batch's input, written once, where the upload reads it
+			if l.Submit(xs) != nil {
+				return
+			}
+		}
+	}()
+	for {
+		d, err := eng.Next(ctx)
+		if err != nil { // io.EOF once every batch is back
+			break
+		}
+		out, _ := gpu.Float32s(d.Out)
+		fmt.Println(d.Seq, out)
+		d.Release()
+	}
+	// Output:
+	// 0 [0 1]
+	// 1 [1 4]
+	// 2 [4 9]
 }
