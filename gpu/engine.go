@@ -19,7 +19,10 @@ import (
 // reused only after its consumer has called Done.Release.
 //
 // With two slots (double buffering) batch i+1 uploads while batch i computes; with three,
-// upload, compute and download of three batches can all run at once.
+// upload, compute and download of three batches can all run at once. A batch holds its slot
+// from its upload to its release, so S slots carry at most S batches per upload+kernel+
+// download time: when the three phases take about as long, two slots reach 2/3 of what the
+// engines allow and three slots reach it all (bench/overlap measures both).
 //
 // One goroutine submits (Submit, or Acquire and Lease.Submit) while another takes results
 // (Next); Stage wires both into a pipeline. The Engine starts no goroutines of its own.
