@@ -22,24 +22,30 @@ type corruptible struct {
 
 func newCorruptible(t testing.TB, r *rand.Rand) *corruptible {
 	for {
-		p, err := randChain(r).Plan()
-		if err != nil {
-			t.Fatal(err)
+		if c := corruptibleOf(t, randChain(r), randBatch(r)); c != nil {
+			return c
 		}
-		batch := randBatch(r)
-		l, err := p.layout(batch)
-		if err != nil {
-			continue
-		}
-		c := &corruptible{l: l}
-		for i, n := range []int{l.sizes.In, l.sizes.Scratch, l.sizes.Out} {
-			c.mem[i] = make([]byte, n)
-		}
-		if err := l.pack(batch, c.mem[bufIn]); err != nil {
-			t.Fatal(err)
-		}
-		return c
 	}
+}
+
+// corruptibleOf lays out chain c for batch b, or returns nil if the batch does not fit it.
+func corruptibleOf(t testing.TB, ch Chain, b []Image) *corruptible {
+	p, err := ch.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := p.layout(b)
+	if err != nil {
+		return nil
+	}
+	c := &corruptible{l: l}
+	for i, n := range []int{l.sizes.In, l.sizes.Scratch, l.sizes.Out} {
+		c.mem[i] = make([]byte, n)
+	}
+	if err := l.pack(b, c.mem[bufIn]); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // mutate changes the 32-bit word at a random position of a launch's jobs or of the tables to
@@ -87,8 +93,8 @@ func TestCorruptLaunchesAreErrorsNotPanics(t *testing.T) {
 
 func TestMalformedArguments(t *testing.T) {
 	r := newRand(t)
-	c := newCorruptible(t, r)
-	pl := c.l.launches[0]
+	c := corruptibleOf(t, NewChain().Resize(7, 5, Lanczos3), randBatch(r))
+	pl := c.l.launches[0] // resample_h, which reads src, dst and tables
 	good := hostLaunch(pl, pl.grid, c.mem)
 	if err := pl.k.host(good); err != nil {
 		t.Fatal(err)

@@ -148,6 +148,8 @@ func decodeLaunch(name string, l *gpu.HostLaunch) (*launch, error) {
 	return &ln, nil
 }
 
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
+
 func badArg(kernel, format string, a ...any) error {
 	return fmt.Errorf("%w: %s: %s", gpu.ErrBadArg, kernel, fmt.Sprintf(format, a...))
 }

@@ -198,9 +198,7 @@ func (st *stepState) image(s *step, i int, v view, out area) (view, error) {
 	case stepGrey:
 		c = 1
 	case stepLUT:
-		t := make([]byte, 256*v.c)
-		s.curve.table(t, v.c)
-		j.tab = st.l.addTable([2]any{s, v.c}, t)
+		j.tab = st.l.addLUT(s, v.c)
 	case stepNormalize:
 		if err := s.norm.check(v.c); err != nil {
 			return view{}, fmt.Errorf("%w: %v", ErrImage, err)
@@ -340,6 +338,17 @@ func (l *layout) addTable(key any, data []byte) int64 {
 		l.tabDedup[key] = off
 	}
 	return off
+}
+
+// addLUT adds the lookup table of step s for images of c channels, once.
+func (l *layout) addLUT(s *step, c int) int64 {
+	key := [2]any{s, c}
+	if off, ok := l.tabDedup[key]; ok {
+		return off
+	}
+	t := make([]byte, 256*c)
+	s.curve.table(t, c)
+	return l.addTable(key, t)
 }
 
 // addTaps adds the filter table of k, preceded by the Norm record of step s when s is not

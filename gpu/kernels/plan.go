@@ -122,66 +122,82 @@ func simplify(in []op) []op {
 // buildSteps groups operations into steps, folding crops, flips and normalisation.
 func buildSteps(ops []op) []step {
 	var steps []step
-	var crops []op // crops waiting for the next step
-	last := func() *step {
-		if len(steps) == 0 || len(crops) > 0 {
-			return nil
-		}
-		return &steps[len(steps)-1]
-	}
+	var crops []op // crops waiting for the next step to read them as a view
 	for _, o := range ops {
-		prev := last()
-		resampled := prev != nil && prev.kind == stepResample && prev.norm == nil
-		switch o.kind {
-		case opCrop, opCenterCrop:
-			if resampled {
-				prev.post = append(prev.post, o)
-			} else {
-				crops = append(crops, o)
-			}
+		var prev *step
+		if len(steps) > 0 && len(crops) == 0 {
+			prev = &steps[len(steps)-1]
+		}
+		if fold(prev, o) {
 			continue
-		case opOrient:
-			if resampled && !o.o.swaps() {
-				prev.post = append(prev.post, o)
-				continue
-			}
-		case opNormalize:
-			n := o.norm
-			if resampled {
-				prev.norm = &n
-				continue
-			}
-			if prev != nil && prev.kind == stepOrient && prev.o == FlipH {
-				*prev = step{kind: stepNormalize, crops: prev.crops, norm: &n, mirror: true}
-				continue
-			}
 		}
-		s := step{crops: crops}
+		if o.kind == opCrop || o.kind == opCenterCrop {
+			crops = append(crops, o)
+			continue
+		}
+		steps = append(steps, newStep(o, crops))
 		crops = nil
-		switch o.kind {
-		case opResize:
-			s.kind, s.resize = stepResample, o
-		case opOrient:
-			s.kind, s.o = stepOrient, o.o
-		case opGrey:
-			s.kind = stepGrey
-		case opCurve:
-			s.kind, s.curve = stepLUT, o.curve
-		case opBlur:
-			s.kind, s.sigma = stepBlur, o.sigma
-		case opSharpen:
-			s.kind, s.sigma, s.amount, s.threshold = stepSharpen, o.sigma, o.amount, o.threshold
-		case opNormalize:
-			n := o.norm
-			s.kind, s.norm = stepNormalize, &n
-		}
-		steps = append(steps, s)
 	}
 	if len(crops) > 0 || len(steps) == 0 {
 		// Something must write the output: a copy of the (cropped) input.
 		steps = append(steps, step{kind: stepOrient, o: Identity, crops: crops})
 	}
 	return steps
+}
+
+// fold merges operation o into the step just before it, when it can, and reports whether
+// it did.
+func fold(prev *step, o op) bool {
+	if prev == nil {
+		return false
+	}
+	resampled := prev.kind == stepResample && prev.norm == nil
+	switch o.kind {
+	case opCrop, opCenterCrop:
+		if resampled {
+			prev.post = append(prev.post, o) // compute only the kept outputs
+			return true
+		}
+	case opOrient:
+		if resampled && !o.o.swaps() {
+			prev.post = append(prev.post, o) // reverse the order of table rows
+			return true
+		}
+	case opNormalize:
+		n := o.norm
+		if resampled {
+			prev.norm = &n // the vertical pass normalises
+			return true
+		}
+		if prev.kind == stepOrient && prev.o == FlipH {
+			*prev = step{kind: stepNormalize, crops: prev.crops, norm: &n, mirror: true}
+			return true
+		}
+	}
+	return false
+}
+
+// newStep is the step that performs o, reading its input through crops.
+func newStep(o op, crops []op) step {
+	s := step{crops: crops}
+	switch o.kind {
+	case opResize:
+		s.kind, s.resize = stepResample, o
+	case opOrient:
+		s.kind, s.o = stepOrient, o.o
+	case opGrey:
+		s.kind = stepGrey
+	case opCurve:
+		s.kind, s.curve = stepLUT, o.curve
+	case opBlur:
+		s.kind, s.sigma = stepBlur, o.sigma
+	case opSharpen:
+		s.kind, s.sigma, s.amount, s.threshold = stepSharpen, o.sigma, o.amount, o.threshold
+	case opNormalize:
+		n := o.norm
+		s.kind, s.norm = stepNormalize, &n
+	}
+	return s
 }
 
 // Tensor reports whether the plan's outputs are float32 tensors (the chain ends with

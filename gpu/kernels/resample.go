@@ -145,7 +145,8 @@ func vsum(w *worker, ln *launch, j *job, y, x0, x1 int) []float32 {
 	return acc
 }
 
-// unpremultiply turns four-channel sums into bytes in place, as vsum does in C.
+// finishPixel rounds one pixel's sums to bytes, dividing colours by alpha for four
+// channels, as vsum does in C.
 func finishPixel(acc []float32, c int, out []byte) {
 	switch c {
 	case 1:
@@ -201,8 +202,6 @@ func toU8(v float32) uint8 {
 	}
 	return uint8(int32(t))
 }
-
-func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
 // floatPool recycles the intermediate images of the host functions.
 var floatPool = sync.Pool{New: func() any { return new([]byte) }}
