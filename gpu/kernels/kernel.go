@@ -31,8 +31,17 @@ func (k *kernelDef) run(ln *launch) error {
 			return badArg(k.name, "job %d: %v", i, err)
 		}
 	}
-	forRows(ln, k.row)
+	forRows(ln, k.row, k.pixelCost)
 	return nil
+}
+
+// pixelCost is the work of one output pixel of j: its channels, times the taps of its filter
+// for the resampling kernels.
+func (k *kernelDef) pixelCost(j *job) int64 {
+	if j.taps != nil {
+		return int64(j.taps.taps * j.c)
+	}
+	return int64(j.c)
 }
 
 // runJobs runs k over jobs on host memory, every pixel covered.

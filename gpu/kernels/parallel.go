@@ -6,9 +6,9 @@ import (
 	"sync/atomic"
 )
 
-// minPiece is the number of pixels below which splitting work across goroutines costs more
-// than it saves.
-const minPiece = 16 << 10
+// minPiece is the work (in pixel-taps: a pixel of a simple kernel is 1, a filtered pixel
+// counts its taps) below which splitting it across goroutines costs more than it saves.
+const minPiece = 32 << 10
 
 // worker holds one goroutine's reusable scratch memory, so that no kernel allocates per row.
 type worker struct {
@@ -30,17 +30,18 @@ type rowFunc func(w *worker, ln *launch, j *job, y, x0, x1 int)
 
 // forRows calls fn for the first ln.cover[i] pixels of each job, in row-major order, split
 // into row segments spread over all cores. Every pixel is computed exactly once, by one
-// goroutine.
-func forRows(ln *launch, fn rowFunc) {
-	var total int64
-	for _, c := range ln.cover {
+// goroutine. cost is the work of one pixel of a job, in the units of minPiece.
+func forRows(ln *launch, fn rowFunc, cost func(j *job) int64) {
+	var total, work int64
+	for i, c := range ln.cover {
 		total += c
+		work += c * cost(&ln.jobs[i])
 	}
 	if total == 0 {
 		return
 	}
 	pieces := int64(4 * runtime.GOMAXPROCS(0))
-	pieces = max(min(pieces, total/minPiece), 1)
+	pieces = max(min(pieces, work/minPiece, total), 1)
 	if pieces == 1 {
 		runPiece(&worker{}, ln, 0, total, fn)
 		return
