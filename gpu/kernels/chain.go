@@ -42,6 +42,7 @@ const (
 	sizeFit                         // the largest size inside w×h with the aspect ratio kept
 	sizeShrink                      // as sizeFit, but never larger than the source
 	sizeShorter                     // shorter side w, aspect ratio kept
+	sizeCover                       // the smallest size covering w×h with the aspect ratio kept
 )
 
 type op struct {
@@ -86,6 +87,13 @@ func (c Chain) ResizeShrink(w, h int, f Filter) Chain {
 // aspect ratio (torchvision's Resize(side)).
 func (c Chain) ResizeShorter(side int, f Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeShorter, w: side, h: side, filter: f})
+}
+
+// ResizeCover scales every image to the smallest size that covers w×h with its aspect ratio
+// kept: one side gets the box's length, the other at least its length. Followed by
+// CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop).
+func (c Chain) ResizeCover(w, h int, f Filter) Chain {
+	return c.add(op{kind: opResize, mode: sizeCover, w: w, h: h, filter: f})
 }
 
 // Crop keeps the rectangle with top-left corner (x, y) and size w×h, clipped to the image.
@@ -200,7 +208,7 @@ func (c Chain) String() string {
 func (o op) String() string {
 	switch o.kind {
 	case opResize:
-		mode := map[sizeMode]string{sizeExact: "resize", sizeFit: "fit", sizeShrink: "shrink", sizeShorter: "shorter"}[o.mode]
+		mode := map[sizeMode]string{sizeExact: "resize", sizeFit: "fit", sizeShrink: "shrink", sizeShorter: "shorter", sizeCover: "cover"}[o.mode]
 		if o.mode == sizeShorter {
 			return fmt.Sprintf("%s %d %v", mode, o.w, o.filter)
 		}
@@ -256,6 +264,8 @@ func (o *op) resizeSize(w, h int) (int, int, error) {
 		} else {
 			rw, rh = scaled(w, o.w, h), o.w
 		}
+	case sizeCover:
+		rw, rh = cover(w, h, o.w, o.h)
 	}
 	if err := checkSize(rw, rh); err != nil {
 		return 0, 0, fmt.Errorf("resizing %d×%d: %w", w, h, err)
@@ -270,6 +280,15 @@ func fit(w, h, bw, bh int) (int, int) {
 		return bw, scaled(h, bw, w)
 	}
 	return scaled(w, bh, h), bh
+}
+
+// cover is the smallest size covering bw×bh with the aspect ratio of w×h. The limiting side
+// gets the box's length exactly; the other is rounded, but never below the box's.
+func cover(w, h, bw, bh int) (int, int) {
+	if int64(w)*int64(bh) >= int64(h)*int64(bw) {
+		return max(scaled(w, bh, h), bw), bh
+	}
+	return bw, max(scaled(h, bw, w), bh)
 }
 
 // scaled is round(v·num/den), at least 1.

@@ -360,3 +360,26 @@ func TestOutputViews(t *testing.T) {
 		t.Errorf("empty batch: %v, %d images", err, len(empty.Images))
 	}
 }
+
+func TestResizeCoverCoversTheBox(t *testing.T) {
+	for _, c := range []struct{ w, h, bw, bh, ww, wh int }{
+		{400, 300, 100, 100, 133, 100}, // wide: height limits
+		{300, 400, 100, 100, 100, 133}, // tall: width limits
+		{400, 300, 160, 90, 160, 120},  // box wider than the image's aspect
+		{1000, 10, 64, 64, 6400, 64},   // extreme: the long side grows
+		{7, 5, 7, 5, 7, 5},             // same size
+	} {
+		p, err := NewChain().ResizeCover(c.bw, c.bh, Linear).CenterCrop(c.bw, c.bh).Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := op{kind: opResize, mode: sizeCover, w: c.bw, h: c.bh}
+		if w, h, err := o.resizeSize(c.w, c.h); err != nil || w != c.ww || h != c.wh {
+			t.Errorf("cover %dx%d in %dx%d: %dx%d %v, want %dx%d", c.w, c.h, c.bw, c.bh, w, h, err, c.ww, c.wh)
+		}
+		s, err := p.Output(c.w, c.h, 3)
+		if err != nil || s.Width != c.bw || s.Height != c.bh {
+			t.Errorf("cover and crop %dx%d to %dx%d gives %+v %v", c.w, c.h, c.bw, c.bh, s, err)
+		}
+	}
+}
