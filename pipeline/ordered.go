@@ -136,8 +136,10 @@ func (o *reorder[T, R]) work(ctx context.Context, c *counters) error {
 			if err = o.s.itemError(ctx, c, j.x, err); err != nil {
 				return err
 			}
+			o.results <- seqResult[R]{seq: j.seq} // skipped: frees its place in the order
+			continue
 		}
-		o.results <- seqResult[R]{seq: j.seq, r: r, ok: err == nil}
+		o.results <- seqResult[R]{seq: j.seq, r: r, ok: true}
 	}
 	return nil
 }

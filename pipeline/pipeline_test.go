@@ -265,32 +265,53 @@ func TestErrorStopsRunAndNamesStageAndItem(t *testing.T) {
 }
 
 func TestSkipErrorsReportsAndContinues(t *testing.T) {
-	var mu sync.Mutex
-	var failed []int
-	p := pipeline.New()
-	out := pipeline.Collect(pipeline.Map(pipeline.FromSlice(p, ints(100)), func(_ context.Context, x int) (int, error) {
-		if x%10 == 3 {
-			return 0, fmt.Errorf("bad %d", x)
+	for _, ordered := range []bool{false, true} {
+		var mu sync.Mutex
+		var failed []int
+		p := pipeline.New()
+		fn := func(_ context.Context, x int) (int, error) {
+			if x%10 == 3 {
+				return 0, fmt.Errorf("bad %d", x)
+			}
+			return x + 1000, nil
 		}
-		return x, nil
-	}, pipeline.Workers(4), pipeline.Name("check"), pipeline.SkipErrors(func(e *pipeline.StageError) {
-		mu.Lock()
-		failed = append(failed, e.Item.(int))
-		mu.Unlock()
-	})))
-	if err := p.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(failed)
-	if !slices.Equal(failed, []int{3, 13, 23, 33, 43, 53, 63, 73, 83, 93}) {
-		t.Errorf("handler saw %v", failed)
-	}
-	if len(out.Value()) != 90 {
-		t.Errorf("%d items passed, want 90", len(out.Value()))
-	}
-	st := statsOf(t, p, "check")
-	if st.Errors != 10 || st.In != 100 || st.Out != 90 {
-		t.Errorf("stats in %d out %d errors %d", st.In, st.Out, st.Errors)
+		opts := []pipeline.Option{pipeline.Workers(4), pipeline.Name("check"), pipeline.SkipErrors(func(e *pipeline.StageError) {
+			mu.Lock()
+			failed = append(failed, e.Item.(int))
+			mu.Unlock()
+		})}
+		in := pipeline.FromSlice(p, ints(100))
+		var mapped *pipeline.Stream[int]
+		if ordered {
+			mapped = pipeline.OrderedMap(in, fn, opts...)
+		} else {
+			mapped = pipeline.Map(in, fn, opts...)
+		}
+		out := pipeline.Collect(mapped)
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(failed)
+		if !slices.Equal(failed, []int{3, 13, 23, 33, 43, 53, 63, 73, 83, 93}) {
+			t.Errorf("ordered=%v: handler saw %v", ordered, failed)
+		}
+		got := out.Value()
+		if !ordered {
+			slices.Sort(got)
+		}
+		var want []int
+		for x := range 100 {
+			if x%10 != 3 {
+				want = append(want, x+1000)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("ordered=%v: passed %v, want %v", ordered, got, want)
+		}
+		st := statsOf(t, p, "check")
+		if st.Errors != 10 || st.In != 100 || st.Out != 90 {
+			t.Errorf("ordered=%v: stats in %d out %d errors %d", ordered, st.In, st.Out, st.Errors)
+		}
 	}
 }
 
