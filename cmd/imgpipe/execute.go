@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/gpupipe/gpupipe/stages/job"
+	"github.com/gpupipe/gpupipe/stages/progress"
+	"github.com/gpupipe/gpupipe/stages/report"
+)
+
+// execute runs the job and turns its outcome into output and an exit code.
+func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
+	cfg := o.cfg
+	cfg.Log = stderr
+	if cfg.DryRun {
+		cfg.Log = stdout
+	}
+	if !o.quiet && !cfg.DryRun {
+		mode, _ := progress.ParseMode(o.progress)
+		cfg.Progress, cfg.ProgressOutput = mode, stderr
+	}
+	rep, err := job.Run(ctx, cfg)
+	if o.reportPath != "" && !cfg.DryRun {
+		if werr := rep.WriteFile(o.reportPath); werr != nil {
+			fmt.Fprintf(stderr, "imgpipe: report: %v\n", werr)
+		}
+	}
+	if !o.quiet {
+		fmt.Fprintln(stderr, summary(rep, err, cfg.DryRun))
+	}
+	return exitCode(ctx, rep, err)
+}
+
+// exitCode maps the outcome to the documented exit status.
+func exitCode(ctx context.Context, rep report.Report, err error) int {
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return exitInterrupted
+	case err != nil || rep.Counts.Failed > 0:
+		return exitSomeFailed
+	}
+	return exitOK
+}
+
+// summary is the closing line: counts, speed, the device and the bottleneck.
+func summary(rep report.Report, err error, dryRun bool) string {
+	c := rep.Counts
+	var b strings.Builder
+	fmt.Fprintf(&b, "imgpipe: %d found", c.Found)
+	if !dryRun {
+		fmt.Fprintf(&b, ", %d done, %d already there, %d failed in %.1fs", c.Done, c.SkippedExisting, c.Failed, rep.Seconds)
+	}
+	if c.Done > 0 {
+		fmt.Fprintf(&b, " (%.1f images/s)", rep.FilesPerSecond)
+	}
+	if rep.Device != "" {
+		fmt.Fprintf(&b, " on %s", rep.Device)
+	}
+	if rep.Bottleneck != "" && c.Done > 0 {
+		fmt.Fprintf(&b, "; slowest stage: %s (%.0f%% busy)", rep.Bottleneck, 100*rep.BottleneckUtilization)
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		b.WriteString("\nimgpipe: interrupted: run the same command again to finish")
+	case err != nil:
+		fmt.Fprintf(&b, "\nimgpipe: stopped: %v", err)
+	}
+	return b.String()
+}

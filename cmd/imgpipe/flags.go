@@ -1,0 +1,345 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/job"
+	"github.com/gpupipe/gpupipe/stages/npy"
+	"github.com/gpupipe/gpupipe/stages/output"
+	"github.com/gpupipe/gpupipe/stages/progress"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+var errHelp = errors.New("help shown")
+
+const usageHead = `imgpipe turns folders of images into thumbnails, transformed images or tensor shards.
+
+Usage:
+  imgpipe --in DIR [--in DIR ...] --out DIR [flags]
+
+Images are decoded on the CPU, batched, run through the operations on the device (a GPU,
+or the CPU device that runs the same operations in Go), and written under --out with the
+input's folder layout. A file that cannot be processed is named on stderr with the reason
+and skipped; outputs appear only when complete, so running the same command again after a
+failure or Ctrl-C finishes what is left.
+
+Flags:
+`
+
+const usageTail = `
+Operations (--ops), applied in order, separated by commas:
+  resize=WxH  fit=WxH|S  shrink=WxH|S  fill=WxH  shorter=S  filter=box|linear|catmullrom|lanczos3
+  crop=WxH+X+Y  centercrop=WxH  fliph  flipv  rotate=90|180|270  transpose  transverse
+  grey  brightness=B  contrast=C  gamma=G  blur=SIGMA  sharpen=SIGMA[:AMOUNT[:THRESHOLD]]
+  normalize=imagenet|M1:M2:M3/S1:S2:S3   (last; makes float32 tensors: use with --tensor)
+
+Size modes (--mode, with --size):
+  fit     the largest size inside the box, keeping the aspect ratio (default)
+  shrink  as fit, but images already inside the box keep their size
+  fill    exactly WxH, stretched (aspect ratio not kept)
+  crop    cover the box keeping the aspect ratio, then crop the centre to exactly WxH
+
+Tensor presets (--tensor):
+  imagenet        shorter side 256, centre crop 224x224, ImageNet mean and std: float32 NCHW
+  imagenet-uint8  shorter side 256, centre crop 224x224: uint8 NHWC
+  Shards are SHARD-00000.npy ... with SHARD-index.jsonl mapping each row to its source.
+
+Exit status:
+  0    every file was done (or was already there)
+  1    some files failed (the others were done), or the run stopped on an error
+  2    usage error
+  130  interrupted (Ctrl-C); run the same command again to finish
+
+Examples:
+  imgpipe --in photos --out thumbs --size 256
+  imgpipe --in photos --out thumbs --size 320x240 --mode crop --format png
+  imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
+  imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
+  imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
+`
+
+// options are the parsed command line.
+type options struct {
+	cfg        job.Config
+	reportPath string
+	quiet      bool
+	progress   string
+}
+
+// listFlag collects a flag given several times.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// rawFlags are the flag values before they are checked.
+type rawFlags struct {
+	in                                []string
+	out, size, mode, filter, ops      string
+	format, background, tensor, name  string
+	dev, shard, exts, progress        string
+	report                            string
+	quality, batch, slots, workers    int
+	decodeWorkers, encodeWorkers      int
+	shardRows                         int
+	maxPixels                         int64
+	overwrite, dryRun, quiet, version bool
+}
+
+func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("imgpipe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file); repeat for several")
+	fs.StringVar(&raw.out, "out", "", "output `folder`")
+	fs.StringVar(&raw.size, "size", "", "resize to `S` (longest side) or WxH, see --mode")
+	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: fit, shrink, fill or crop")
+	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
+	fs.StringVar(&raw.ops, "ops", "", "operation `chain`, such as \"resize=512x512,grey,blur=1.5\" (see below)")
+	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
+	fs.IntVar(&raw.quality, "quality", 85, "JPEG `quality`, 1 to 100")
+	fs.StringVar(&raw.background, "background", "ffffff", "`RRGGBB` colour that transparency is flattened onto in JPEG")
+	fs.StringVar(&raw.name, "name", output.DefaultTemplate, "output name `template`: {dir} {name} {ext} {srcext} {rel} {root}")
+	fs.BoolVar(&raw.overwrite, "overwrite", false, "replace existing outputs (default: skip inputs whose output exists)")
+	fs.StringVar(&raw.tensor, "tensor", "", "write .npy tensor shards with a `preset`: imagenet or imagenet-uint8")
+	fs.IntVar(&raw.shardRows, "shard-rows", npy.DefaultRowsPerShard, "images per tensor `shard`")
+	fs.StringVar(&raw.dev, "device", "auto", "`device`: auto, cpu, cuda, cuda:N, cuda:N,M or cuda:all")
+	fs.IntVar(&raw.batch, "batch", 32, "images per `batch` sent to the device")
+	fs.IntVar(&raw.slots, "slots", 2, "batches in flight per device (2 is double buffering)")
+	fs.IntVar(&raw.workers, "workers", runtime.GOMAXPROCS(0), "`goroutines` for decoding and for encoding")
+	fs.IntVar(&raw.decodeWorkers, "decode-workers", 0, "decoding goroutines (default --workers)")
+	fs.IntVar(&raw.encodeWorkers, "encode-workers", 0, "encoding goroutines (default --workers)")
+	fs.Int64Var(&raw.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more `pixels` than this, from their header")
+	fs.StringVar(&raw.shard, "shard", "", "process part `i/n` of the sorted input, to split it between machines")
+	fs.StringVar(&raw.exts, "ext", strings.Join(walk.ImageExts, ","), "input file `extensions`")
+	fs.StringVar(&raw.progress, "progress", "auto", "progress `display`: auto, bar, plain or none")
+	fs.StringVar(&raw.report, "report", "", "write a JSON run report to `file`")
+	fs.BoolVar(&raw.dryRun, "dry-run", false, "list what would be written, decode nothing")
+	fs.BoolVar(&raw.quiet, "quiet", false, "no progress and no summary; failures are still named on stderr")
+	fs.BoolVar(&raw.version, "version", false, "print the version and the build's features")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageTail)
+	}
+	return fs
+}
+
+// parseArgs reads and checks the command line.
+func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
+	var raw rawFlags
+	fs := newFlagSet(&raw, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if raw.version {
+		printVersion(stdout)
+		return nil, errHelp
+	}
+	raw.in = append(raw.in, fs.Args()...)
+	return raw.options()
+}
+
+func printVersion(w io.Writer) {
+	turbo := "libjpeg-turbo"
+	if err := imageio.TurboJPEG(); err != nil {
+		turbo = "Go JPEG decoder (" + err.Error() + ")"
+	}
+	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s\n", runtime.Version(), device.HasCUDA(), turbo)
+}
+
+func (raw *rawFlags) options() (*options, error) {
+	o := &options{reportPath: raw.report, quiet: raw.quiet, progress: raw.progress}
+	c := &o.cfg
+	if err := raw.checkPaths(); err != nil {
+		return nil, err
+	}
+	c.Inputs, c.Output = raw.in, raw.out
+	steps := []func(*job.Config) error{raw.chain, raw.images, raw.run, raw.walk}
+	for _, step := range steps {
+		if err := step(c); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := progress.ParseMode(raw.progress); err != nil {
+		return nil, err
+	}
+	c.DryRun = raw.dryRun
+	return o, nil
+}
+
+func (raw *rawFlags) checkPaths() error {
+	if len(raw.in) == 0 {
+		return errors.New("no input: give --in DIR")
+	}
+	if raw.out == "" {
+		return errors.New("no output: give --out DIR")
+	}
+	for _, in := range raw.in {
+		if _, err := os.Stat(in); err != nil {
+			return fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
+		}
+	}
+	return nil
+}
+
+// chain builds the operations from --size, --mode, --filter, --ops and --tensor.
+func (raw *rawFlags) chain(c *job.Config) error {
+	if raw.tensor != "" {
+		return raw.tensorChain(c)
+	}
+	text := raw.ops
+	if raw.size != "" {
+		op, err := sizeOp(raw.size, raw.mode)
+		if err != nil {
+			return err
+		}
+		text = op + "," + text
+	} else if raw.mode != "fit" {
+		return errors.New("--mode needs --size")
+	}
+	ops, err := job.ParseOps("filter=" + raw.filter + "," + text)
+	if err != nil {
+		return err
+	}
+	if ops.Tensor {
+		return errors.New("--ops ends with normalize, which makes tensors: add --tensor to write shards")
+	}
+	c.Ops = ops
+	return nil
+}
+
+// sizeOp turns --size and --mode into an operation.
+func sizeOp(size, mode string) (string, error) {
+	if _, _, err := job.ParseSize(size); err != nil {
+		return "", fmt.Errorf("--size: %w", err)
+	}
+	square := !strings.ContainsAny(size, "xX")
+	switch mode {
+	case "fit", "shrink":
+		return mode + "=" + size, nil
+	case "fill", "crop":
+		if square {
+			size += "x" + size
+		}
+		if mode == "fill" {
+			return "resize=" + size, nil
+		}
+		return "fill=" + size, nil
+	}
+	return "", fmt.Errorf("--mode %q: want fit, shrink, fill or crop", mode)
+}
+
+// tensorChain is the chain of a --tensor preset, and the shard layout.
+func (raw *rawFlags) tensorChain(c *job.Config) error {
+	if raw.ops != "" || raw.size != "" {
+		return errors.New("--tensor sets the operations itself: leave out --ops and --size")
+	}
+	t := &job.Tensors{RowsPerShard: raw.shardRows, Prefix: "shard"}
+	var text string
+	switch raw.tensor {
+	case "imagenet":
+		text, t.Layout = "shorter=256,centercrop=224x224,normalize=imagenet", npy.CHWFloat32
+	case "imagenet-uint8":
+		text, t.Layout = "shorter=256,centercrop=224x224", npy.HWCUint8
+	default:
+		return fmt.Errorf("--tensor %q: want imagenet or imagenet-uint8", raw.tensor)
+	}
+	if raw.shardRows < 1 {
+		return fmt.Errorf("--shard-rows %d: want at least 1", raw.shardRows)
+	}
+	ops, err := job.ParseOps("filter=" + raw.filter + "," + text)
+	c.Ops, c.Tensors = ops, t
+	return err
+}
+
+// images reads the output image flags.
+func (raw *rawFlags) images(c *job.Config) error {
+	format, err := imageio.ParseFormat(raw.format)
+	if err != nil {
+		return fmt.Errorf("--format: %w", err)
+	}
+	if raw.quality < 1 || raw.quality > 100 {
+		return fmt.Errorf("--quality %d: want 1 to 100", raw.quality)
+	}
+	bg, err := parseColour(raw.background)
+	if err != nil {
+		return err
+	}
+	tmpl, err := output.ParseTemplate(raw.name)
+	if err != nil {
+		return fmt.Errorf("--name: %w", err)
+	}
+	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, raw.quality, bg, tmpl, raw.overwrite
+	return nil
+}
+
+func parseColour(s string) ([3]uint8, error) {
+	v, err := strconv.ParseUint(strings.TrimPrefix(s, "#"), 16, 32)
+	if err != nil || len(strings.TrimPrefix(s, "#")) != 6 {
+		return [3]uint8{}, fmt.Errorf("--background %q: want a colour RRGGBB, such as ffffff", s)
+	}
+	return [3]uint8{uint8(v >> 16), uint8(v >> 8), uint8(v)}, nil
+}
+
+// run reads the device and concurrency flags.
+func (raw *rawFlags) run(c *job.Config) error {
+	spec, err := device.Parse(raw.dev)
+	if err != nil {
+		return fmt.Errorf("--device: %w", err)
+	}
+	if spec.Kind == "cuda" && !device.HasCUDA() {
+		return fmt.Errorf("--device %s: %w", raw.dev, device.ErrNoCUDA)
+	}
+	for name, v := range map[string]int{"--batch": raw.batch, "--slots": raw.slots, "--workers": raw.workers} {
+		if v < 1 {
+			return fmt.Errorf("%s %d: want at least 1", name, v)
+		}
+	}
+	if raw.decodeWorkers < 0 || raw.encodeWorkers < 0 || raw.maxPixels < 1 {
+		return errors.New("--decode-workers, --encode-workers and --max-pixels cannot be negative")
+	}
+	c.Device, c.Batch, c.Slots, c.MaxPixels = raw.dev, raw.batch, raw.slots, raw.maxPixels
+	c.DecodeWorkers = orDefault(raw.decodeWorkers, raw.workers)
+	c.EncodeWorkers = orDefault(raw.encodeWorkers, raw.workers)
+	return nil
+}
+
+// orDefault is v, or def when v is 0.
+func orDefault(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// walk reads the input selection flags.
+func (raw *rawFlags) walk(c *job.Config) error {
+	shard, err := walk.ParseShard(raw.shard)
+	if err != nil {
+		return fmt.Errorf("--shard: %w", err)
+	}
+	c.Shard = shard
+	for _, e := range strings.Split(raw.exts, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			c.Exts = append(c.Exts, e)
+		}
+	}
+	if len(c.Exts) == 0 {
+		return errors.New("--ext: no extensions")
+	}
+	return nil
+}

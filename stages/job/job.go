@@ -1,0 +1,334 @@
+// Package job runs imgpipe's work: a folder of images through an operation chain on a device,
+// into image files or tensor shards, with progress and a run report. The command imgpipe is
+// a thin layer of flags over Run; Go programs can call Run directly.
+//
+// The pipeline:
+//
+//	walk ─▶ pending ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
+//	         (skip done)  (N workers,        (slots in    (N workers: encode and
+//	                       ordered)           flight)       atomic write, or shards)
+//
+// A file that cannot be read, decoded or written is reported and skipped; the others go on.
+// A full disk, a device fault or a cancellation stops the run. Outputs appear only when
+// complete, so a rerun of the same command finishes what is left.
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/npy"
+	"github.com/gpupipe/gpupipe/stages/output"
+	"github.com/gpupipe/gpupipe/stages/progress"
+	"github.com/gpupipe/gpupipe/stages/report"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+// Config describes one run.
+type Config struct {
+	// Inputs are the folders (or files) to read; Output is the folder to write to.
+	Inputs []string
+	Output string
+	// Exts keeps input files with these extensions; nil means walk.ImageExts.
+	Exts []string
+	// Shard takes one part of the sorted input, for runs split between machines.
+	Shard walk.Shard
+
+	// Ops is the chain every image goes through.
+	Ops Ops
+
+	// Format ("jpeg" or "png"), Quality and Background (for alpha in JPEG) describe image
+	// outputs; Template names them (nil: output.DefaultTemplate); Overwrite replaces
+	// existing outputs instead of skipping their inputs.
+	Format     string
+	Quality    int
+	Background [3]uint8
+	Template   *output.Template
+	Overwrite  bool
+
+	// Tensors, when set, writes .npy shards instead of image files.
+	Tensors *Tensors
+
+	// Devices run the chain; when nil, Device names them (see package gpu/device) and Run
+	// opens and closes them.
+	Device  string
+	Devices []gpu.Device
+	// Batch is the number of images per batch; Slots the batches in flight per device.
+	Batch, Slots int
+	// DecodeWorkers and EncodeWorkers default to the number of cores.
+	DecodeWorkers, EncodeWorkers int
+	// MaxPixels refuses larger images from their header (0: imageio.DefaultMaxPixels).
+	MaxPixels int64
+	// Channels converts every image to 1, 3 or 4 channels; 0 keeps each image's own.
+	Channels int
+
+	// Progress shows progress on ProgressOutput (default: none).
+	Progress       progress.Mode
+	ProgressOutput io.Writer
+	// Log receives one line per failed file as it happens; nil discards them.
+	Log io.Writer
+	// DryRun lists what would be written, without decoding anything.
+	DryRun bool
+}
+
+// Tensors describes .npy output: shards of RowsPerShard rows named Prefix-00000.npy, ...,
+// with an index Prefix-index.jsonl. The chain must make images (Layout npy.HWCUint8) or
+// tensors (npy.CHWFloat32, a chain that ends with normalize) of one size.
+type Tensors struct {
+	Layout       npy.Layout
+	RowsPerShard int
+	Prefix       string
+}
+
+// Run processes every input file and returns the run's report. The error is nil when the
+// run went through, even if some files failed (they are in the report); it is the cause when
+// the run stopped early: ctx's error after a cancellation, a device fault, a full disk.
+func Run(ctx context.Context, cfg Config) (report.Report, error) {
+	r, err := newRun(cfg)
+	if err != nil {
+		return report.Report{}, err
+	}
+	defer r.close()
+	runErr := r.run(ctx)
+	return r.rec.Report(r.p.Stats(), runErr), runErr
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg     Config
+	rec     *report.Recorder
+	p       *pipeline.Pipeline
+	plan    *kernels.Plan
+	devs    []gpu.Device
+	ownDevs bool
+	writer  *output.Writer
+	encoder *imageio.Encoder
+	decoder *imageio.Decoder
+	shards  *npy.ShardWriter
+	pool    *imageio.Pool
+	prog    *progress.Progress
+	logMu   sync.Mutex
+}
+
+func newRun(cfg Config) (*run, error) {
+	cfg = withDefaults(cfg)
+	plan, err := cfg.Ops.Chain.Plan()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Tensors == nil && plan.Tensor() {
+		return nil, fmt.Errorf("the operations end with normalize, which makes tensors: write them as tensor shards")
+	}
+	r := &run{cfg: cfg, plan: plan, rec: report.NewRecorder(), p: pipeline.New(), pool: &imageio.Pool{}}
+	r.rec.Inputs, r.rec.Output, r.rec.Shard = cfg.Inputs, cfg.Output, shardName(cfg.Shard)
+	r.decoder = &imageio.Decoder{
+		MaxPixels: cfg.MaxPixels, Channels: cfg.Channels, Background: cfg.Background, Pool: r.pool,
+		TargetWidth: cfg.Ops.Target.Width, TargetHeight: cfg.Ops.Target.Height, Cover: cfg.Ops.Target.Cover,
+	}
+	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
+	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
+	return r, nil
+}
+
+func withDefaults(cfg Config) Config {
+	cores := runtime.GOMAXPROCS(0)
+	if cfg.Exts == nil {
+		cfg.Exts = walk.ImageExts
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 32
+	}
+	if cfg.Slots <= 0 {
+		cfg.Slots = 2
+	}
+	if cfg.DecodeWorkers <= 0 {
+		cfg.DecodeWorkers = cores
+	}
+	if cfg.EncodeWorkers <= 0 {
+		cfg.EncodeWorkers = cores
+	}
+	if cfg.Device == "" {
+		cfg.Device = "auto"
+	}
+	if cfg.ProgressOutput == nil {
+		cfg.Progress = progress.None
+	}
+	if cfg.Tensors != nil && cfg.Channels == 0 {
+		cfg.Channels = 3 // every row of a shard has the same shape
+	}
+	return cfg
+}
+
+func shardName(s walk.Shard) string {
+	if s.Count <= 1 {
+		return ""
+	}
+	return s.String()
+}
+
+func (r *run) close() {
+	if r.ownDevs {
+		_ = device.CloseAll(r.devs)
+	}
+}
+
+// run builds the pipeline and runs it.
+func (r *run) run(ctx context.Context) error {
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	files := r.source()
+	if r.cfg.Tensors == nil {
+		files = pipeline.Filter(files, r.pending, pipeline.Name("pending"), pipeline.Workers(2),
+			pipeline.SkipErrors(r.fail))
+	}
+	if r.cfg.DryRun {
+		pipeline.ForEach(files, r.dryRun, pipeline.Name("dry-run"))
+	} else {
+		r.process(files)
+	}
+	if r.cfg.Progress != progress.None {
+		r.prog = progress.Start(r.p, progress.Options{Mode: r.cfg.Progress, Output: r.cfg.ProgressOutput,
+			Stage: "write", Total: int64(r.total(ctx)), Unit: "images"})
+		defer r.prog.Stop()
+	}
+	err := r.p.Run(ctx)
+	if err == nil && r.shards != nil {
+		err = r.shards.Close()
+	} else if r.shards != nil {
+		r.shards.Abort()
+	}
+	return err
+}
+
+// prepare opens the devices and the shard writer and sweeps stale temporary files.
+func (r *run) prepare(ctx context.Context) error {
+	if r.cfg.Output == "" {
+		return fmt.Errorf("no output folder")
+	}
+	if _, err := output.Sweep(r.cfg.Output, output.DefaultSweepAge); err != nil {
+		return err
+	}
+	if r.cfg.DryRun {
+		return nil
+	}
+	if err := r.openDevices(); err != nil {
+		return err
+	}
+	if r.cfg.Tensors != nil {
+		return r.openShards()
+	}
+	return nil
+}
+
+func (r *run) openDevices() error {
+	r.devs = r.cfg.Devices
+	if r.devs == nil {
+		devs, err := device.OpenAll(r.cfg.Device)
+		if err != nil {
+			return err
+		}
+		r.devs, r.ownDevs = devs, true
+	}
+	names := ""
+	for i, d := range r.devs {
+		if i > 0 {
+			names += ", "
+		}
+		names += d.Name()
+	}
+	r.rec.Device = names
+	return nil
+}
+
+// total counts the input files for the progress bar; a failure leaves the total unknown.
+func (r *run) total(ctx context.Context) int {
+	n, err := walk.Count(ctx, r.cfg.Inputs, walk.Options{Exts: r.cfg.Exts})
+	if err != nil {
+		return 0
+	}
+	if r.cfg.Shard.Count > 1 {
+		lo, hi := r.cfg.Shard.Range(n)
+		n = hi - lo
+	}
+	return n
+}
+
+// source walks the inputs. A problem with one path is reported and skipped; a missing input
+// folder stops the run.
+func (r *run) source() *pipeline.Stream[walk.File] {
+	opts := walk.Options{Exts: r.cfg.Exts, Shard: r.cfg.Shard, OnError: func(path string, err error) error {
+		r.logFailure(path, "walk", err)
+		r.rec.Fail(path, "walk", err)
+		return nil
+	}}
+	return pipeline.Generate(r.p, func(ctx context.Context, emit func(walk.File) error) error {
+		return walk.Walk(ctx, r.cfg.Inputs, opts, func(f walk.File) error {
+			r.rec.Found(1)
+			return emit(f)
+		})
+	}, pipeline.Name("walk"))
+}
+
+// pending keeps the files whose output is not there yet.
+func (r *run) pending(ctx context.Context, f walk.File) (bool, error) {
+	keep, err := r.writer.Pending(ctx, f)
+	if err == nil && !keep {
+		r.rec.Skipped()
+		if r.prog != nil {
+			r.prog.AddTotal(-1)
+		}
+	}
+	return keep, err
+}
+
+func (r *run) dryRun(ctx context.Context, f walk.File) error {
+	path, err := r.writer.Path(f)
+	if err != nil {
+		return err
+	}
+	r.logf("%s -> %s\n", f.Path(), path)
+	return nil
+}
+
+// fail records a skipped item of any stage and names it on the log.
+func (r *run) fail(e *pipeline.StageError) {
+	if b, ok := e.Item.(*imageBatch); ok {
+		for _, d := range b.decoded {
+			r.logFailure(d.Label(), e.Stage, e.Err)
+			r.rec.Fail(d.Label(), e.Stage, e.Err)
+			d.Release()
+		}
+		return
+	}
+	r.logFailure(e.ItemLabel(), e.Stage, e.Err)
+	r.rec.FailStage(e)
+	if d, ok := e.Item.(*imageio.Decoded); ok {
+		d.Release()
+	}
+}
+
+func (r *run) logFailure(path, stage string, err error) {
+	r.logf("imgpipe: %s: %s: %s\n", path, stage, strings.TrimPrefix(err.Error(), path+": "))
+}
+
+func (r *run) logf(format string, args ...any) {
+	if r.cfg.Log == nil {
+		return
+	}
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	fmt.Fprintf(r.cfg.Log, format, args...)
+}
+
+const batchWait = 50 * time.Millisecond

@@ -1,0 +1,238 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/npy"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+// process adds the stages from decoding to writing.
+func (r *run) process(files *pipeline.Stream[walk.File]) {
+	cfg := r.cfg
+	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
+		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
+	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"), pipeline.Buffer(cfg.Batch))
+	batches := pipeline.Map(groups, newImageBatch, pipeline.Name("pack"))
+	done := device.Stage(batches, r.devs, r.bind, gpu.EngineOptions{Slots: cfg.Slots},
+		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail))
+	if cfg.Tensors != nil {
+		rows := pipeline.FlatMap(done, r.unpackRows, pipeline.Name("unpack"))
+		pipeline.ForEach(rows, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
+		return
+	}
+	outs := pipeline.FlatMap(done, r.unpackImages, pipeline.Name("unpack"))
+	pipeline.ForEach(outs, r.writeImage, pipeline.Name("write"), pipeline.Workers(cfg.EncodeWorkers),
+		pipeline.Buffer(2*cfg.EncodeWorkers), pipeline.SkipErrors(r.fail))
+}
+
+// decode reads one file, and checks that the chain can make an output of it, so that one bad
+// image fails alone rather than with its whole batch.
+func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
+	d, err := r.decoder.Decode(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
+		d.Release()
+		return nil, fmt.Errorf("%s: %w", f.Label(), err)
+	}
+	return d, nil
+}
+
+// bind prepares the chain's kernels on one device.
+func (r *run) bind(dev gpu.Device) (gpu.Work[*imageBatch], error) {
+	w, err := r.plan.Bind(dev)
+	if err != nil {
+		return nil, err
+	}
+	return batchWork{w}, nil
+}
+
+// imageBatch is a batch of decoded files on its way through the device.
+type imageBatch struct {
+	decoded []*imageio.Decoded
+	images  []kernels.Image
+}
+
+func newImageBatch(_ context.Context, ds []*imageio.Decoded) (*imageBatch, error) {
+	b := &imageBatch{decoded: ds, images: make([]kernels.Image, len(ds))}
+	for i, d := range ds {
+		b.images[i] = d.Image
+	}
+	return b, nil
+}
+
+// Label names the batch by its first and last file.
+func (b *imageBatch) Label() string {
+	if len(b.decoded) == 0 {
+		return "empty batch"
+	}
+	first, last := b.decoded[0].Label(), b.decoded[len(b.decoded)-1].Label()
+	return fmt.Sprintf("%d images, %s … %s", len(b.decoded), first, last)
+}
+
+func (b *imageBatch) release() {
+	for _, d := range b.decoded {
+		d.Release()
+	}
+}
+
+// batchWork runs a kernels.Work on imageBatches.
+type batchWork struct{ w *kernels.Work }
+
+func (bw batchWork) Sizes(b *imageBatch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
+func (bw batchWork) Pack(b *imageBatch, host []byte) error  { return bw.w.Pack(b.images, host) }
+func (bw batchWork) Enqueue(s gpu.Stream, b *imageBatch, bufs gpu.SlotBuffers) error {
+	return bw.w.Enqueue(s, b.images, bufs)
+}
+
+// outImage is one output image, copied out of its slot so the slot can be reused at once.
+type outImage struct {
+	file walk.File
+	img  kernels.Image
+}
+
+func (o outImage) Label() string { return o.file.Label() }
+
+// unpackImages splits a finished batch into its images and gives the slot back.
+func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imageBatch], emit func(outImage) error) error {
+	defer d.Release()
+	defer d.Batch.release()
+	imgs, err := r.plan.Images(d.Batch.images, d.Out)
+	if err != nil {
+		return err
+	}
+	for i, img := range imgs {
+		c, err := img.Clone()
+		if err != nil {
+			return err
+		}
+		if err := emit(outImage{file: d.Batch.decoded[i].File, img: c}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeImage encodes one image and writes it atomically. A full disk stops the run: every
+// later file would fail the same way.
+func (r *run) writeImage(ctx context.Context, o outImage) error {
+	_, err := r.writer.Write(ctx, o.file, func(w io.Writer) error { return r.encoder.Encode(w, o.img) })
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return pipeline.Fatal(err)
+	}
+	if err == nil {
+		r.rec.Done()
+	}
+	return err
+}
+
+// row is one tensor-shard row and the file it came from.
+type row struct {
+	data   []byte
+	source string
+}
+
+// unpackRows turns a finished batch into shard rows, in order.
+func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imageBatch], emit func(row) error) error {
+	defer d.Release()
+	defer d.Batch.release()
+	if r.plan.Tensor() {
+		ts, err := r.plan.Tensors(d.Batch.images, d.Out)
+		if err != nil {
+			return err
+		}
+		for i, t := range ts {
+			if err := emit(row{data: floatBytes(t.Data), source: d.Batch.decoded[i].File.Path()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	imgs, err := r.plan.Images(d.Batch.images, d.Out)
+	if err != nil {
+		return err
+	}
+	for i, img := range imgs {
+		c, err := img.Clone()
+		if err != nil {
+			return err
+		}
+		if err := emit(row{data: c.Pix, source: d.Batch.decoded[i].File.Path()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) writeRow(ctx context.Context, rw row) error {
+	if len(rw.data) != r.shards.RowBytes() {
+		err := fmt.Errorf("%s: the operations made a %d-byte row where the shards hold %d bytes: give the chain a fixed output size", rw.source, len(rw.data), r.shards.RowBytes())
+		return pipeline.Fatal(err)
+	}
+	if err := r.shards.Add(rw.data, rw.source); err != nil {
+		return pipeline.Fatal(err)
+	}
+	r.rec.Done()
+	return nil
+}
+
+// openShards creates the shard writer for the chain's output size.
+func (r *run) openShards() error {
+	t := r.cfg.Tensors
+	shape, err := r.fixedShape()
+	if err != nil {
+		return err
+	}
+	layout := npy.HWCUint8
+	if r.plan.Tensor() {
+		layout = npy.CHWFloat32
+	}
+	if t.Layout != layout {
+		return fmt.Errorf("tensor layout %v does not match the operations, which make %v rows", t.Layout, layout)
+	}
+	prefix := t.Prefix
+	if prefix == "" {
+		prefix = "shard"
+	}
+	r.shards, err = npy.NewShardWriter(npy.Options{
+		Dir: r.cfg.Output, Prefix: prefix, Layout: layout, RowsPerShard: t.RowsPerShard,
+		Height: shape.Height, Width: shape.Width, Channels: shape.Channels, Overwrite: r.cfg.Overwrite,
+	})
+	return err
+}
+
+// fixedShape is the output shape of the chain, which must not depend on the input's size.
+func (r *run) fixedShape() (kernels.Shape, error) {
+	channels := max(r.cfg.Channels, 3)
+	a, errA := r.plan.Output(640, 480, channels)
+	b, errB := r.plan.Output(333, 1001, channels)
+	if err := errors.Join(errA, errB); err != nil {
+		return kernels.Shape{}, err
+	}
+	if a != b {
+		return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the operations %q make %dx%d from 640x480 and %dx%d from 333x1001: end them with a fixed size (resize=WxH, fill=WxH or centercrop=WxH)",
+			strings.TrimSpace(r.cfg.Ops.Chain.String()), a.Width, a.Height, b.Width, b.Height)
+	}
+	return a, nil
+}
+
+// floatBytes copies float32 values into their bytes, in the machine's (little-endian) order
+// that .npy's "<f4" describes.
+func floatBytes(fs []float32) []byte {
+	b := make([]byte, 4*len(fs))
+	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(fs))), len(b)))
+	return b
+}
