@@ -96,13 +96,14 @@ func prepareUnsharp(ln *launch, j *job) error {
 	if j.i1 < 0 || math.IsNaN(float64(j.f0)) || math.IsInf(float64(j.f0), 0) {
 		return errorf("threshold %d, amount %v", j.i1, j.f0)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
 	if err := checkView("blurred source", ln.tab, j.tab, j.sw, j.sh, j.i0, j.sw*j.c, 1); err != nil {
 		return err
 	}
-	return checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw*j.c, 1)
+	j.memory = append(j.memory, viewRegion(ln.tab, j.tab, j.sh, j.i0, j.sw*j.c, false))
+	return j.dest(ln, j.dw, j.dh, j.dw*j.c, 1)
 }
 
 func rowUnsharp(_ *worker, ln *launch, j *job, y, x0, x1 int) {

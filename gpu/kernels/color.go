@@ -18,10 +18,10 @@ func prepareGrey(ln *launch, j *job) error {
 	if j.dw != j.sw || j.dh != j.sh {
 		return errorf("%d×%d to %d×%d", j.sw, j.sh, j.dw, j.dh)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
-	return checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw, 1)
+	return j.dest(ln, j.dw, j.dh, j.dw, 1)
 }
 
 func rowGrey(_ *worker, ln *launch, j *job, y, x0, x1 int) {
@@ -68,20 +68,14 @@ func prepareLUT(ln *launch, j *job) error {
 	if j.dw != j.sw || j.dh != j.sh {
 		return errorf("%d×%d to %d×%d", j.sw, j.sh, j.dw, j.dh)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
-	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw*j.c, 1); err != nil {
+	if err := j.dest(ln, j.dw, j.dh, j.dw*j.c, 1); err != nil {
 		return err
 	}
-	t, err := tabAt(ln, j, 0)
-	if err != nil {
-		return err
-	}
-	if len(t) < 256*j.c {
-		return errorf("lookup table of %d bytes for %d channels", len(t), j.c)
-	}
-	return nil
+	_, err := j.table(ln, 0, int64(256*j.c))
+	return err
 }
 
 func rowLUT(_ *worker, ln *launch, j *job, y, x0, x1 int) {

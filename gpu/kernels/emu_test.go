@@ -109,56 +109,6 @@ func runBoth(t *testing.T, pl *plannedLaunch, grid int, goB, cB buffers) {
 	}
 }
 
-// randChain returns a random chain that uses every kind of operation now and then.
-func randChain(r *rand.Rand) Chain {
-	c := NewChain()
-	f := func() Filter { return allFilters[r.IntN(len(allFilters))] }
-	for range r.IntN(5) {
-		switch r.IntN(11) {
-		case 0:
-			c = c.Resize(randSide(r, 40), randSide(r, 40), f())
-		case 1:
-			c = c.ResizeFit(randSide(r, 40), randSide(r, 40), f())
-		case 2:
-			c = c.ResizeShorter(randSide(r, 30), f())
-		case 3:
-			c = c.ResizeShrink(randSide(r, 30), randSide(r, 30), f())
-		case 4:
-			c = c.Crop(r.IntN(2), r.IntN(2), randSide(r, 30), randSide(r, 30))
-		case 5:
-			c = c.CenterCrop(randSide(r, 30), randSide(r, 30))
-		case 6:
-			c = c.Orient(Orientation(1 + r.IntN(8)))
-		case 7:
-			c = c.Grey()
-		case 8:
-			cv, _ := Levels(r.Float64()-0.5, r.Float64()*2, 0.3+r.Float64()*2)
-			c = c.Curve(cv)
-		case 9:
-			c = c.Blur(0.3 + r.Float64()*3)
-		case 10:
-			c = c.Sharpen(0.3+r.Float64()*2, r.Float64()*2, r.IntN(4))
-		}
-	}
-	if r.IntN(2) == 0 {
-		n := Norm{Mean: []float32{0.5}, Std: []float32{0.25}, Mirror: r.IntN(2) == 0}
-		if r.IntN(2) == 0 {
-			n = ImageNet
-		}
-		c = c.Normalize(n)
-	}
-	return c
-}
-
-// randBatch returns 1 to 4 random images.
-func randBatch(r *rand.Rand) []Image {
-	b := make([]Image, 1+r.IntN(4))
-	for i := range b {
-		b[i] = randImage(r, randSide(r, 40), randSide(r, 40), channelCounts[r.IntN(3)])
-	}
-	return b
-}
-
 func TestKernelsMatchEmulator(t *testing.T) {
 	r := newRand(t)
 	launches := map[string]int{}

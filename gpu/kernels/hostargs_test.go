@@ -142,3 +142,64 @@ func FuzzHostLaunch(f *testing.F) {
 		_ = pl.k.host(hostLaunch(pl, pl.grid, c.mem))
 	})
 }
+
+// TestOverlapsAreRefused: a launch whose outputs overlap each other or its inputs would give
+// a result that depends on thread order; the Go implementation refuses it.
+func TestOverlapsAreRefused(t *testing.T) {
+	r := newRand(t)
+	m := randImage(r, 20, 10, 3)
+	if err := Orient(m, m, FlipH); !errors.Is(err, gpu.ErrBadArg) {
+		t.Errorf("orient in place: %v, want gpu.ErrBadArg", err)
+	}
+	half, _ := m.Sub(0, 0, 10, 10)
+	other, _ := m.Sub(5, 0, 10, 10)
+	if err := ApplyCurve(other, half, IdentityCurve()); !errors.Is(err, gpu.ErrBadArg) {
+		t.Errorf("overlapping source and destination: %v, want gpu.ErrBadArg", err)
+	}
+	left, _ := m.Sub(0, 0, 10, 10)
+	right, _ := m.Sub(10, 0, 10, 10)
+	if err := ApplyCurve(right, left, IdentityCurve()); err != nil {
+		t.Errorf("side by side in one buffer: %v", err)
+	}
+
+	c := corruptibleOf(t, NewChain().Grey(), []Image{randImage(r, 9, 9, 3), randImage(r, 9, 9, 3)})
+	pl := c.l.launches[0]
+	pl.jobs[1].dst = pl.jobs[0].dst + 3 // the second image lands inside the first
+	encodeJobs(c.mem[bufIn][pl.jobsAt:], pl.jobs)
+	if err := pl.k.host(hostLaunch(pl, pl.grid, c.mem)); !errors.Is(err, gpu.ErrBadArg) {
+		t.Errorf("two jobs writing the same bytes: %v, want gpu.ErrBadArg", err)
+	}
+}
+
+func TestRegionOverlapsMatchesBytes(t *testing.T) {
+	r := newRand(t)
+	for range 20000 {
+		var a, b region
+		for _, g := range []*region{&a, &b} {
+			g.rows = 1 + r.IntN(4)
+			g.row = uintptr(1 + r.IntN(6))
+			g.stride = g.row + uintptr(r.IntN(5))
+			if g.rows == 1 && r.IntN(2) == 0 {
+				g.stride = 0
+			}
+			g.lo = uintptr(r.IntN(30))
+		}
+		bytesOf := func(g region) map[uintptr]bool {
+			m := map[uintptr]bool{}
+			for i := range g.rows {
+				for k := range g.row {
+					m[g.lo+uintptr(i)*g.stride+k] = true
+				}
+			}
+			return m
+		}
+		want := false
+		mb := bytesOf(b)
+		for p := range bytesOf(a) {
+			want = want || mb[p]
+		}
+		if got := a.overlaps(b); got != want {
+			t.Fatalf("%+v and %+v: overlaps %v, want %v", a, b, got, want)
+		}
+	}
+}

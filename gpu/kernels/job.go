@@ -26,9 +26,41 @@ type job struct {
 	i0, i1        int
 	f0, f1        float32
 
-	// Decoded tables, filled when a launch is validated; not part of the encoding.
-	taps *taps
-	norm *norm
+	// Filled when a launch is validated; not part of the encoding: the decoded tables, and
+	// the memory the job writes and reads.
+	taps   *taps
+	norm   *norm
+	memory []region
+}
+
+// source checks the job's source view, w×h with rows of rowBytes (elem-aligned when elem
+// is 4), and records that the job reads it.
+func (j *job) source(ln *launch, w, h, rowBytes, elem int) error {
+	if err := checkView("source", ln.src, j.src, w, h, j.ss, rowBytes, elem); err != nil {
+		return err
+	}
+	j.memory = append(j.memory, viewRegion(ln.src, j.src, h, j.ss, rowBytes, false))
+	return nil
+}
+
+// dest checks the job's destination view and records that the job writes it.
+func (j *job) dest(ln *launch, w, h, rowBytes, elem int) error {
+	if err := checkView("destination", ln.dst, j.dst, w, h, j.ds, rowBytes, elem); err != nil {
+		return err
+	}
+	j.memory = append(j.memory, viewRegion(ln.dst, j.dst, h, j.ds, rowBytes, true))
+	return nil
+}
+
+// table returns the n bytes at offset extra of the job's table and records that the job
+// reads them.
+func (j *job) table(ln *launch, extra, n int64) ([]byte, error) {
+	off := j.tab + extra
+	if off < 0 || off > int64(len(ln.tab)) || n > int64(len(ln.tab))-off {
+		return nil, errorf("table of %d bytes at offset %d outside a %d-byte buffer", n, off, len(ln.tab))
+	}
+	j.memory = append(j.memory, viewRegion(ln.tab, off, 1, 0, int(n), false))
+	return ln.tab[off : off+n], nil
 }
 
 // pixels is the number of output pixels, one thread each.
@@ -96,6 +128,7 @@ type launch struct {
 	jobs          []job
 	cover         []int64
 	src, dst, tab []byte
+	jobTable      region // the encoded jobs, when they came from memory
 }
 
 // decodeLaunch reads the common parameter list (jobs, n, src, dst, tab) of a host launch and
@@ -123,6 +156,7 @@ func decodeLaunch(name string, l *gpu.HostLaunch) (*launch, error) {
 	if l.Block.X <= 0 || l.Block.Count() != l.Block.X || l.Grid.X < 0 {
 		return nil, badArg(name, "launch shape %v×%v: kernels take 1-D blocks", l.Grid, l.Block)
 	}
+	ln.jobTable = viewRegion(jobMem, 0, 1, 0, n*jobSize, false)
 	ln.jobs = make([]job, n)
 	ln.cover = make([]int64, n)
 	for i := range ln.jobs {

@@ -1,6 +1,12 @@
 package kernels
 
-import "github.com/gpupipe/gpupipe/gpu"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"github.com/gpupipe/gpupipe/gpu"
+)
 
 // kernelDef is the Go implementation of one CUDA kernel of csrc: how to validate a job and
 // how to compute a row segment of its output.
@@ -31,6 +37,9 @@ func (k *kernelDef) run(ln *launch) error {
 			return badArg(k.name, "job %d: %v", i, err)
 		}
 	}
+	if err := checkOverlaps(ln); err != nil {
+		return badArg(k.name, "%v", err)
+	}
 	forRows(ln, k.row, k.pixelCost)
 	return nil
 }
@@ -49,11 +58,30 @@ func runJobs(k *kernelDef, jobs []job, src, dst, tab []byte) error {
 	return k.run(&launch{jobs: jobs, cover: coverAll(jobs), src: src, dst: dst, tab: tab})
 }
 
-// tabAt returns the table bytes of a job, from its offset to the end of the buffer.
-func tabAt(ln *launch, j *job, extra int64) ([]byte, error) {
-	off := j.tab + extra
-	if off < 0 || off > int64(len(ln.tab)) {
-		return nil, errorf("table offset %d outside a %d-byte buffer", off, len(ln.tab))
+// checkOverlaps refuses a launch in which a job writes memory that another job writes, or
+// that any job (or the job table) reads: the result would depend on the order in which
+// threads run, on a GPU as on the cores. Views that interleave by rows in one buffer (tiles
+// of one image) do not overlap.
+func checkOverlaps(ln *launch) error {
+	var all []region
+	for i := range ln.jobs {
+		if ln.cover[i] > 0 {
+			all = append(all, ln.jobs[i].memory...)
+		}
 	}
-	return ln.tab[off:], nil
+	if ln.jobTable.rows > 0 {
+		all = append(all, ln.jobTable)
+	}
+	slices.SortFunc(all, func(a, b region) int { return cmp.Compare(a.lo, b.lo) })
+	for i, a := range all {
+		for _, b := range all[i+1:] {
+			if b.lo >= a.end() {
+				break
+			}
+			if (a.write || b.write) && a.overlaps(b) {
+				return fmt.Errorf("a job writes memory that another job reads or writes")
+			}
+		}
+	}
+	return nil
 }

@@ -70,15 +70,12 @@ func checkPlanes(ln *launch, j *job) error {
 	if j.dh > MaxSide {
 		return errorf("%d rows", j.dh)
 	}
-	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh*j.i1, j.ds, 4*j.dw, 4); err != nil {
+	if err := j.dest(ln, j.dw, j.dh*j.i1, 4*j.dw, 4); err != nil {
 		return err
 	}
-	b, err := tabAt(ln, j, 0)
+	b, err := j.table(ln, 0, normSize)
 	if err != nil {
 		return err
-	}
-	if len(b) < normSize {
-		return errorf("normalisation record: %d bytes", len(b))
 	}
 	j.norm = getNorm(b)
 	return nil
@@ -91,7 +88,7 @@ func prepareNormalize(ln *launch, j *job) error {
 	if j.dw != j.sw || j.dh != j.sh {
 		return errorf("%d×%d to %d×%d", j.sw, j.sh, j.dw, j.dh)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
 	return checkPlanes(ln, j)

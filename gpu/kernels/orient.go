@@ -109,10 +109,10 @@ func prepareOrient(ln *launch, j *job) error {
 	if w, h := o.Size(j.sw, j.sh); j.dw != w || j.dh != h {
 		return errorf("%v of %d×%d is %d×%d, not %d×%d", o, j.sw, j.sh, w, h, j.dw, j.dh)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
-	return checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw*j.c, 1)
+	return j.dest(ln, j.dw, j.dh, j.dw*j.c, 1)
 }
 
 func rowOrient(_ *worker, ln *launch, j *job, y, x0, x1 int) {

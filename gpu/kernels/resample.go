@@ -23,10 +23,10 @@ func prepareH(ln *launch, j *job) error {
 	if j.dh != j.sh {
 		return errorf("horizontal pass from %d rows to %d", j.sh, j.dh)
 	}
-	if err := checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, j.sw*j.c, 1); err != nil {
+	if err := j.source(ln, j.sw, j.sh, j.sw*j.c, 1); err != nil {
 		return err
 	}
-	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, 4*j.dw*j.c, 4); err != nil {
+	if err := j.dest(ln, j.dw, j.dh, 4*j.dw*j.c, 4); err != nil {
 		return err
 	}
 	return decodeJobTaps(ln, j, 0, j.dw, j.sw)
@@ -36,7 +36,7 @@ func prepareV(ln *launch, j *job) error {
 	if err := prepareVSource(ln, j); err != nil {
 		return err
 	}
-	if err := checkView("destination", ln.dst, j.dst, j.dw, j.dh, j.ds, j.dw*j.c, 1); err != nil {
+	if err := j.dest(ln, j.dw, j.dh, j.dw*j.c, 1); err != nil {
 		return err
 	}
 	return decodeJobTaps(ln, j, 0, j.dh, j.sh)
@@ -59,21 +59,22 @@ func prepareVSource(ln *launch, j *job) error {
 	if j.dw != j.sw {
 		return errorf("vertical pass from %d columns to %d", j.sw, j.dw)
 	}
-	return checkView("source", ln.src, j.src, j.sw, j.sh, j.ss, 4*j.sw*j.c, 4)
+	return j.source(ln, j.sw, j.sh, 4*j.sw*j.c, 4)
 }
 
 // decodeJobTaps decodes the job's filter table at table offset extra: n outputs over in
 // input samples.
 func decodeJobTaps(ln *launch, j *job, extra int64, n, in int) error {
-	b, err := tabAt(ln, j, extra)
-	if err != nil {
-		return err
+	off := j.tab + extra
+	if off < 0 || off > int64(len(ln.tab)) {
+		return errorf("filter table at offset %d outside a %d-byte buffer", off, len(ln.tab))
 	}
-	t, err := decodeTaps(b, n, in)
+	t, err := decodeTaps(ln.tab[off:], n, in)
 	if err != nil {
 		return err
 	}
 	j.taps = &t
+	j.memory = append(j.memory, viewRegion(ln.tab, off, 1, 0, tapsSize(t.n, t.taps, t.rows), false))
 	return nil
 }
 
