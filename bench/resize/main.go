@@ -114,6 +114,7 @@ func run(w, h, box, runs int, in string) error {
 		results = append(results, r)
 	}
 	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
 	for _, r := range results {
 		r.VsXdrawBilinear = round(r.MPixPerS/base, 2)
 		r.MPixPerS, r.Ms = round(r.MPixPerS, 1), round(r.Ms, 2)
