@@ -24,6 +24,7 @@ const (
 
 var orientationNames = [...]string{"", "identity", "flip-h", "rotate-180", "flip-v", "transpose", "rotate-90", "transverse", "rotate-270"}
 
+// String names the orientation, as in "rotate-90".
 func (o Orientation) String() string {
 	if o.valid() {
 		return orientationNames[o]
