@@ -38,7 +38,9 @@ type Report struct {
 	Counts      Counts    `json:"counts"`
 	// FilesPerSecond is Done divided by Seconds.
 	FilesPerSecond float64 `json:"files_per_second"`
-	Stages         []Stage `json:"stages"`
+	// MaxRSSBytes is the process's peak resident memory so far, where the system reports it.
+	MaxRSSBytes int64   `json:"max_rss_bytes,omitempty"`
+	Stages      []Stage `json:"stages"`
 	// Bottleneck is the stage whose workers were busiest: the one that limited throughput.
 	Bottleneck            string    `json:"bottleneck,omitempty"`
 	BottleneckUtilization float64   `json:"bottleneck_utilization,omitempty"`
@@ -152,6 +154,7 @@ func (r *Recorder) Report(stats []pipeline.StageStats, runErr error) Report {
 	if rep.Seconds > 0 {
 		rep.FilesPerSecond = float64(rep.Counts.Done) / rep.Seconds
 	}
+	rep.MaxRSSBytes = maxRSS()
 	for _, s := range stats {
 		rep.Stages = append(rep.Stages, stageOf(s))
 	}

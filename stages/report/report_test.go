@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -83,6 +84,9 @@ func TestReportStagesFromPipeline(t *testing.T) {
 	}
 	if gpu == nil || gpu.In != 40 || gpu.Out != 40 || gpu.BusySeconds < 0.035 || gpu.Workers != 1 {
 		t.Fatalf("gpu stage %+v", gpu)
+	}
+	if runtime.GOOS == "linux" && (rep.MaxRSSBytes < 1<<20 || rep.MaxRSSBytes > 1<<40) {
+		t.Errorf("peak memory %d bytes", rep.MaxRSSBytes)
 	}
 }
 
