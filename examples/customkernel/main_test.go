@@ -1,0 +1,242 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/samples"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// reference is the vignette computed directly on an image: for each pixel, its squared
+// distance from the centre over the squared half-diagonal, both in half pixels.
+func reference(src kernels.Image, strength int) kernels.Image {
+	dst, _ := kernels.NewImage(src.Width, src.Height, src.Channels)
+	w, h := int64(src.Width), int64(src.Height)
+	for y := range src.Height {
+		for x := range src.Width {
+			dx, dy := 2*int64(x)+1-w, 2*int64(y)+1-h
+			gain := 256 - int64(strength)*(dx*dx+dy*dy)/(w*w+h*h)
+			for c := range src.Channels {
+				v := int64(src.Pix[y*src.Stride+x*src.Channels+c])
+				if c < 3 || src.Channels != 4 { // alpha is copied
+					v = (v*gain + 128) >> 8
+				}
+				dst.Pix[y*dst.Stride+x*dst.Channels+c] = byte(v)
+			}
+		}
+	}
+	return dst
+}
+
+// TestVignetteFiles runs the example on sample files, writing PNG so that nothing is lost,
+// and compares every output with the reference on the decoded input.
+func TestVignetteFiles(t *testing.T) {
+	in, out := t.TempDir(), t.TempDir()
+	inputs, err := samples.Write(in, samples.Options{Count: 5, Width: 48, Height: 36, Seed: 9,
+		Formats: []string{"jpeg", "png"}, Folders: []string{"", "sub"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "broken.png"), []byte("not a PNG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dev := newDevice(t)
+	cfg := config{In: in, Out: out, Strength: 200, Format: imageio.PNG, Batch: 2}
+
+	res, err := vignette(context.Background(), dev, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Written) != 5 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].Error(), "broken.png") {
+		t.Fatalf("%d written, failures %v; want 5 written and broken.png failed", len(res.Written), res.Failures)
+	}
+	for _, path := range inputs {
+		rel, _ := filepath.Rel(in, path)
+		src, err := (&imageio.Decoder{}).Decode(context.Background(), walk.File{Root: in, Rel: rel})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := decodeFile(t, filepath.Join(out, strings.TrimSuffix(rel, filepath.Ext(rel))+".png"))
+		if !bytes.Equal(pixels(got), reference(src.Image, cfg.Strength).Pix) {
+			t.Errorf("%s: the output differs from the reference", rel)
+		}
+	}
+}
+
+// TestVignetteWork drives the Work through gpu.Stage on batches of grey, RGB and RGBA images
+// with padded rows and odd sizes, down to one pixel.
+func TestVignetteWork(t *testing.T) {
+	dev := newDevice(t)
+	work, err := newVignetteWork(dev, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	var batches []*batch
+	for i := range 6 {
+		b := &batch{}
+		for j := range 3 {
+			b.images = append(b.images, randomImage(r, 1+r.IntN(40), 1+r.IntN(30), []int{1, 3, 4}[(i+j)%3]))
+		}
+		batches = append(batches, b)
+	}
+
+	p := pipeline.New()
+	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{Slots: 2})
+	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*batch]) error {
+		defer d.Release()
+		for i, got := range outputs(d.Batch, d.Out) {
+			src := d.Batch.images[i]
+			if !bytes.Equal(got.Pix, reference(src, 256).Pix) {
+				t.Errorf("batch %d, image %d (%d×%d, %d channels): differs from the reference",
+					d.Seq, i, src.Width, src.Height, src.Channels)
+			}
+		}
+		return nil
+	})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStrengthOutOfRange(t *testing.T) {
+	dev := newDevice(t)
+	for _, s := range []int{-1, 257} {
+		if _, err := newVignetteWork(dev, s); err == nil {
+			t.Errorf("strength %d: no error", s)
+		}
+	}
+}
+
+// TestPTXHasTheKernel checks, without the CUDA toolkit, that the embedded PTX defines the
+// entry point registered under kernelName with the six parameters of Args.
+func TestPTXHasTheKernel(t *testing.T) {
+	entry := regexp.MustCompile(`\.entry ` + kernelName + `\(([^)]*)\)`).FindSubmatch(vignettePTX)
+	if entry == nil {
+		t.Fatalf("vignette.ptx has no entry %s", kernelName)
+	}
+	if n := bytes.Count(entry[1], []byte(".param")); n != 6 {
+		t.Errorf("%s takes %d parameters in the PTX, 6 in Go", kernelName, n)
+	}
+}
+
+// TestPTXAssembles checks that ptxas assembles the PTX for Hopper (sm_90), as CI does.
+func TestPTXAssembles(t *testing.T) {
+	if _, err := exec.LookPath("ptxas"); err != nil {
+		t.Skip("ptxas not found: the CUDA toolkit is not installed")
+	}
+	if out, err := exec.Command("ptxas", "-arch=sm_90", "-o", os.DevNull, "vignette.ptx").CombinedOutput(); err != nil {
+		t.Fatalf("ptxas: %v\n%s", err, out)
+	}
+}
+
+// TestPTXIsCurrent runs the go:generate command of vignette.go into a temporary file and
+// compares the result with the committed PTX, which must be regenerated when vignette.cu
+// changes.
+func TestPTXIsCurrent(t *testing.T) {
+	if _, err := exec.LookPath("nvcc"); err != nil {
+		t.Skip("nvcc not found: the CUDA toolkit is not installed")
+	}
+	args := generateArgs(t)
+	fresh := filepath.Join(t.TempDir(), "vignette.ptx")
+	for i := range args {
+		if args[i] == "-o" {
+			args[i+1] = fresh
+		}
+	}
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	got, err := os.ReadFile(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nvccVersion(got) != nvccVersion(vignettePTX) {
+		t.Skipf("this nvcc (%s) is not the one that made vignette.ptx (%s): its text may differ", nvccVersion(got), nvccVersion(vignettePTX))
+	}
+	if !bytes.Equal(got, vignettePTX) {
+		t.Error("vignette.ptx is not what vignette.cu compiles to: run go generate ./examples/customkernel")
+	}
+}
+
+// generateArgs returns the command of vignette.go's go:generate line.
+func generateArgs(t *testing.T) []string {
+	src, err := os.ReadFile("vignette.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(src)) {
+		if cmd, ok := strings.CutPrefix(line, "//go:generate "); ok {
+			return strings.Fields(cmd)
+		}
+	}
+	t.Fatal("vignette.go has no go:generate line")
+	return nil
+}
+
+// nvccVersion is the "Cuda compilation tools" line that nvcc writes at the top of PTX.
+func nvccVersion(ptx []byte) string {
+	return string(regexp.MustCompile(`Cuda compilation tools[^\n]*`).Find(ptx))
+}
+
+func newDevice(t *testing.T) gpu.Device {
+	t.Helper()
+	dev, err := cpu.New(cpu.RandomDelays(3, 200*time.Microsecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	return dev
+}
+
+// randomImage is a w×h image of random bytes whose rows are padded with bytes that must not
+// be read.
+func randomImage(r *rand.Rand, w, h, channels int) kernels.Image {
+	stride := w*channels + r.IntN(5)
+	img := kernels.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: channels}
+	for i := range img.Pix {
+		img.Pix[i] = byte(r.Uint32())
+	}
+	return img
+}
+
+// pixels returns img's pixels without row padding.
+func pixels(img kernels.Image) []byte {
+	row := img.Width * img.Channels
+	out := make([]byte, 0, row*img.Height)
+	for y := range img.Height {
+		out = append(out, img.Pix[y*img.Stride:y*img.Stride+row]...)
+	}
+	return out
+}
+
+func decodeFile(t *testing.T, path string) kernels.Image {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := (&imageio.Decoder{}).DecodeBytes(path, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Image
+}
