@@ -1,0 +1,253 @@
+// Gostreams puts a GPU stage in the middle of a github.com/reugn/go-streams pipeline. It
+// computes a perceptual fingerprint of every image (the average hash: the image shrunk to
+// 8×8 grey pixels on the device, one bit per pixel brighter than their mean), which finds
+// near-duplicate photos.
+//
+//	ChanSource ─▶ [decode ─▶ batch ─▶ gpu ─▶ hash] ─▶ flow.Map ─▶ WriterSink
+//	(file paths)   a typed gpupipe segment wrapped     (format)    (stdout)
+//	               as a go-streams Flow by gostreams.NewFlow
+//
+// go-streams moves untyped values over unbuffered channels and has no errors; the Flow that
+// pipeline/gostreams makes checks the values' type, keeps their order (the segment decodes
+// with an OrderedMap, and gpu.Stage hands batches on in order), and reports the segment's
+// error through Wait once the go-streams side has drained. Run with -broken to see a file
+// that cannot be decoded stop the flow, and the error come back.
+//
+//	go run ./examples/gostreams
+//	go run ./examples/gostreams -broken
+//	go run ./examples/gostreams -in ~/Pictures -device auto
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/reugn/go-streams/extension"
+	"github.com/reugn/go-streams/flow"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/pipeline/gostreams"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/samples"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+func main() {
+	in := flag.String("in", "", "folder of images (default: sample photos generated in a temporary folder)")
+	dev := flag.String("device", "auto", "device: auto, cpu, cuda or cuda:N (GPUs need a build with -tags cuda)")
+	batch := flag.Int("batch", 8, "images per batch on the device")
+	broken := flag.Bool("broken", false, "send a file that is not an image as the 21st, to show how errors come back")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, *in, *dev, *batch, *broken); err != nil {
+		fmt.Fprintln(os.Stderr, "gostreams:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, in, devName string, batch int, broken bool) error {
+	paths, err := inputs(in)
+	if err != nil {
+		return err
+	}
+	if broken {
+		bad := filepath.Join(os.TempDir(), "gpupipe-not-an-image.jpg")
+		if err := os.WriteFile(bad, []byte("this is not a JPEG"), 0o644); err != nil {
+			return err
+		}
+		defer os.Remove(bad)
+		at := min(20, len(paths))
+		paths = append(paths[:at:at], append([]string{bad}, paths[at:]...)...)
+	}
+	dev, err := device.Open(devName)
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+
+	fmt.Printf("fingerprints of %d images on %s\n", len(paths), dev.Name())
+	start := time.Now()
+	err = fingerprints(ctx, dev, paths, batch, nopCloser{os.Stdout})
+	fmt.Printf("the flow ended after %.2fs\n", time.Since(start).Seconds())
+	return err
+}
+
+// inputs lists the images of folder in, or generates sample photos when in is empty.
+func inputs(in string) ([]string, error) {
+	if in == "" {
+		dir := filepath.Join(os.TempDir(), "gpupipe-samples")
+		return samples.Write(dir, samples.Options{Count: 48, Folders: []string{"", "2024", "2024/summer"}})
+	}
+	var paths []string
+	err := walk.Walk(context.Background(), []string{in}, walk.Options{Exts: walk.ImageExts}, func(f walk.File) error {
+		paths = append(paths, f.Path())
+		return nil
+	})
+	return paths, err
+}
+
+// fingerprints streams paths through go-streams: a channel source, the GPU segment as a
+// Flow, a go-streams Map that formats each fingerprint as a line, and a sink writing the lines
+// to w. It returns when the sink has finished, with the segment's error.
+func fingerprints(ctx context.Context, dev gpu.Device, paths []string, batch int, w io.WriteCloser) error {
+	fp, err := newFingerprinter(dev, batch)
+	if err != nil {
+		return err
+	}
+	sink, err := extension.NewWriterSink(w, extension.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		return err
+	}
+	ch := make(chan any)
+	go func() {
+		// When the flow fails it keeps draining its input, so this never blocks for good.
+		defer close(ch)
+		for _, p := range paths {
+			ch <- p
+		}
+	}()
+
+	segment := gostreams.NewFlow(ctx, fp.segment)
+	extension.NewChanSource(ch).
+		Via(segment).
+		Via(flow.NewMap(fingerprint.line, 1)).
+		To(sink) // blocks until the sink has written everything
+	return segment.Wait()
+}
+
+// fingerprint is the average hash of one image: bit i (from the top left, row by row) is set
+// when pixel i of the 8×8 grey image is brighter than their mean. Two pictures whose hashes
+// differ in a few bits only (bits.OnesCount64(a^b) ≤ 5) are most likely the same picture,
+// resized, recompressed or slightly edited.
+type fingerprint struct {
+	Path          string
+	Width, Height int // the decoded image's size
+	Hash          uint64
+}
+
+func (f fingerprint) line() string {
+	return fmt.Sprintf("%016x  %4d×%-4d  %s\n", f.Hash, f.Width, f.Height, f.Path)
+}
+
+// fingerprinter holds the segment's state.
+type fingerprinter struct {
+	dev     gpu.Device
+	plan    *kernels.Plan
+	work    *kernels.Work
+	decoder *imageio.Decoder
+	batch   int
+}
+
+// hashChain shrinks every image to 8×8 by area averaging, then makes it grey.
+var hashChain = kernels.NewChain().Resize(8, 8, kernels.Box).Grey()
+
+func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
+	plan, err := hashChain.Plan()
+	if err != nil {
+		return nil, err
+	}
+	work, err := plan.Bind(dev)
+	if err != nil {
+		return nil, err
+	}
+	// libjpeg-turbo decodes JPEGs at 1/8 of their size straight away: plenty for 8×8.
+	dec := &imageio.Decoder{TargetWidth: 8, TargetHeight: 8, Pool: &imageio.Pool{}}
+	return &fingerprinter{dev: dev, plan: plan, work: work, decoder: dec, batch: batch}, nil
+}
+
+// segment is the typed gpupipe part of the flow. Every stage keeps the input order, and an
+// error stops the segment (no SkipErrors), which the Flow's Wait reports.
+func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Stream[fingerprint] {
+	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
+	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
+	batches := pipeline.Map(groups, newBatch, pipeline.Name("pack"))
+	done := gpu.Stage(batches, fp.dev, batchWork{fp.work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
+	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
+}
+
+func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Decoded, error) {
+	return fp.decoder.Decode(ctx, walk.File{Root: filepath.Dir(path), Rel: filepath.Base(path)})
+}
+
+// hash turns a finished batch's 8×8 grey images into fingerprints, then releases the slot.
+func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*batch], emit func(fingerprint) error) error {
+	defer d.Release()
+	defer d.Batch.release()
+	smalls, err := fp.plan.Images(d.Batch.images, d.Out)
+	if err != nil {
+		return err
+	}
+	for i, small := range smalls {
+		src := d.Batch.files[i]
+		f := fingerprint{Path: src.File.Path(), Width: src.SourceWidth, Height: src.SourceHeight, Hash: averageHash(small)}
+		if err := emit(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// averageHash sets bit i for every pixel i of the 8×8 grey image brighter than the mean.
+func averageHash(img kernels.Image) uint64 {
+	sum := 0
+	for y := range 8 {
+		for x := range 8 {
+			sum += int(img.Pix[y*img.Stride+x])
+		}
+	}
+	var h uint64
+	for y := range 8 {
+		for x := range 8 {
+			if 64*int(img.Pix[y*img.Stride+x]) > sum {
+				h |= 1 << (63 - (8*y + x))
+			}
+		}
+	}
+	return h
+}
+
+// batch is a group of decoded files on its way through the device.
+type batch struct {
+	files  []*imageio.Decoded
+	images []kernels.Image
+}
+
+func newBatch(_ context.Context, files []*imageio.Decoded) (*batch, error) {
+	b := &batch{files: files, images: make([]kernels.Image, len(files))}
+	for i, d := range files {
+		b.images[i] = d.Image
+	}
+	return b, nil
+}
+
+func (b *batch) release() {
+	for _, d := range b.files {
+		d.Release()
+	}
+}
+
+// batchWork runs the plan's kernels.Work, which takes []kernels.Image, on batches.
+type batchWork struct{ w *kernels.Work }
+
+func (bw batchWork) Sizes(b *batch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
+func (bw batchWork) Pack(b *batch, host []byte) error  { return bw.w.Pack(b.images, host) }
+func (bw batchWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
+	return bw.w.Enqueue(s, b.images, bufs)
+}
+
+// nopCloser lets the sink close standard output's writer without closing standard output.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
