@@ -68,9 +68,10 @@ func (f *field) addRow(y int, scale float32, acc []float32) {
 			row[i] = lerp(top[i], bottom[i], fy)
 		}
 		amp := float32(o.amp * scale)
+		left, frac := o.left[:len(acc)], o.frac[:len(acc)] // lets the compiler drop bounds checks
 		for x := range acc {
-			l := o.left[x]
-			acc[x] += float32(amp * lerp(row[l], row[l+1], o.frac[x]))
+			l := left[x]
+			acc[x] += float32(amp * lerp(row[l], row[l+1], frac[x]))
 		}
 	}
 }
