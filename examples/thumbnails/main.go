@@ -160,12 +160,12 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
-	total, _ := walk.Count(ctx, []string{cfg.In}, walk.Options{Exts: walk.ImageExts})
-	bar := progress.Start(p, progress.Options{Mode: cfg.Progress, Output: cfg.ProgressOutput,
+	total, _ := walk.Count(ctx, []string{cfg.In}, walk.Options{Exts: walk.ImageExts}) // 0, unknown, on failure
+	t.bar = progress.Start(p, progress.Options{Mode: cfg.Progress, Output: cfg.ProgressOutput,
 		Stage: "write", Total: int64(total), Unit: "images"})
 	start := time.Now()
 	err = p.Run(ctx)
-	bar.Stop()
+	t.bar.Stop()
 
 	res := result{Written: t.written.Load(), Skipped: t.skipped.Load(), Failures: t.failures, // the run is over: no more appends
 		Elapsed: time.Since(start), Stages: p.Stats()}
@@ -186,6 +186,7 @@ type thumbnailer struct {
 	decoder *imageio.Decoder
 	encoder *imageio.Encoder
 	writer  *output.Writer
+	bar     *progress.Progress
 
 	written, skipped atomic.Int64
 	mu               sync.Mutex // fail is called by several stages at once
@@ -197,6 +198,7 @@ func (t *thumbnailer) walk(ctx context.Context, emit func(walk.File) error) erro
 	return walk.Walk(ctx, []string{t.cfg.In}, walk.Options{Exts: walk.ImageExts}, func(f walk.File) error {
 		if done, err := t.writer.Done(f); err == nil && done {
 			t.skipped.Add(1)
+			t.bar.AddTotal(-1) // it will never reach the write stage
 			return nil
 		}
 		return emit(f)
