@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/progress"
+	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -60,6 +62,7 @@ Exit status:
   130  interrupted (Ctrl-C); run the same command again to finish
 
 Examples:
+  imgpipe --demo build/demo
   imgpipe --in photos --out thumbs --size 256
   imgpipe --in photos --out thumbs --size 320x240 --mode crop --format png
   imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
@@ -87,7 +90,7 @@ type rawFlags struct {
 	out, size, mode, filter, ops      string
 	format, background, tensor, name  string
 	dev, shard, exts, progress        string
-	report                            string
+	report, demo                      string
 	quality, batch, slots, workers    int
 	decodeWorkers, encodeWorkers      int
 	shardRows                         int
@@ -112,7 +115,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.tensor, "tensor", "", "write .npy tensor shards with a `preset`: imagenet or imagenet-uint8")
 	fs.IntVar(&raw.shardRows, "shard-rows", npy.DefaultRowsPerShard, "images per tensor `shard`")
 	fs.StringVar(&raw.dev, "device", "auto", "`device`: auto, cpu, cuda, cuda:N, cuda:N,M or cuda:all")
-	fs.IntVar(&raw.batch, "batch", 32, "images per `batch` sent to the device")
+	fs.IntVar(&raw.batch, "batch", 16, "images per `batch` sent to the device")
 	fs.IntVar(&raw.slots, "slots", 2, "batches in flight per device (2 is double buffering)")
 	fs.IntVar(&raw.workers, "workers", runtime.GOMAXPROCS(0), "`goroutines` for decoding and for encoding")
 	fs.IntVar(&raw.decodeWorkers, "decode-workers", 0, "decoding goroutines (default --workers)")
@@ -125,6 +128,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&raw.dryRun, "dry-run", false, "list what would be written, decode nothing")
 	fs.BoolVar(&raw.quiet, "quiet", false, "no progress and no summary; failures are still named on stderr")
 	fs.BoolVar(&raw.version, "version", false, "print the version and the build's features")
+	fs.StringVar(&raw.demo, "demo", "", "write generated sample photos to `folder`/in (once) and process them into folder/out\n(with --size 256 and a report in folder/report.json unless other flags say otherwise)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
@@ -150,7 +154,39 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, errHelp
 	}
 	raw.in = append(raw.in, fs.Args()...)
+	if raw.demo != "" {
+		if err := raw.prepareDemo(fs, stderr); err != nil {
+			return nil, err
+		}
+	}
 	return raw.options()
+}
+
+// demoSamples is how many sample photos --demo makes: enough for the bars to show the run.
+const demoSamples = 200
+
+// prepareDemo fills in the flags --demo implies and writes the sample photos.
+func (raw *rawFlags) prepareDemo(fs *flag.FlagSet, stderr io.Writer) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if len(raw.in) == 0 {
+		raw.in = []string{filepath.Join(raw.demo, "in")}
+	}
+	if raw.out == "" {
+		raw.out = filepath.Join(raw.demo, "out")
+	}
+	if !set["size"] && !set["ops"] && !set["tensor"] {
+		raw.size = "256"
+	}
+	if !set["report"] {
+		raw.report = filepath.Join(raw.demo, "report.json")
+	}
+	fmt.Fprintf(stderr, "imgpipe: %d sample photos in %s\n", demoSamples, raw.in[0])
+	_, err := samples.Write(raw.in[0], samples.Options{
+		Count: demoSamples, Folders: []string{"", "coast", "hills/north", "hills/south"},
+		Formats: []string{"jpeg", "jpeg", "jpeg", "png"},
+	})
+	return err
 }
 
 func printVersion(w io.Writer) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -23,6 +24,12 @@ const (
 )
 
 func main() {
+	// Most of imgpipe's heap is pixel buffers, which hold no pointers and cost the collector
+	// almost nothing to scan, so collecting at 1.5× the live heap instead of Go's 2× trims
+	// peak memory at little cost. GOGC in the environment still decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -112,7 +112,8 @@ func (l *layout) enqueue(s gpu.Stream, kernels map[*kernelDef]gpu.Kernel, bufs g
 }
 
 // Images returns views of batch b's output images inside out, the bytes of the Out buffer
-// after the batch ran. Nothing is copied: the views are valid while out is.
+// after the batch ran. Only b's sizes are read, so its pixels may be gone. Nothing is
+// copied: the views are valid while out is.
 func (p *Plan) Images(b []Image, out []byte) ([]Image, error) {
 	if p.tensor {
 		return nil, fmt.Errorf("kernels: the plan %v makes tensors, not images", p.chain)
@@ -177,8 +178,10 @@ func (p *Plan) Output(w, h, c int) (Shape, error) {
 	return Shape{Width: v.w, Height: v.h, Channels: v.c, Tensor: v.tensor}, nil
 }
 
+// outputs lays out batch b for reading its outputs: only the images' sizes matter, so their
+// pixels may already have been released.
 func (p *Plan) outputs(b []Image, out []byte) (*layout, error) {
-	l, err := p.layout(b)
+	l, err := p.plan(b, true)
 	if err != nil {
 		return nil, err
 	}

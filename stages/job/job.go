@@ -146,7 +146,7 @@ func withDefaults(cfg Config) Config {
 		cfg.Exts = walk.ImageExts
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 32
+		cfg.Batch = 16
 	}
 	if cfg.Slots <= 0 {
 		cfg.Slots = 2
@@ -307,8 +307,8 @@ func (r *run) fail(e *pipeline.StageError) {
 		for _, d := range b.decoded {
 			r.logFailure(d.Label(), e.Stage, e.Err)
 			r.rec.Fail(d.Label(), e.Stage, e.Err)
-			d.Release()
 		}
+		b.release()
 		return
 	}
 	r.logFailure(e.ItemLabel(), e.Stage, e.Err)

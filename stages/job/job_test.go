@@ -108,7 +108,7 @@ func TestOutputsMatchTheHostComputation(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Counts.Done != int64(len(names)) || rep.Counts.Failed != 0 {
-		t.Fatalf("counts %+v", rep.Counts)
+		t.Fatalf("counts %+v, failures %v", rep.Counts, rep.Failures)
 	}
 	plan, err := ops.Chain.Plan()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -23,10 +24,12 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
 	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
-	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"), pipeline.Buffer(cfg.Batch))
-	batches := pipeline.Map(groups, newImageBatch, pipeline.Name("pack"))
+	// Batches of decoded images are the bulk of the memory, so they are handed on without
+	// queueing: a batch held by the stage before the device is already one batch ready.
+	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"))
+	batches := pipeline.Map(groups, newImageBatch, pipeline.Name("pack"), pipeline.Buffer(0))
 	done := device.Stage(batches, r.devs, r.bind, gpu.EngineOptions{Slots: cfg.Slots},
-		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail))
+		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail), pipeline.Buffer(0))
 	if cfg.Tensors != nil {
 		rows := pipeline.FlatMap(done, r.unpackRows, pipeline.Name("unpack"))
 		pipeline.ForEach(rows, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
@@ -60,10 +63,13 @@ func (r *run) bind(dev gpu.Device) (gpu.Work[*imageBatch], error) {
 	return batchWork{w}, nil
 }
 
-// imageBatch is a batch of decoded files on its way through the device.
+// imageBatch is a batch of decoded files on its way through the device. Its pixels go back
+// to the decoder's pool as soon as they are in the slot's pinned buffer; the images' sizes
+// stay, for reading the outputs.
 type imageBatch struct {
-	decoded []*imageio.Decoded
-	images  []kernels.Image
+	decoded  []*imageio.Decoded
+	images   []kernels.Image
+	released sync.Once
 }
 
 func newImageBatch(_ context.Context, ds []*imageio.Decoded) (*imageBatch, error) {
@@ -83,19 +89,29 @@ func (b *imageBatch) Label() string {
 	return fmt.Sprintf("%d images, %s … %s", len(b.decoded), first, last)
 }
 
+// release gives the pixels back, once.
 func (b *imageBatch) release() {
-	for _, d := range b.decoded {
-		d.Release()
-	}
+	b.released.Do(func() {
+		for i, d := range b.decoded {
+			d.Release()
+			b.images[i].Pix = nil
+		}
+	})
 }
 
 // batchWork runs a kernels.Work on imageBatches.
 type batchWork struct{ w *kernels.Work }
 
 func (bw batchWork) Sizes(b *imageBatch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
-func (bw batchWork) Pack(b *imageBatch, host []byte) error  { return bw.w.Pack(b.images, host) }
+
+func (bw batchWork) Pack(b *imageBatch, host []byte) error { return bw.w.Pack(b.images, host) }
+
+// Enqueue launches the kernels. The pixels are in the slot's pinned buffer by now (Pack ran
+// before), so they go back to the pool here rather than when the batch comes out.
 func (bw batchWork) Enqueue(s gpu.Stream, b *imageBatch, bufs gpu.SlotBuffers) error {
-	return bw.w.Enqueue(s, b.images, bufs)
+	err := bw.w.Enqueue(s, b.images, bufs)
+	b.release()
+	return err
 }
 
 // outImage is one output image, copied out of its slot so the slot can be reused at once.
