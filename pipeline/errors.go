@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 )
 
 // Labeler is implemented by items that can say what they are, such as a file path. Errors
@@ -22,7 +23,9 @@ type StageError struct {
 }
 
 func (e *StageError) Error() string {
-	if label := itemLabel(e.Item); label != "" {
+	// Errors that already start with the item's name (as file errors start with the path)
+	// are not prefixed with it again.
+	if label := itemLabel(e.Item); label != "" && !strings.HasPrefix(e.Err.Error(), label) {
 		return fmt.Sprintf("stage %q: item %q: %v", e.Stage, label, e.Err)
 	}
 	return fmt.Sprintf("stage %q: %v", e.Stage, e.Err)

@@ -48,8 +48,10 @@ func Buffer(n int) Option { return func(c *config) { c.buffer = max(n, 0) } }
 func Window(n int) Option { return func(c *config) { c.window = n } }
 
 // SkipErrors makes the stage skip items whose function returns an error (or panics) instead
-// of stopping the run, except errors marked with Fatal. Each failure is counted in the stage's statistics and passed to
-// handler, which may be nil. The stage calls handler from one goroutine at a time.
+// of stopping the run, except errors marked with Fatal. Each failure is counted in the
+// stage's statistics and passed to handler, which may be nil. One stage calls its handler
+// from one goroutine at a time; a handler shared by several stages must be safe for
+// concurrent use.
 func SkipErrors(handler func(*StageError)) Option {
 	return func(c *config) { c.skip, c.onError = true, handler }
 }

@@ -256,8 +256,13 @@ func TestErrorStopsRunAndNamesStageAndItem(t *testing.T) {
 	if se.Stage != "decode" || se.Item != file("img500.jpg") {
 		t.Errorf("error names stage %q item %v", se.Stage, se.Item)
 	}
-	if msg := err.Error(); !strings.Contains(msg, `"decode"`) || !strings.Contains(msg, "img500.jpg") {
+	if msg := err.Error(); msg != `stage "decode": item "img500.jpg": corrupt header` {
 		t.Errorf("message %q does not name the stage and the item", msg)
+	}
+	// An error that names the item itself is not prefixed with it twice.
+	named := &pipeline.StageError{Stage: "decode", Item: file("a.jpg"), Err: errors.New("a.jpg: truncated")}
+	if msg := named.Error(); msg != `stage "decode": a.jpg: truncated` {
+		t.Errorf("message %q", msg)
 	}
 	if produced.Load() > 10000 {
 		t.Errorf("the source went on to %d items after the error", produced.Load())
