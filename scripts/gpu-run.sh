@@ -84,13 +84,46 @@ for dir in "$here"/tests/*/; do
 	jrows="${jrows:+$jrows,}{\"binary\":\"$name\",\"tests\":\"$tests\",\"faults\":\"$faults\",\"benchmarks\":\"$bench\"}"
 done
 
+# field FILE NAME: a number from a run report (JSON written by imgpipe --report).
+field() { sed -n "s/.*\"$2\": *\([0-9.e+-]*\).*/\1/p" "$1" | head -1; }
+summary() {
+	printf '%s images in %ss (%s images/s), slowest stage %s' "$(field "$1" done)" \
+		"$(field "$1" seconds)" "$(field "$1" files_per_second)" \
+		"$(sed -n 's/.*"bottleneck": *"\([^"]*\)".*/\1/p' "$1" | head -1)"
+}
+
 imgpipe="not in the bundle"
 if [ -x "$here/imgpipe" ]; then
 	log "== imgpipe"
 	"$here/imgpipe" -h >"$OUT/imgpipe.txt" 2>&1
-	# -h exits 0 or 2 depending on the flag package; an exit at start (no driver) is 1.
-	case $? in 0 | 2) imgpipe="starts" ;; *) imgpipe="FAILS to start"; status=1 ;; esac
+	# -h exits 0; an exit at start (no driver) is 1.
+	case $? in 0) imgpipe="starts" ;; *) imgpipe="FAILS to start"; status=1 ;; esac
 	log "   $imgpipe"
+	# End to end: the same generated photos made into PNG thumbnails on the CPU device and on
+	# the GPU must give the same bytes (the kernels compute identical results), then JPEG
+	# thumbnails with bigger batches for speed.
+	demo="$OUT/imgpipe-demo"
+	for dev in cpu cuda; do
+		"$here/imgpipe" --demo "$demo" --device "$dev" --out "$demo/$dev-png" --format png \
+			--progress plain --report "$demo/$dev-png.json" >"$OUT/imgpipe.$dev-png.txt" 2>&1 || status=1
+	done
+	if [ -f "$demo/cuda-png.json" ] && diff -r "$demo/cpu-png" "$demo/cuda-png" >"$OUT/imgpipe.diff.txt" 2>&1; then
+		same="identical"
+	else
+		same="DIFFERENT (imgpipe.diff.txt)"
+		status=1
+	fi
+	"$here/imgpipe" --demo "$demo" --device cuda --out "$demo/cuda-jpeg" --batch 64 \
+		--progress plain --report "$demo/cuda-jpeg.json" >"$OUT/imgpipe.cuda-jpeg.txt" 2>&1 || status=1
+	"$here/imgpipe" --demo "$demo" --device cuda --out "$demo/tensors" --tensor imagenet --batch 64 \
+		--progress plain --report "$demo/tensors.json" >"$OUT/imgpipe.tensors.txt" 2>&1 || status=1
+	imgpipe="$imgpipe; PNG thumbnails on cpu and cuda: $same"
+	imgpipe_runs="- cpu, PNG: $(summary "$demo/cpu-png.json")
+- cuda, PNG: $(summary "$demo/cuda-png.json")
+- cuda, JPEG, batch 64: $(summary "$demo/cuda-jpeg.json")
+- cuda, --tensor imagenet, batch 64: $(summary "$demo/tensors.json")"
+	log "   $imgpipe"
+	log "$imgpipe_runs"
 fi
 
 date=$(date -u +%Y-%m-%d)
@@ -106,6 +139,7 @@ date=$(date -u +%Y-%m-%d)
 	printf '%s' "$rows"
 	echo
 	echo "imgpipe (-tags cuda): $imgpipe"
+	[ -z "${imgpipe_runs:-}" ] || { echo; echo "$imgpipe_runs"; }
 	for f in "$OUT"/*/cuda-results.md; do
 		[ -f "$f" ] || continue
 		echo
