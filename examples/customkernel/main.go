@@ -32,8 +32,8 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/samples"
@@ -139,7 +139,7 @@ func vignette(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	}, pipeline.Name("walk"))
 	decoded := pipeline.Map(files, v.decoder.Decode, pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, newBatch, pipeline.Name("pack"))
+	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
 	// The writers encode straight from the slots' output buffers, so a slot stays out until its
 	// batch is written: a third slot lets the device work on one batch meanwhile.
 	done := gpu.Stage(batches, dev, work, gpu.EngineOptions{Slots: 3}, pipeline.Name("gpu"), skip)
@@ -174,8 +174,8 @@ func (v *vignetter) fail(e *pipeline.StageError) {
 	v.failures = append(v.failures, e)
 	v.mu.Unlock()
 	switch item := e.Item.(type) {
-	case *batch:
-		item.release()
+	case *imagebatch.Batch:
+		item.Release()
 	case *imageio.Decoded:
 		item.Release()
 	}
@@ -183,11 +183,11 @@ func (v *vignetter) fail(e *pipeline.StageError) {
 
 // write encodes a finished batch's images from the slot, then gives the slot back. A file
 // that cannot be written is recorded and the others go on.
-func (v *vignetter) write(ctx context.Context, d *gpu.Done[*batch]) error {
+func (v *vignetter) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 	defer d.Release()
-	defer d.Batch.release()
+	defer d.Batch.Release()
 	for i, img := range outputs(d.Batch, d.Out) {
-		f := d.Batch.files[i].File
+		f := d.Batch.Files[i].File
 		path, err := v.writer.Write(ctx, f, func(w io.Writer) error { return v.encoder.Encode(w, img) })
 		v.mu.Lock()
 		if err != nil {
@@ -198,31 +198,6 @@ func (v *vignetter) write(ctx context.Context, d *gpu.Done[*batch]) error {
 		v.mu.Unlock()
 	}
 	return nil
-}
-
-// batch is a group of decoded files on its way through the device.
-type batch struct {
-	files  []*imageio.Decoded
-	images []kernels.Image
-}
-
-func newBatch(_ context.Context, files []*imageio.Decoded) (*batch, error) {
-	b := &batch{files: files, images: make([]kernels.Image, len(files))}
-	for i, d := range files {
-		b.images[i] = d.Image
-	}
-	return b, nil
-}
-
-// Label names the batch in errors.
-func (b *batch) Label() string {
-	return fmt.Sprintf("batch of %d from %s", len(b.files), b.files[0].Label())
-}
-
-func (b *batch) release() {
-	for _, d := range b.files {
-		d.Release()
-	}
 }
 
 func printResult(w io.Writer, cfg config, r result) {

@@ -18,6 +18,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -90,21 +91,21 @@ func TestVignetteWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	var batches []*batch
+	var batches []*imagebatch.Batch
 	for i := range 6 {
-		b := &batch{}
+		b := &imagebatch.Batch{}
 		for j := range 3 {
-			b.images = append(b.images, randomImage(r, 1+r.IntN(40), 1+r.IntN(30), []int{1, 3, 4}[(i+j)%3]))
+			b.Images = append(b.Images, randomImage(r, 1+r.IntN(40), 1+r.IntN(30), []int{1, 3, 4}[(i+j)%3]))
 		}
 		batches = append(batches, b)
 	}
 
 	p := pipeline.New()
 	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{Slots: 2})
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*batch]) error {
+	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 		defer d.Release()
 		for i, got := range outputs(d.Batch, d.Out) {
-			src := d.Batch.images[i]
+			src := d.Batch.Images[i]
 			if !bytes.Equal(got.Pix, reference(src, 256).Pix) {
 				t.Errorf("batch %d, image %d (%d×%d, %d channels): differs from the reference",
 					d.Seq, i, src.Width, src.Height, src.Channels)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 )
 
 // The flags are gpu/kernels' (gen-ptx.sh): compute_75 PTX runs on every GPU a current driver
@@ -112,9 +113,9 @@ func newVignetteWork(dev gpu.Device, strength int) (vignetteWork, error) {
 }
 
 // Sizes: the output has the input's size; no scratch memory.
-func (w vignetteWork) Sizes(b *batch) (gpu.Sizes, error) {
+func (w vignetteWork) Sizes(b *imagebatch.Batch) (gpu.Sizes, error) {
 	n := 0
-	for _, img := range b.images {
+	for _, img := range b.Images {
 		if err := img.Check(); err != nil {
 			return gpu.Sizes{}, err
 		}
@@ -124,9 +125,9 @@ func (w vignetteWork) Sizes(b *batch) (gpu.Sizes, error) {
 }
 
 // Pack copies the images' rows, without their padding, into the slot's host buffer.
-func (w vignetteWork) Pack(b *batch, host []byte) error {
+func (w vignetteWork) Pack(b *imagebatch.Batch, host []byte) error {
 	off := 0
-	for _, img := range b.images {
+	for _, img := range b.Images {
 		row := img.Width * img.Channels
 		for y := range img.Height {
 			off += copy(host[off:off+row], img.Pix[y*img.Stride:])
@@ -136,10 +137,10 @@ func (w vignetteWork) Pack(b *batch, host []byte) error {
 }
 
 // Enqueue launches the kernel once per image, on 16×16 blocks that cover it.
-func (w vignetteWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
+func (w vignetteWork) Enqueue(s gpu.Stream, b *imagebatch.Batch, bufs gpu.SlotBuffers) error {
 	const side = 16
 	off := 0
-	for _, img := range b.images {
+	for _, img := range b.Images {
 		grid := gpu.Dim3{X: (img.Width + side - 1) / side, Y: (img.Height + side - 1) / side}
 		err := s.Launch(w.k, grid, gpu.Dim3{X: side, Y: side},
 			gpu.Ptr(bufs.In, off), gpu.Ptr(bufs.Out, off),
@@ -154,10 +155,10 @@ func (w vignetteWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) erro
 }
 
 // outputs returns views of the batch's results in out, the bytes of the slot's output buffer.
-func outputs(b *batch, out []byte) []kernels.Image {
-	views := make([]kernels.Image, len(b.images))
+func outputs(b *imagebatch.Batch, out []byte) []kernels.Image {
+	views := make([]kernels.Image, len(b.Images))
 	off := 0
-	for i, img := range b.images {
+	for i, img := range b.Images {
 		n := packedLen(img)
 		views[i] = kernels.Image{Pix: out[off : off+n], Width: img.Width, Height: img.Height,
 			Stride: img.Width * img.Channels, Channels: img.Channels}

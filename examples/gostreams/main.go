@@ -37,6 +37,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/gostreams"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -172,8 +173,8 @@ func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Stream[fingerprint] {
 	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
 	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, newBatch, pipeline.Name("pack"))
-	done := gpu.Stage(batches, fp.dev, batchWork{fp.work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
+	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
+	done := gpu.Stage(batches, fp.dev, imagebatch.Work{W: fp.work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
 	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
 }
 
@@ -182,15 +183,15 @@ func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Deco
 }
 
 // hash turns a finished batch's 8×8 grey images into fingerprints, then releases the slot.
-func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*batch], emit func(fingerprint) error) error {
+func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(fingerprint) error) error {
 	defer d.Release()
-	defer d.Batch.release()
-	smalls, err := fp.plan.Images(d.Batch.images, d.Out)
+	defer d.Batch.Release()
+	smalls, err := fp.plan.Images(d.Batch.Images, d.Out)
 	if err != nil {
 		return err
 	}
 	for i, small := range smalls {
-		src := d.Batch.files[i]
+		src := d.Batch.Files[i]
 		f := fingerprint{Path: src.File.Path(), Width: src.SourceWidth, Height: src.SourceHeight, Hash: averageHash(small)}
 		if err := emit(f); err != nil {
 			return err
@@ -216,35 +217,6 @@ func averageHash(img kernels.Image) uint64 {
 		}
 	}
 	return h
-}
-
-// batch is a group of decoded files on its way through the device.
-type batch struct {
-	files  []*imageio.Decoded
-	images []kernels.Image
-}
-
-func newBatch(_ context.Context, files []*imageio.Decoded) (*batch, error) {
-	b := &batch{files: files, images: make([]kernels.Image, len(files))}
-	for i, d := range files {
-		b.images[i] = d.Image
-	}
-	return b, nil
-}
-
-func (b *batch) release() {
-	for _, d := range b.files {
-		d.Release()
-	}
-}
-
-// batchWork runs the plan's kernels.Work, which takes []kernels.Image, on batches.
-type batchWork struct{ w *kernels.Work }
-
-func (bw batchWork) Sizes(b *batch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
-func (bw batchWork) Pack(b *batch, host []byte) error  { return bw.w.Pack(b.images, host) }
-func (bw batchWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
-	return bw.w.Enqueue(s, b.images, bufs)
 }
 
 // nopCloser lets the sink close standard output's writer without closing standard output.

@@ -34,6 +34,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/samples"
@@ -154,9 +155,9 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	decoded := pipeline.OrderedMap(files, pr.decode, pipeline.Name("decode"), pipeline.AllCores(),
 		pipeline.SkipErrors(pr.fail))
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, newBatch, pipeline.Name("pack"))
+	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
 	// gpu.Stage hands batches on in input order; one writer keeps it.
-	done := gpu.Stage(batches, dev, batchWork{work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
+	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
 		pipeline.SkipErrors(pr.fail))
 	pipeline.ForEach(done, pr.write, pipeline.Name("write"))
 
@@ -210,8 +211,8 @@ func (pr *preparer) fail(e *pipeline.StageError) {
 	pr.failures = append(pr.failures, e)
 	pr.mu.Unlock()
 	switch item := e.Item.(type) {
-	case *batch:
-		item.release()
+	case *imagebatch.Batch:
+		item.Release()
 	case *imageio.Decoded:
 		item.Release()
 	}
@@ -219,10 +220,10 @@ func (pr *preparer) fail(e *pipeline.StageError) {
 
 // write appends a finished batch's tensors to the shards, in order, then gives the slot and
 // the decoded images back. A failure to write stops the run.
-func (pr *preparer) write(ctx context.Context, d *gpu.Done[*batch]) error {
+func (pr *preparer) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 	defer d.Release()
-	defer d.Batch.release()
-	tensors, err := pr.plan.Tensors(d.Batch.images, d.Out)
+	defer d.Batch.Release()
+	tensors, err := pr.plan.Tensors(d.Batch.Images, d.Out)
 	if err != nil {
 		return err
 	}
@@ -232,46 +233,11 @@ func (pr *preparer) write(ctx context.Context, d *gpu.Done[*batch]) error {
 		if row, err = binary.Append(row[:0], binary.LittleEndian, t.Data); err != nil {
 			return err
 		}
-		if err := pr.shards.Add(row, d.Batch.files[i].File.Path()); err != nil {
+		if err := pr.shards.Add(row, d.Batch.Files[i].File.Path()); err != nil {
 			return pipeline.Fatal(err)
 		}
 	}
 	return nil
-}
-
-// batch is a group of decoded files on its way through the device: the files, to name the
-// rows' sources, and their images, which the plan's Work takes.
-type batch struct {
-	files  []*imageio.Decoded
-	images []kernels.Image
-}
-
-func newBatch(_ context.Context, files []*imageio.Decoded) (*batch, error) {
-	b := &batch{files: files, images: make([]kernels.Image, len(files))}
-	for i, d := range files {
-		b.images[i] = d.Image
-	}
-	return b, nil
-}
-
-// Label names the batch in errors.
-func (b *batch) Label() string {
-	return fmt.Sprintf("batch of %d from %s", len(b.files), b.files[0].Label())
-}
-
-func (b *batch) release() {
-	for _, d := range b.files {
-		d.Release()
-	}
-}
-
-// batchWork runs the plan's kernels.Work, which takes []kernels.Image, on batches.
-type batchWork struct{ w *kernels.Work }
-
-func (bw batchWork) Sizes(b *batch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
-func (bw batchWork) Pack(b *batch, host []byte) error  { return bw.w.Pack(b.images, host) }
-func (bw batchWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
-	return bw.w.Enqueue(s, b.images, bufs)
 }
 
 // printResult lists the shards with the shapes their headers give.

@@ -40,6 +40,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/progress"
@@ -155,8 +156,8 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	files := pipeline.Generate(p, t.walk, pipeline.Name("walk"))
 	decoded := pipeline.Map(files, t.decode, pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, newBatch, pipeline.Name("pack"))
-	done := gpu.Stage(batches, dev, batchWork{work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
+	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
+	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
 	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
@@ -225,46 +226,11 @@ func (t *thumbnailer) fail(e *pipeline.StageError) {
 	t.failures = append(t.failures, e)
 	t.mu.Unlock()
 	switch item := e.Item.(type) {
-	case *batch:
-		item.release()
+	case *imagebatch.Batch:
+		item.Release()
 	case *imageio.Decoded:
 		item.Release()
 	}
-}
-
-// batch is a group of decoded files on its way through the device: the files, to name the
-// outputs, and their images, which the plan's Work takes.
-type batch struct {
-	files  []*imageio.Decoded
-	images []kernels.Image
-}
-
-func newBatch(_ context.Context, files []*imageio.Decoded) (*batch, error) {
-	b := &batch{files: files, images: make([]kernels.Image, len(files))}
-	for i, d := range files {
-		b.images[i] = d.Image
-	}
-	return b, nil
-}
-
-// Label names the batch in errors.
-func (b *batch) Label() string {
-	return fmt.Sprintf("batch of %d from %s", len(b.files), b.files[0].Label())
-}
-
-func (b *batch) release() {
-	for _, d := range b.files {
-		d.Release()
-	}
-}
-
-// batchWork runs the plan's kernels.Work, which takes []kernels.Image, on batches.
-type batchWork struct{ w *kernels.Work }
-
-func (bw batchWork) Sizes(b *batch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
-func (bw batchWork) Pack(b *batch, host []byte) error  { return bw.w.Pack(b.images, host) }
-func (bw batchWork) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
-	return bw.w.Enqueue(s, b.images, bufs)
 }
 
 // thumb is one finished thumbnail and the file it was made from.
@@ -278,10 +244,10 @@ func (th thumb) Label() string { return th.file.Label() }
 
 // unpack copies each thumbnail out of the batch's slot, then releases the slot (so the device
 // can take the next batch while the thumbnails are encoded) and the decoded images.
-func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*batch], emit func(thumb) error) error {
+func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(thumb) error) error {
 	defer d.Release()
-	defer d.Batch.release()
-	views, err := t.plan.Images(d.Batch.images, d.Out)
+	defer d.Batch.Release()
+	views, err := t.plan.Images(d.Batch.Images, d.Out)
 	if err != nil {
 		return err
 	}
@@ -290,7 +256,7 @@ func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*batch], emit func
 		if err != nil {
 			return err
 		}
-		if err := emit(thumb{file: d.Batch.files[i].File, img: img}); err != nil {
+		if err := emit(thumb{file: d.Batch.Files[i].File, img: img}); err != nil {
 			return err
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -303,12 +304,12 @@ func (r *run) dryRun(ctx context.Context, f walk.File) error {
 
 // fail records a skipped item of any stage and names it on the log.
 func (r *run) fail(e *pipeline.StageError) {
-	if b, ok := e.Item.(*imageBatch); ok {
-		for _, d := range b.decoded {
+	if b, ok := e.Item.(*imagebatch.Batch); ok {
+		for _, d := range b.Files {
 			r.logFailure(d.Label(), e.Stage, e.Err)
 			r.rec.Fail(d.Label(), e.Stage, e.Err)
 		}
-		b.release()
+		b.Release()
 		return
 	}
 	r.logFailure(e.ItemLabel(), e.Stage, e.Err)

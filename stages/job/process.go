@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"syscall"
 	"unsafe"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -27,8 +27,8 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	// Batches of decoded images are the bulk of the memory, so they are handed on without
 	// queueing: a batch held by the stage before the device is already one batch ready.
 	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, newImageBatch, pipeline.Name("pack"), pipeline.Buffer(0))
-	done := device.Stage(batches, r.devs, r.bind, gpu.EngineOptions{Slots: cfg.Slots},
+	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"), pipeline.Buffer(0))
+	done := device.Stage(batches, r.devs, imagebatch.Bind(r.plan), gpu.EngineOptions{Slots: cfg.Slots},
 		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail), pipeline.Buffer(0))
 	if cfg.Tensors != nil {
 		rows := pipeline.FlatMap(done, r.unpackRows, pipeline.Name("unpack"))
@@ -54,66 +54,6 @@ func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error)
 	return d, nil
 }
 
-// bind prepares the chain's kernels on one device.
-func (r *run) bind(dev gpu.Device) (gpu.Work[*imageBatch], error) {
-	w, err := r.plan.Bind(dev)
-	if err != nil {
-		return nil, err
-	}
-	return batchWork{w}, nil
-}
-
-// imageBatch is a batch of decoded files on its way through the device. Its pixels go back
-// to the decoder's pool as soon as they are in the slot's pinned buffer; the images' sizes
-// stay, for reading the outputs.
-type imageBatch struct {
-	decoded  []*imageio.Decoded
-	images   []kernels.Image
-	released sync.Once
-}
-
-func newImageBatch(_ context.Context, ds []*imageio.Decoded) (*imageBatch, error) {
-	b := &imageBatch{decoded: ds, images: make([]kernels.Image, len(ds))}
-	for i, d := range ds {
-		b.images[i] = d.Image
-	}
-	return b, nil
-}
-
-// Label names the batch by its first and last file.
-func (b *imageBatch) Label() string {
-	if len(b.decoded) == 0 {
-		return "empty batch"
-	}
-	first, last := b.decoded[0].Label(), b.decoded[len(b.decoded)-1].Label()
-	return fmt.Sprintf("%d images, %s … %s", len(b.decoded), first, last)
-}
-
-// release gives the pixels back, once.
-func (b *imageBatch) release() {
-	b.released.Do(func() {
-		for i, d := range b.decoded {
-			d.Release()
-			b.images[i].Pix = nil
-		}
-	})
-}
-
-// batchWork runs a kernels.Work on imageBatches.
-type batchWork struct{ w *kernels.Work }
-
-func (bw batchWork) Sizes(b *imageBatch) (gpu.Sizes, error) { return bw.w.Sizes(b.images) }
-
-func (bw batchWork) Pack(b *imageBatch, host []byte) error { return bw.w.Pack(b.images, host) }
-
-// Enqueue launches the kernels. The pixels are in the slot's pinned buffer by now (Pack ran
-// before), so they go back to the pool here rather than when the batch comes out.
-func (bw batchWork) Enqueue(s gpu.Stream, b *imageBatch, bufs gpu.SlotBuffers) error {
-	err := bw.w.Enqueue(s, b.images, bufs)
-	b.release()
-	return err
-}
-
 // outImage is one output image, copied out of its slot so the slot can be reused at once.
 type outImage struct {
 	file walk.File
@@ -123,10 +63,10 @@ type outImage struct {
 func (o outImage) Label() string { return o.file.Label() }
 
 // unpackImages splits a finished batch into its images and gives the slot back.
-func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imageBatch], emit func(outImage) error) error {
+func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(outImage) error) error {
 	defer d.Release()
-	defer d.Batch.release()
-	imgs, err := r.plan.Images(d.Batch.images, d.Out)
+	defer d.Batch.Release()
+	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
 	if err != nil {
 		return err
 	}
@@ -135,7 +75,7 @@ func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imageBatch], emit f
 		if err != nil {
 			return err
 		}
-		if err := emit(outImage{file: d.Batch.decoded[i].File, img: c}); err != nil {
+		if err := emit(outImage{file: d.Batch.Files[i].File, img: c}); err != nil {
 			return err
 		}
 	}
@@ -162,22 +102,22 @@ type row struct {
 }
 
 // unpackRows turns a finished batch into shard rows, in order.
-func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imageBatch], emit func(row) error) error {
+func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(row) error) error {
 	defer d.Release()
-	defer d.Batch.release()
+	defer d.Batch.Release()
 	if r.plan.Tensor() {
-		ts, err := r.plan.Tensors(d.Batch.images, d.Out)
+		ts, err := r.plan.Tensors(d.Batch.Images, d.Out)
 		if err != nil {
 			return err
 		}
 		for i, t := range ts {
-			if err := emit(row{data: floatBytes(t.Data), source: d.Batch.decoded[i].File.Path()}); err != nil {
+			if err := emit(row{data: floatBytes(t.Data), source: d.Batch.Files[i].File.Path()}); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	imgs, err := r.plan.Images(d.Batch.images, d.Out)
+	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
 	if err != nil {
 		return err
 	}
@@ -186,7 +126,7 @@ func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imageBatch], emit fun
 		if err != nil {
 			return err
 		}
-		if err := emit(row{data: c.Pix, source: d.Batch.decoded[i].File.Path()}); err != nil {
+		if err := emit(row{data: c.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
 			return err
 		}
 	}

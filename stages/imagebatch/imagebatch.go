@@ -1,0 +1,94 @@
+// Package imagebatch carries batches of decoded image files through a device. A Batch pairs
+// the files, which name the outputs and the errors, with the images that a kernels plan takes;
+// Work runs a plan on Batches for the overlap engine and returns each batch's pixels to the
+// decoder's pool as soon as they are in the slot's pinned buffer, so that decoded images do
+// not pile up while their batch is on the device.
+//
+//	batches := pipeline.Map(pipeline.Batch(decoded, 16, 50*time.Millisecond), imagebatch.New)
+//	done := gpu.Stage(batches, dev, work, gpu.EngineOptions{Slots: 2})
+package imagebatch
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+)
+
+// Batch is a group of decoded files on its way through a device.
+type Batch struct {
+	Files []*imageio.Decoded
+	// Images are the files' images, Images[i] being Files[i].Image. Once the batch is
+	// released only their sizes remain, which is all a plan needs to read its outputs.
+	Images []kernels.Image
+
+	released sync.Once
+}
+
+// New makes a batch of files. It has the shape of a pipeline.Map function, to follow
+// pipeline.Batch.
+func New(_ context.Context, files []*imageio.Decoded) (*Batch, error) {
+	b := &Batch{Files: files, Images: make([]kernels.Image, len(files))}
+	for i, d := range files {
+		b.Images[i] = d.Image
+	}
+	return b, nil
+}
+
+// Label names the batch in errors by its first and last file.
+func (b *Batch) Label() string {
+	switch len(b.Files) {
+	case 0:
+		return "empty batch"
+	case 1:
+		return b.Files[0].Label()
+	}
+	return fmt.Sprintf("%d images, %s … %s", len(b.Files), b.Files[0].Label(), b.Files[len(b.Files)-1].Label())
+}
+
+// Release gives the pixels back to the decoder's pool. Calling it again does nothing; the
+// images' sizes stay.
+func (b *Batch) Release() {
+	b.released.Do(func() {
+		for i, d := range b.Files {
+			d.Release()
+			b.Images[i].Pix = nil
+		}
+	})
+}
+
+// Work runs a kernels plan on Batches: a gpu.Work[*Batch].
+type Work struct {
+	W *kernels.Work
+}
+
+var _ gpu.Work[*Batch] = Work{}
+
+// Bind returns the function that prepares plan on each device, in the shape that
+// device.Stage takes.
+func Bind(plan *kernels.Plan) func(gpu.Device) (gpu.Work[*Batch], error) {
+	return func(dev gpu.Device) (gpu.Work[*Batch], error) {
+		w, err := plan.Bind(dev)
+		if err != nil {
+			return nil, err
+		}
+		return Work{w}, nil
+	}
+}
+
+// Sizes reports the bytes the batch needs on the device.
+func (w Work) Sizes(b *Batch) (gpu.Sizes, error) { return w.W.Sizes(b.Images) }
+
+// Pack writes the batch's pixels and tables into the slot's host buffer.
+func (w Work) Pack(b *Batch, host []byte) error { return w.W.Pack(b.Images, host) }
+
+// Enqueue launches the plan's kernels. The pixels are in the slot's pinned buffer by now
+// (Pack ran before), so the batch is released here rather than when it comes out.
+func (w Work) Enqueue(s gpu.Stream, b *Batch, bufs gpu.SlotBuffers) error {
+	err := w.W.Enqueue(s, b.Images, bufs)
+	b.Release()
+	return err
+}
