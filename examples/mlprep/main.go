@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"flag"
 	"fmt"
 	"io"
@@ -227,13 +226,8 @@ func (pr *preparer) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) e
 	if err != nil {
 		return err
 	}
-	var row []byte
 	for i, t := range tensors {
-		// The .npy header says "<f4": little-endian float32, whatever the machine.
-		if row, err = binary.Append(row[:0], binary.LittleEndian, t.Data); err != nil {
-			return err
-		}
-		if err := pr.shards.Add(row, d.Batch.Files[i].File.Path()); err != nil {
+		if err := pr.shards.AddFloat32s(t.Data, d.Batch.Files[i].File.Path()); err != nil {
 			return pipeline.Fatal(err)
 		}
 	}

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"syscall"
-	"unsafe"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
@@ -95,9 +95,10 @@ func (r *run) writeImage(ctx context.Context, o outImage) error {
 	return err
 }
 
-// row is one tensor-shard row and the file it came from.
+// row is one tensor-shard row, float32 values or bytes, and the file it came from.
 type row struct {
-	data   []byte
+	floats []float32
+	pix    []byte
 	source string
 }
 
@@ -111,7 +112,7 @@ func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imagebatch.Batch], em
 			return err
 		}
 		for i, t := range ts {
-			if err := emit(row{data: floatBytes(t.Data), source: d.Batch.Files[i].File.Path()}); err != nil {
+			if err := emit(row{floats: slices.Clone(t.Data), source: d.Batch.Files[i].File.Path()}); err != nil {
 				return err
 			}
 		}
@@ -126,19 +127,23 @@ func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imagebatch.Batch], em
 		if err != nil {
 			return err
 		}
-		if err := emit(row{data: c.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
+		if err := emit(row{pix: c.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// writeRow appends a row to the shards. Every row has the chain's fixed shape (fixedShape
+// checked it), so a failure here is the disk's and stops the run.
 func (r *run) writeRow(ctx context.Context, rw row) error {
-	if len(rw.data) != r.shards.RowBytes() {
-		err := fmt.Errorf("%s: the operations made a %d-byte row where the shards hold %d bytes: give the chain a fixed output size", rw.source, len(rw.data), r.shards.RowBytes())
-		return pipeline.Fatal(err)
+	var err error
+	if rw.floats != nil {
+		err = r.shards.AddFloat32s(rw.floats, rw.source)
+	} else {
+		err = r.shards.Add(rw.pix, rw.source)
 	}
-	if err := r.shards.Add(rw.data, rw.source); err != nil {
+	if err != nil {
 		return pipeline.Fatal(err)
 	}
 	r.rec.Done()
@@ -183,12 +188,4 @@ func (r *run) fixedShape() (kernels.Shape, error) {
 			strings.TrimSpace(r.cfg.Ops.Chain.String()), a.Width, a.Height, b.Width, b.Height)
 	}
 	return a, nil
-}
-
-// floatBytes copies float32 values into their bytes, in the machine's (little-endian) order
-// that .npy's "<f4" describes.
-func floatBytes(fs []float32) []byte {
-	b := make([]byte, 4*len(fs))
-	copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(fs))), len(b)))
-	return b
 }

@@ -247,6 +247,45 @@ func TestShardsCHWFloat32(t *testing.T) {
 	}
 }
 
+func TestAddFloat32s(t *testing.T) {
+	dir := t.TempDir()
+	// 3×40×40 values: more than one 4 KiB chunk of the writer's conversion buffer.
+	w, err := NewShardWriter(Options{Dir: dir, Layout: CHWFloat32, Height: 40, Width: 40, Channels: 3, RowsPerShard: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]float32, 3*40*40)
+	for i := range row {
+		row[i] = float32(i)*0.25 - 7
+	}
+	if err := w.AddFloat32s(row, "a.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.AddFloat32s(row[1:], "short.jpg"); err == nil {
+		t.Error("a row of the wrong length was accepted")
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s := readShard(t, filepath.Join(dir, "shard-00000.npy"))
+	if !slices.Equal(s.Shape, []int{1, 3, 40, 40}) {
+		t.Fatalf("shape %v", s.Shape)
+	}
+	for i, v := range row {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(s.data[4*i:])); got != v {
+			t.Fatalf("value %d is %v, want %v", i, got, v)
+		}
+	}
+	u8, err := NewShardWriter(Options{Dir: t.TempDir(), Layout: HWCUint8, Height: 1, Width: 1, Channels: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u8.Abort()
+	if err := u8.AddFloat32s([]float32{1, 2, 3}, "x"); err == nil || !strings.Contains(err.Error(), "HWC uint8") {
+		t.Errorf("float32 values into a uint8 shard: %v", err)
+	}
+}
+
 // A cancelled run keeps the complete shards and an index of exactly them.
 func TestShardsAbort(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))

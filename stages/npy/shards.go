@@ -27,6 +27,16 @@ const (
 	CHWFloat32
 )
 
+func (l Layout) String() string {
+	switch l {
+	case HWCUint8:
+		return "HWC uint8"
+	case CHWFloat32:
+		return "CHW float32"
+	}
+	return fmt.Sprintf("Layout(%d)", int(l))
+}
+
 // DefaultRowsPerShard is the shard size of Options whose RowsPerShard is 0.
 const DefaultRowsPerShard = 1024
 
@@ -168,6 +178,31 @@ func (w *ShardWriter) Add(row []byte, source string) error {
 	return w.add(source, func(dst io.Writer) error {
 		_, err := dst.Write(row)
 		return err
+	})
+}
+
+// AddFloat32s appends one row of float32 values in the shard's layout (a CHWFloat32 shard's
+// RowBytes/4 values, such as a kernels.Tensor's Data), made from the file source. The values
+// are written little-endian, as the header's "<f4" says, whatever the machine.
+func (w *ShardWriter) AddFloat32s(row []float32, source string) error {
+	if w.opts.Layout != CHWFloat32 || 4*len(row) != w.rowBytes {
+		return fmt.Errorf("npy: %s: row of %d float32 values, shards take %d bytes of %v", source, len(row), w.rowBytes, w.opts.Layout)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.add(source, func(dst io.Writer) error {
+		var buf [4096]byte
+		for len(row) > 0 {
+			n := min(len(row), len(buf)/4)
+			for i, v := range row[:n] {
+				binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
+			}
+			if _, err := dst.Write(buf[:4*n]); err != nil {
+				return err
+			}
+			row = row[n:]
+		}
+		return nil
 	})
 }
 
