@@ -64,22 +64,39 @@ func (b *batcher[T]) fill(batch []T) (_ []T, more bool) {
 	deadline := b.startTimer()
 	defer b.timer.Stop()
 	for len(batch) < b.size {
-		t := time.Now()
-		select {
-		case x, ok := <-b.in:
-			if !ok {
-				return batch, false
-			}
-			bump(&b.c.in, 1)
-			batch = append(batch, x)
-		case <-deadline:
-			return batch, true
-		case <-b.ctx.Done():
-			return batch, false
+		x, got, more := b.next(deadline)
+		if !got {
+			return batch, more
 		}
-		bump(&b.c.waitIn, int64(time.Since(t)))
+		batch = append(batch, x)
 	}
 	return batch, true
+}
+
+// next waits for an item (got), the deadline (more), or the end of the input or the run.
+func (b *batcher[T]) next(deadline <-chan time.Time) (x T, got, more bool) {
+	select {
+	case x, ok := <-b.in:
+		if ok {
+			bump(&b.c.in, 1)
+		}
+		return x, ok, ok
+	default:
+	}
+	t := clock()
+	b.c.beginWait(t)
+	defer b.c.endWait(&b.c.waitIn, t, false)
+	select {
+	case x, ok := <-b.in:
+		if ok {
+			bump(&b.c.in, 1)
+		}
+		return x, ok, ok
+	case <-deadline:
+		return x, false, true
+	case <-b.ctx.Done():
+		return x, false, false
+	}
 }
 
 func (b *batcher[T]) startTimer() <-chan time.Time {

@@ -498,6 +498,53 @@ func TestStatsAndBottleneck(t *testing.T) {
 	}
 }
 
+// Busy time read while the pipeline runs must never run ahead of the clock or go backwards,
+// whatever the workers are doing at the moment of the snapshot.
+func TestLiveUtilizationStaysInRange(t *testing.T) {
+	p := pipeline.New()
+	src := pipeline.Generate(p, func(ctx context.Context, emit func(int) error) error {
+		for i := range 3000 {
+			if i%50 == 0 {
+				time.Sleep(time.Millisecond)
+			}
+			if err := emit(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, pipeline.Name("src"))
+	work := pipeline.Map(src, func(_ context.Context, x int) (int, error) {
+		if x%7 == 0 {
+			time.Sleep(20 * time.Microsecond)
+		}
+		return x, nil
+	}, pipeline.Name("work"), pipeline.Workers(2), pipeline.Buffer(4))
+	batches := pipeline.Batch(work, 8, 300*time.Microsecond, pipeline.Name("batch"))
+	pipeline.Discard(pipeline.Unbatch(batches, pipeline.Name("unbatch")), pipeline.Name("sink"))
+	done := make(chan error)
+	go func() { done <- p.Run(context.Background()) }()
+	prev := p.Stats()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		case <-time.After(500 * time.Microsecond):
+		}
+		cur := p.Stats()
+		for i, s := range cur {
+			dBusy, dElapsed := s.Busy-prev[i].Busy, s.Elapsed-prev[i].Elapsed
+			slack := 50 * time.Microsecond * time.Duration(s.Workers)
+			if dBusy < -slack || dBusy > time.Duration(s.Workers)*dElapsed+slack {
+				t.Errorf("%s: busy moved by %v while %v passed with %d workers", s.Name, dBusy, dElapsed, s.Workers)
+			}
+		}
+		prev = cur
+	}
+}
+
 func TestBuildErrors(t *testing.T) {
 	p := pipeline.New()
 	src := pipeline.FromSlice(p, ints(3), pipeline.Name("src"))

@@ -80,7 +80,21 @@ type counters struct {
 	in, out, errs         atomic.Int64
 	busy, waitIn, waitOut atomic.Int64 // nanoseconds
 	start, end, blocked   atomic.Int64 // clock readings; 0: not started, not ended, not blocked
-	_                     [128 - 9*8]byte
+	// waits is odd while a wait is being accounted (waitIn or waitOut grows and blocked
+	// clears), so that a reader deriving busy time sees both fields from the same side of it.
+	waits atomic.Int64
+	_     [128 - 10*8]byte
+}
+
+// beginWait marks the worker as blocked from clock reading t.
+func (c *counters) beginWait(t int64) { c.blocked.Store(t) }
+
+// endWait adds the wait that began at t to total and marks the worker as running.
+func (c *counters) endWait(total *atomic.Int64, t int64, shared bool) {
+	c.waits.Add(1)
+	inc(total, clock()-t, shared)
+	c.blocked.Store(0)
+	c.waits.Add(1)
 }
 
 // epoch is the origin of clock. Durations since a fixed time read only the monotonic clock,
@@ -92,9 +106,22 @@ func clock() int64 { return int64(time.Since(epoch)) + 1 }
 
 func bump(v *atomic.Int64, d int64) { v.Store(v.Load() + d) }
 
+// waitState reads the wait totals and the wait in progress consistently: not halfway
+// through endWait. A reader that keeps meeting a writer there settles for what it read.
+func (c *counters) waitState() (waitIn, waitOut, blocked int64) {
+	for range 4 {
+		v := c.waits.Load()
+		waitIn, waitOut, blocked = c.waitIn.Load(), c.waitOut.Load(), c.blocked.Load()
+		if v%2 == 0 && c.waits.Load() == v {
+			break
+		}
+	}
+	return waitIn, waitOut, blocked
+}
+
 // add sums the counters into a snapshot taken at clock reading now.
 func (c *counters) add(into *StageStats, derived bool, now int64) {
-	waitIn, waitOut := c.waitIn.Load(), c.waitOut.Load()
+	waitIn, waitOut, blocked := c.waitState()
 	into.In += c.in.Load()
 	into.Out += c.out.Load()
 	into.Errors += c.errs.Load()
@@ -104,7 +131,7 @@ func (c *counters) add(into *StageStats, derived bool, now int64) {
 		into.Busy += time.Duration(c.busy.Load())
 		return
 	}
-	start, end, blocked := c.start.Load(), c.end.Load(), c.blocked.Load()
+	start, end := c.start.Load(), c.end.Load()
 	if start == 0 {
 		return
 	}

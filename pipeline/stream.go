@@ -81,15 +81,14 @@ func recv[T any](ctx context.Context, in <-chan T, c *counters, shared bool) (T,
 	default:
 	}
 	t := clock()
-	c.blocked.Store(t)
+	c.beginWait(t)
 	var x T
 	var ok bool
 	select {
 	case x, ok = <-in:
 	case <-done:
 	}
-	inc(&c.waitIn, clock()-t, shared)
-	c.blocked.Store(0)
+	c.endWait(&c.waitIn, t, shared)
 	if ok {
 		inc(&c.in, 1, shared)
 	}
@@ -105,15 +104,14 @@ func send[T any](ctx context.Context, out chan<- T, v T, c *counters, shared boo
 	default:
 	}
 	t := clock()
-	c.blocked.Store(t)
-	defer c.blocked.Store(0)
+	c.beginWait(t)
 	select {
 	case out <- v:
-		inc(&c.waitOut, clock()-t, shared)
+		c.endWait(&c.waitOut, t, shared)
 		inc(&c.out, 1, shared)
 		return true
 	case <-ctx.Done():
-		inc(&c.waitOut, clock()-t, shared)
+		c.endWait(&c.waitOut, t, shared)
 		return false
 	}
 }

@@ -14,7 +14,7 @@ type bars struct {
 }
 
 const (
-	mainTemplate   = `{{string . "unit"}} {{counters . }} {{bar . }} {{percent . }} {{speed . "%s/s" "?/s"}} {{etime . "%s"}} {{rtime . "ETA %s" "ETA ?"}}`
+	mainTemplate   = `{{string . "unit"}} {{counters . }} {{bar . }} {{percent . }} {{speed . "%s/s" "?/s"}} {{rtime . "ETA %s" "in %s" "ETA ?"}}`
 	stagesTemplate = `{{string . "stages"}}`
 )
 

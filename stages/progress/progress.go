@@ -79,8 +79,15 @@ type Progress struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
-	prev     []pipeline.StageStats // the snapshot of the previous tick
+	// history holds the snapshots of the last ticks, oldest first: rates are measured over
+	// about two seconds, which smooths stages that account their busy time in lumps (a GPU
+	// stage adds a batch's time when the batch completes).
+	history [][]pipeline.StageStats
+	keep    int
 }
+
+// window is how far back the per-stage figures look.
+const window = 2 * time.Second
 
 // view is how progress is drawn: live bars or plain lines.
 type view interface {
@@ -106,6 +113,7 @@ func Start(p *pipeline.Pipeline, opts Options) *Progress {
 	if _, live := pr.view.(*bars); live {
 		tick = 200 * time.Millisecond
 	}
+	pr.keep = max(int(window/tick), 1)
 	go pr.loop(tick)
 	return pr
 }
@@ -181,19 +189,26 @@ func (pr *Progress) snapshot() snapshot {
 	cur := pr.p.Stats()
 	s := snapshot{total: pr.total.Load(), elapsed: time.Since(pr.start)}
 	s.done = doneCount(cur, pr.opts.Stage)
+	var prev []pipeline.StageStats
+	if len(pr.history) > 0 {
+		prev = pr.history[0]
+	}
 	before := map[string]pipeline.StageStats{}
-	for _, st := range pr.prev {
+	for _, st := range prev {
 		before[st.Name] = st
 	}
 	for _, st := range cur {
 		b := before[st.Name]
 		busy := pipeline.StageStats{Busy: st.Busy - b.Busy, Workers: st.Workers, Elapsed: st.Elapsed - b.Elapsed}
-		s.stages = append(s.stages, stageLine{st.Name, busy.Utilization(), st.QueueLen, st.QueueCap})
+		s.stages = append(s.stages, stageLine{st.Name, min(max(busy.Utilization(), 0), 1), st.QueueLen, st.QueueCap})
 	}
-	if b, _, ok := pipeline.Bottleneck(pr.prev, cur); ok {
+	if b, _, ok := pipeline.Bottleneck(prev, cur); ok {
 		s.bottleneck = b.Name
 	}
-	pr.prev = cur
+	pr.history = append(pr.history, cur)
+	if len(pr.history) > pr.keep {
+		pr.history = pr.history[1:]
+	}
 	return s
 }
 

@@ -141,6 +141,11 @@ func TestBarTemplatesRender(t *testing.T) {
 	if err := main.Err(); err != nil {
 		t.Fatal(err)
 	}
+	main.SetCurrent(200)
+	main.Finish()
+	if s := main.String(); strings.Contains(s, "EXTRA") || strings.Contains(s, "MISSING") || !strings.Contains(s, " in ") {
+		t.Errorf("finished bar renders %q", s)
+	}
 	stages := pb.New64(0).SetTemplateString(stagesTemplate).Set(pb.Static, true)
 	stages.Set("stages", "decode 97% q4/4")
 	if s := stages.String(); s != "decode 97% q4/4" {
