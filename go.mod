@@ -3,19 +3,22 @@ module github.com/gpupipe/gpupipe
 go 1.26.0
 
 require (
+	github.com/cheggaaa/pb/v3 v3.3.0
+	github.com/disintegration/imaging v1.6.2
+	github.com/mattn/go-isatty v0.0.24
+	github.com/reugn/go-streams v0.13.0
+	go.uber.org/goleak v1.3.0
+	golang.org/x/image v0.48.0
+	gorgonia.org/cu v0.9.6
+)
+
+require (
 	github.com/VividCortex/ewma v1.2.0 // indirect
-	github.com/cheggaaa/pb/v3 v3.3.0 // indirect
 	github.com/clipperhouse/uax29/v2 v2.2.0 // indirect
-	github.com/disintegration/imaging v1.6.2 // indirect
 	github.com/fatih/color v1.19.0 // indirect
 	github.com/google/uuid v1.1.1 // indirect
 	github.com/mattn/go-colorable v0.1.16 // indirect
-	github.com/mattn/go-isatty v0.0.24 // indirect
 	github.com/mattn/go-runewidth v0.0.31 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
-	github.com/reugn/go-streams v0.13.0 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
-	golang.org/x/image v0.48.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
-	gorgonia.org/cu v0.9.6 // indirect
 )
