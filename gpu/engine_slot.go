@@ -74,14 +74,14 @@ func (e *Engine[B]) grow(s *slot, need Sizes) error {
 
 func (s *slot) growBuffers(dev Device, need Sizes) error {
 	if need.In > s.caps.In {
-		n, err := growPair(dev, &s.hostIn, &s.bufs.In, s.caps.In, need.In)
+		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, s.caps.In, need.In)
 		if err != nil {
 			return fmt.Errorf("input buffers of %d bytes: %w", need.In, err)
 		}
 		s.caps.In = n
 	}
 	if need.Out > s.caps.Out {
-		n, err := growPair(dev, &s.hostOut, &s.bufs.Out, s.caps.Out, need.Out)
+		n, err := growPair(dev, dev.AllocHost, &s.hostOut, &s.bufs.Out, s.caps.Out, need.Out)
 		if err != nil {
 			return fmt.Errorf("output buffers of %d bytes: %w", need.Out, err)
 		}
@@ -97,8 +97,24 @@ func (s *slot) growBuffers(dev Device, need Sizes) error {
 	return nil
 }
 
-// growPair replaces a host buffer and a device buffer with larger ones of equal size.
-func growPair(dev Device, host *HostBuffer, buf *DeviceBuffer, have, need int) (int, error) {
+// uploadAllocator is a device that allocates host memory meant only for host→device copies,
+// such as write-combined memory on a GPU: fast for the host to write and the GPU to read,
+// very slow for the host to read. The engine only ever writes its input buffers.
+type uploadAllocator interface {
+	AllocUploadHost(size int) (HostBuffer, error)
+}
+
+// allocUpload is how the engine allocates a slot's host input buffer on dev.
+func allocUpload(dev Device) func(int) (HostBuffer, error) {
+	if u, ok := dev.(uploadAllocator); ok {
+		return u.AllocUploadHost
+	}
+	return dev.AllocHost
+}
+
+// growPair replaces a host buffer (allocated by alloc) and a device buffer with larger ones
+// of equal size.
+func growPair(dev Device, alloc func(int) (HostBuffer, error), host *HostBuffer, buf *DeviceBuffer, have, need int) (int, error) {
 	n, err := growDevice(dev, buf, have, need)
 	if err != nil {
 		return 0, err
@@ -107,7 +123,7 @@ func growPair(dev Device, host *HostBuffer, buf *DeviceBuffer, have, need int) (
 		_ = (*host).Free()
 		*host = nil
 	}
-	h, err := dev.AllocHost(n)
+	h, err := alloc(n)
 	if err != nil {
 		_ = (*buf).Free()
 		*buf = nil
