@@ -173,12 +173,7 @@ func (v *vignetter) fail(e *pipeline.StageError) {
 	v.mu.Lock()
 	v.failures = append(v.failures, e)
 	v.mu.Unlock()
-	switch item := e.Item.(type) {
-	case *imagebatch.Batch:
-		item.Release()
-	case *imageio.Decoded:
-		item.Release()
-	}
+	imagebatch.ReleaseItem(e.Item)
 }
 
 // write encodes a finished batch's images from the slot, then gives the slot back. A file

@@ -151,7 +151,7 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	}, pipeline.Name("walk"))
 	// OrderedMap decodes on every core and hands the images on in input order; a skipped file
 	// leaves no gap.
-	decoded := pipeline.OrderedMap(files, pr.decode, pipeline.Name("decode"), pipeline.AllCores(),
+	decoded := pipeline.OrderedMap(files, imagebatch.Decode(pr.decoder, pr.plan), pipeline.Name("decode"), pipeline.AllCores(),
 		pipeline.SkipErrors(pr.fail))
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
@@ -190,31 +190,12 @@ type preparer struct {
 	failures []*pipeline.StageError
 }
 
-// decode reads one file and checks that the plan can make a tensor of it, so that a bad
-// image fails alone instead of failing its whole batch on the device.
-func (pr *preparer) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	d, err := pr.decoder.Decode(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := pr.plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
-		d.Release()
-		return nil, fmt.Errorf("%s: %w", f.Label(), err)
-	}
-	return d, nil
-}
-
 // fail records a skipped item. A batch that failed as a whole gives its files back.
 func (pr *preparer) fail(e *pipeline.StageError) {
 	pr.mu.Lock()
 	pr.failures = append(pr.failures, e)
 	pr.mu.Unlock()
-	switch item := e.Item.(type) {
-	case *imagebatch.Batch:
-		item.Release()
-	case *imageio.Decoded:
-		item.Release()
-	}
+	imagebatch.ReleaseItem(e.Item)
 }
 
 // write appends a finished batch's tensors to the shards, in order, then gives the slot and

@@ -154,7 +154,7 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	p := pipeline.New()
 	skip := pipeline.SkipErrors(t.fail)
 	files := pipeline.Generate(p, t.walk, pipeline.Name("walk"))
-	decoded := pipeline.Map(files, t.decode, pipeline.Name("decode"), pipeline.AllCores(), skip)
+	decoded := pipeline.Map(files, imagebatch.Decode(t.decoder, t.plan), pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
 	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
@@ -206,31 +206,12 @@ func (t *thumbnailer) walk(ctx context.Context, emit func(walk.File) error) erro
 	})
 }
 
-// decode reads one file and checks that the plan can resize it, so that a bad image fails
-// alone instead of failing its whole batch on the device.
-func (t *thumbnailer) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	d, err := t.decoder.Decode(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := t.plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
-		d.Release()
-		return nil, fmt.Errorf("%s: %w", f.Label(), err)
-	}
-	return d, nil
-}
-
 // fail records a skipped item. A batch that failed as a whole gives its files back.
 func (t *thumbnailer) fail(e *pipeline.StageError) {
 	t.mu.Lock()
 	t.failures = append(t.failures, e)
 	t.mu.Unlock()
-	switch item := e.Item.(type) {
-	case *imagebatch.Batch:
-		item.Release()
-	case *imageio.Decoded:
-		item.Release()
-	}
+	imagebatch.ReleaseItem(e.Item)
 }
 
 // thumb is one finished thumbnail and the file it was made from.

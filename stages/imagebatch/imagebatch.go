@@ -16,6 +16,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 // Batch is a group of decoded files on its way through a device.
@@ -91,4 +92,32 @@ func (w Work) Enqueue(s gpu.Stream, b *Batch, bufs gpu.SlotBuffers) error {
 	err := w.W.Enqueue(s, b.Images, bufs)
 	b.Release()
 	return err
+}
+
+// Decode returns a function, in the shape pipeline.Map takes, that decodes a file with dec and
+// checks that plan can make an output of it: a plan fails a whole batch when one of its
+// images cannot be processed, so a bad image is better refused alone, before batching.
+func Decode(dec *imageio.Decoder, plan *kernels.Plan) func(context.Context, walk.File) (*imageio.Decoded, error) {
+	return func(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
+		d, err := dec.Decode(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
+			d.Release()
+			return nil, fmt.Errorf("%s: %w", f.Label(), err)
+		}
+		return d, nil
+	}
+}
+
+// ReleaseItem gives back the pixels held by an item that failed and was skipped: a *Batch or
+// an *imageio.Decoded; other items are left alone. Call it from pipeline.SkipErrors handlers.
+func ReleaseItem(item any) {
+	switch it := item.(type) {
+	case *Batch:
+		it.Release()
+	case *imageio.Decoded:
+		it.Release()
+	}
 }

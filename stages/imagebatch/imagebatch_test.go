@@ -3,6 +3,8 @@ package imagebatch_test
 import (
 	"bytes"
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +110,36 @@ func TestReleaseOnceAndLabel(t *testing.T) {
 	empty, _ := imagebatch.New(context.Background(), nil)
 	if one.Label() != "in/x.png" || empty.Label() != "empty batch" {
 		t.Errorf("labels %q and %q", one.Label(), empty.Label())
+	}
+}
+
+// Decode refuses, alone and before batching, an image the plan cannot make an output of.
+func TestDecodeChecksThePlan(t *testing.T) {
+	dir := t.TempDir()
+	paths, err := samples.Write(dir, samples.Options{Count: 2, Width: 40, Height: 30, Formats: []string{"png"}})
+	if err != nil || len(paths) != 2 {
+		t.Fatal(paths, err)
+	}
+	small := walk.File{Root: dir, Rel: filepath.Base(paths[0])}
+	inside, err := kernels.NewChain().Crop(10, 10, 5, 5).Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside, err := kernels.NewChain().Crop(100, 100, 5, 5).Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := &imageio.Decoder{Pool: &imageio.Pool{}}
+	d, err := imagebatch.Decode(dec, inside)(context.Background(), small)
+	if err != nil || d.Image.Width != 40 {
+		t.Fatalf("a crop inside the image: %v", err)
+	}
+	imagebatch.ReleaseItem(d)
+	if d.Image.Pix != nil {
+		t.Error("ReleaseItem left the pixels with the item")
+	}
+	imagebatch.ReleaseItem("not an image") // other items are left alone
+	if _, err := imagebatch.Decode(dec, outside)(context.Background(), small); err == nil || !strings.Contains(err.Error(), small.Label()) {
+		t.Errorf("a crop outside the image: %v, want an error naming %s", err, small.Label())
 	}
 }

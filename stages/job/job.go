@@ -314,9 +314,7 @@ func (r *run) fail(e *pipeline.StageError) {
 	}
 	r.logFailure(e.ItemLabel(), e.Stage, e.Err)
 	r.rec.FailStage(e)
-	if d, ok := e.Item.(*imageio.Decoded); ok {
-		d.Release()
-	}
+	imagebatch.ReleaseItem(e.Item)
 }
 
 func (r *run) logFailure(path, stage string, err error) {

@@ -14,7 +14,6 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
-	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -22,7 +21,7 @@ import (
 // process adds the stages from decoding to writing.
 func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
-	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
+	decoded := pipeline.OrderedMap(files, imagebatch.Decode(r.decoder, r.plan), pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
 	// Batches of decoded images are the bulk of the memory, so they are handed on without
 	// queueing: a batch held by the stage before the device is already one batch ready.
@@ -38,20 +37,6 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	outs := pipeline.FlatMap(done, r.unpackImages, pipeline.Name("unpack"))
 	pipeline.ForEach(outs, r.writeImage, pipeline.Name("write"), pipeline.Workers(cfg.EncodeWorkers),
 		pipeline.Buffer(2*cfg.EncodeWorkers), pipeline.SkipErrors(r.fail))
-}
-
-// decode reads one file, and checks that the chain can make an output of it, so that one bad
-// image fails alone rather than with its whole batch.
-func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	d, err := r.decoder.Decode(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := r.plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
-		d.Release()
-		return nil, fmt.Errorf("%s: %w", f.Label(), err)
-	}
-	return d, nil
 }
 
 // outImage is one output image, copied out of its slot so the slot can be reused at once.
