@@ -25,7 +25,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -94,8 +93,7 @@ func run(ctx context.Context, devName string, cfg config) error {
 
 // sampleFolder generates sample photos once into a folder that later runs reuse.
 func sampleFolder() (string, error) {
-	dir := filepath.Join(os.TempDir(), "gpupipe-samples")
-	paths, err := samples.Write(dir, samples.Options{Count: 48, Folders: []string{"", "2024", "2024/summer"}})
+	dir, paths, err := samples.WriteShared()
 	if err != nil {
 		return "", err
 	}

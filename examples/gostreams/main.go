@@ -88,8 +88,8 @@ func run(ctx context.Context, in, devName string, batch int, broken bool) error 
 // inputs lists the images of folder in, or generates sample photos when in is empty.
 func inputs(in string) ([]string, error) {
 	if in == "" {
-		dir := filepath.Join(os.TempDir(), "gpupipe-samples")
-		return samples.Write(dir, samples.Options{Count: 48, Folders: []string{"", "2024", "2024/summer"}})
+		_, paths, err := samples.WriteShared()
+		return paths, err
 	}
 	var paths []string
 	err := walk.Walk(context.Background(), []string{in}, walk.Options{Exts: walk.ImageExts}, func(f walk.File) error {

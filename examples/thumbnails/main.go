@@ -28,7 +28,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -102,8 +101,7 @@ func run(ctx context.Context, in, out, devName string, size, batch int, format, 
 
 // sampleFolder generates sample photos once into a folder that later runs reuse.
 func sampleFolder() (string, error) {
-	dir := filepath.Join(os.TempDir(), "gpupipe-samples")
-	paths, err := samples.Write(dir, samples.Options{Count: 48, Folders: []string{"", "2024", "2024/summer"}})
+	dir, paths, err := samples.WriteShared()
 	if err != nil {
 		return "", err
 	}

@@ -305,3 +305,16 @@ func (m *manifest) write(dir string) error {
 			return enc.Encode(m)
 		})
 }
+
+// SharedDir is the folder WriteShared writes to: one set in the system's temporary folder
+// that every program using it shares, so that it is made once.
+func SharedDir() string { return filepath.Join(os.TempDir(), "gpupipe-samples") }
+
+// WriteShared writes the standard set of samples, 48 images of the default size in three
+// folders, into SharedDir, where they are kept for later runs, and returns the folder and
+// the images' paths. The examples run on it when given no input of their own.
+func WriteShared() (dir string, paths []string, err error) {
+	dir = SharedDir()
+	paths, err = Write(dir, Options{Count: 48, Folders: []string{"", "2024", "2024/summer"}})
+	return dir, paths, err
+}

@@ -291,3 +291,11 @@ func compact(img imageio.Image) []byte {
 	}
 	return out
 }
+
+func TestSharedDirIsInTheTemporaryFolder(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if got := SharedDir(); got != filepath.Join(tmp, "gpupipe-samples") {
+		t.Errorf("SharedDir() = %q, want it in %q", got, tmp)
+	}
+}
