@@ -1,5 +1,5 @@
 // Command photos writes a folder of generated, photo-like JPEGs for the benchmarks (see
-// package stages/samples). The same flags always give the same files, and files already in
+// package internal/samples). The same flags always give the same files, and files already in
 // place are kept.
 //
 //	go run ./bench/photos -out build/photos -n 40 -size 4000x3000
@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gpupipe/gpupipe/stages/job"
-	"github.com/gpupipe/gpupipe/stages/samples"
+	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/samples"
 )
 
 func main() {

@@ -7,9 +7,9 @@ import (
 	"io"
 	"strings"
 
-	"github.com/gpupipe/gpupipe/stages/job"
-	"github.com/gpupipe/gpupipe/stages/progress"
-	"github.com/gpupipe/gpupipe/stages/report"
+	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/pipeline/report"
 )
 
 // execute runs the job and turns its outcome into output and an exit code.

@@ -12,12 +12,12 @@ import (
 	"strings"
 
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/samples"
+	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/imageio"
-	"github.com/gpupipe/gpupipe/stages/job"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
-	"github.com/gpupipe/gpupipe/stages/progress"
-	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 

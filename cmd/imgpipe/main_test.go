@@ -22,8 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gpupipe/gpupipe/pipeline/report"
 	"github.com/gpupipe/gpupipe/stages/npy"
-	"github.com/gpupipe/gpupipe/stages/report"
 )
 
 // bin is the imgpipe built once for all tests.

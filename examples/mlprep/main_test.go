@@ -17,8 +17,8 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/stages/npy"
-	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 

@@ -1,5 +1,5 @@
 // Thumbnails makes a thumbnail of every image in a folder, with a pipeline composed from
-// gpupipe's building blocks rather than the ready-made stages/job:
+// gpupipe's building blocks rather than the ready-made internal/job:
 //
 //	walk ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
 //	        (all cores,          (resize on    (all cores: encode and
@@ -38,12 +38,12 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
-	"github.com/gpupipe/gpupipe/stages/progress"
-	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 

@@ -13,9 +13,9 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/samples"
+	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/imageio"
-	"github.com/gpupipe/gpupipe/stages/progress"
-	"github.com/gpupipe/gpupipe/stages/samples"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 

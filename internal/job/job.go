@@ -26,12 +26,12 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/pipeline/report"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
-	"github.com/gpupipe/gpupipe/stages/progress"
-	"github.com/gpupipe/gpupipe/stages/report"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gpupipe/gpupipe/stages/report"
+	"github.com/gpupipe/gpupipe/pipeline/report"
 )
 
 func ExampleRecorder() {

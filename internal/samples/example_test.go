@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gpupipe/gpupipe/stages/samples"
+	"github.com/gpupipe/gpupipe/internal/samples"
 )
 
 func Example() {

@@ -18,9 +18,9 @@ import (
 	"testing"
 
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/pipeline/report"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
-	"github.com/gpupipe/gpupipe/stages/report"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
