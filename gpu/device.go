@@ -49,6 +49,24 @@ type Device interface {
 	Close() error
 }
 
+// UploadAllocator is implemented by a Device that can allocate host memory meant only for
+// host→device copies, such as write-combined pinned memory on a GPU: fast for the host to
+// write and for the device to read over the bus, very slow for the host to read. It is an
+// optional capability, tested with a type assertion as io tests for WriterTo:
+//
+//	alloc := dev.AllocHost
+//	if u, ok := dev.(gpu.UploadAllocator); ok {
+//		alloc = u.AllocUploadHost
+//	}
+//
+// The overlap engine (package gpu/engine) allocates its slots' input buffers this way, since
+// it only ever writes them; output buffers, which consumers read, come from AllocHost.
+type UploadAllocator interface {
+	// AllocUploadHost allocates size bytes of host memory for host→device copies. The
+	// buffer behaves as one from AllocHost; only reading it from the host may be slow.
+	AllocUploadHost(size int) (HostBuffer, error)
+}
+
 // HostBuffer is host memory that asynchronous copies read from or write to.
 type HostBuffer interface {
 	// Bytes is the buffer's memory; nil after Free. Producers may write into it directly,
@@ -91,6 +109,10 @@ type Stream interface {
 	Synchronize() error
 	// Close waits for enqueued work and releases the stream.
 	Close() error
+	// Device is the device that created the stream (as cuStreamGetCtx names a stream's
+	// context), also after Close. Work that runs on several devices resolves its
+	// per-device state from it, such as kernels: s.Device().Kernel(name).
+	Device() Device
 }
 
 // Event marks a point in a stream.
@@ -160,11 +182,3 @@ func (e *OpError) Error() string {
 }
 
 func (e *OpError) Unwrap() error { return e.Err }
-
-// CheckRange reports ErrOutOfRange when [off, off+n) is not inside a buffer of size size.
-func CheckRange(what string, off, n, size int) error {
-	if off < 0 || n < 0 || off > size || n > size-off {
-		return fmt.Errorf("%w: %s [%d, %d+%d) of %d bytes", ErrOutOfRange, what, off, off, n, size)
-	}
-	return nil
-}

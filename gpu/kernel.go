@@ -127,6 +127,73 @@ func (l *HostLaunch) Mem(i int) ([]byte, error) {
 	return a.Mem, err
 }
 
+// Scan reads the launch's arguments, in order, into the pointers dst, one per argument:
+//
+//	*int32, *uint32, *int64, *float32, *float64   a scalar argument of that kind
+//	*[]byte                                       a pointer argument: its memory, from the
+//	                                              argument's offset to the buffer's end
+//	*[]float32, *[]int32                          a pointer argument viewed as values (see
+//	                                              Float32s), its memory cut to whole values
+//	nil                                           the argument is skipped
+//
+// A count of pointers other than the number of arguments, an argument of another kind or a
+// pointer of another type is an ErrBadArg error that names the argument's index; dst may
+// then be partly written. A Go kernel twin reads its arguments in one call:
+//
+//	var y, x []float32
+//	var a float32
+//	var n int32
+//	if err := l.Scan(&y, &x, &a, &n); err != nil {
+//		return err
+//	}
+func (l *HostLaunch) Scan(dst ...any) error {
+	if len(dst) != len(l.Args) {
+		return fmt.Errorf("%w: Scan of %d arguments into %d values", ErrBadArg, len(l.Args), len(dst))
+	}
+	for i, d := range dst {
+		if err := l.scan(i, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *HostLaunch) scan(i int, dst any) error {
+	var err error
+	switch p := dst.(type) {
+	case nil:
+	case *int32:
+		*p, err = l.Int32(i)
+	case *uint32:
+		*p, err = l.Uint32(i)
+	case *int64:
+		*p, err = l.Int64(i)
+	case *float32:
+		*p, err = l.Float32(i)
+	case *float64:
+		*p, err = l.Float64(i)
+	case *[]byte:
+		*p, err = l.Mem(i)
+	case *[]float32:
+		var m []byte
+		if m, err = l.Mem(i); err == nil {
+			if *p, err = Float32s(m[:len(m)&^3]); err != nil {
+				err = fmt.Errorf("argument %d: %w", i, err)
+			}
+		}
+	case *[]int32:
+		var m []byte
+		if m, err = l.Mem(i); err == nil {
+			if *p, err = Int32s(m[:len(m)&^3]); err != nil {
+				err = fmt.Errorf("argument %d: %w", i, err)
+			}
+		}
+	default:
+		err = fmt.Errorf("%w: argument %d (%v) cannot be read into a %T", ErrBadArg, i, l.Args[i].Kind, dst)
+	}
+	return err
+}
+
 func (l *HostLaunch) arg(i int, want ArgKind) (HostArg, error) {
 	if i < 0 || i >= len(l.Args) {
 		return HostArg{}, fmt.Errorf("%w: argument %d of %d", ErrBadArg, i, len(l.Args))
@@ -200,26 +267,6 @@ func Kernels() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// CheckArgs reports an ErrBadArg error when args do not match the spec's parameter kinds.
-// Specs without Args accept anything.
-func (s KernelSpec) CheckArgs(args []Arg) error {
-	if s.Args == nil {
-		return nil
-	}
-	if len(args) != len(s.Args) {
-		return fmt.Errorf("%w: %s takes %d arguments, got %d", ErrBadArg, s.Name, len(s.Args), len(args))
-	}
-	for i, a := range args {
-		if a.Kind != s.Args[i] {
-			return fmt.Errorf("%w: %s argument %d is %v, want %v", ErrBadArg, s.Name, i, a.Kind, s.Args[i])
-		}
-		if a.Kind == KindPtr && a.Buf == nil {
-			return fmt.Errorf("%w: %s argument %d is a nil buffer", ErrBadArg, s.Name, i)
-		}
-	}
-	return nil
 }
 
 // Float32s views b as float32 values (little-endian, native). b's length must be a multiple

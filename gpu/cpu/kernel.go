@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/internal/devkit"
 )
 
 // kernel is a registered kernel resolved for a device: the device runs spec.Host.
@@ -26,7 +27,7 @@ func (s *stream) Launch(k gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg) err
 	if err := checkDims(kn.spec.Name, grid, block); err != nil {
 		return err
 	}
-	if err := kn.spec.CheckArgs(args); err != nil {
+	if err := devkit.CheckArgs(kn.spec, args); err != nil {
 		return err
 	}
 	mems, err := s.dev.pointerArgs(kn.spec.Name, args)
@@ -74,7 +75,7 @@ func (d *Device) pointerArgs(name string, args []gpu.Arg) ([]*memory, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := gpu.CheckRange(what, a.Off, 0, b.size); err != nil {
+		if err := devkit.CheckRange(what, a.Off, 0, b.size); err != nil {
 			return nil, err
 		}
 		mems[i] = &b.memory
@@ -85,19 +86,9 @@ func (d *Device) pointerArgs(name string, args []gpu.Arg) ([]*memory, error) {
 // hostLaunch resolves the arguments when the launch runs: a buffer freed since the launch
 // was enqueued is a fault.
 func hostLaunch(grid, block gpu.Dim3, args []gpu.Arg, mems []*memory) (*gpu.HostLaunch, error) {
-	l := &gpu.HostLaunch{Grid: grid, Block: block, Args: make([]gpu.HostArg, len(args))}
-	for i, a := range args {
-		l.Args[i] = gpu.HostArg{Kind: a.Kind, Bits: a.Bits}
-		if mems[i] == nil {
-			continue
-		}
-		mem, err := mems[i].bytes(fmt.Sprintf("argument %d", i))
-		if err != nil {
-			return nil, err
-		}
-		l.Args[i].Mem = mem[a.Off:]
-	}
-	return l, nil
+	return devkit.NewHostLaunch(grid, block, args, func(i int) ([]byte, error) {
+		return mems[i].bytes(fmt.Sprintf("argument %d", i))
+	})
 }
 
 // callHost runs a kernel's Go implementation as a device would run the kernel: a returned

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/internal/devkit"
 )
 
 // stream is an in-order queue of operations run by its own goroutine.
@@ -102,6 +103,9 @@ func (s *stream) waitFor(o op) {
 	}
 }
 
+// Device is the device that created the stream.
+func (s *stream) Device() gpu.Device { return s.dev }
+
 func (s *stream) enqueue(o op) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -174,10 +178,10 @@ func (s *stream) CopyDtoD(dst gpu.DeviceBuffer, dstOff int, src gpu.DeviceBuffer
 // enqueueCopy checks the ranges and enqueues a copy that fetches both buffers' memory when
 // the stream reaches it.
 func (s *stream) enqueueCopy(kind OpKind, eng *engine, model time.Duration, dst *memory, dstOff int, src *memory, srcOff, n int) error {
-	if err := gpu.CheckRange("copy destination", dstOff, n, dst.size); err != nil {
+	if err := devkit.CheckRange("copy destination", dstOff, n, dst.size); err != nil {
 		return err
 	}
-	if err := gpu.CheckRange("copy source", srcOff, n, src.size); err != nil {
+	if err := devkit.CheckRange("copy source", srcOff, n, src.size); err != nil {
 		return err
 	}
 	desc := fmt.Sprintf("%v %d B", kind, n)

@@ -56,6 +56,8 @@ func (d *Device) AllocHost(size int) (gpu.HostBuffer, error) {
 	return d.AllocHostKind(size, Pinned)
 }
 
+var _ gpu.UploadAllocator = (*Device)(nil)
+
 // AllocUploadHost allocates host memory for host→device copies: write-combined when the
 // device was opened WithWriteCombinedUploads, pinned otherwise.
 func (d *Device) AllocUploadHost(size int) (gpu.HostBuffer, error) {

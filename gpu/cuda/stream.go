@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/internal/devkit"
 	"gorgonia.org/cu"
 )
 
@@ -98,6 +99,9 @@ func (d *Device) NewStream() (gpu.Stream, error) {
 	d.running.Store(s, struct{}{})
 	return s, nil
 }
+
+// Device is the device that created the stream.
+func (s *stream) Device() gpu.Device { return s.dev }
 
 // enqueue numbers operation o and runs call, which enqueues it on the driver stream. e is
 // the event the operation records or waits for, nil for others: it is held open until call
@@ -267,10 +271,10 @@ func (s *stream) CopyDtoD(dst gpu.DeviceBuffer, dstOff int, src gpu.DeviceBuffer
 
 // ranges checks both sides of a copy of n bytes.
 func ranges(dstOff, dstLen, srcOff, srcLen, n int) error {
-	if err := gpu.CheckRange("destination", dstOff, n, dstLen); err != nil {
+	if err := devkit.CheckRange("destination", dstOff, n, dstLen); err != nil {
 		return err
 	}
-	return gpu.CheckRange("source", srcOff, n, srcLen)
+	return devkit.CheckRange("source", srcOff, n, srcLen)
 }
 
 // Launch enqueues kernel k over grid×block threads. The arguments are checked against the
@@ -281,7 +285,7 @@ func (s *stream) Launch(gk gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg) er
 	if !ok || k == nil || k.dev != s.dev {
 		return fmt.Errorf("cuda: launch of kernel %T: %w", gk, gpu.ErrForeign)
 	}
-	if err := k.spec.CheckArgs(args); err != nil {
+	if err := devkit.CheckArgs(k.spec, args); err != nil {
 		return err
 	}
 	lim := s.dev.lim

@@ -29,6 +29,7 @@ func Run(t *testing.T, dev gpu.Device) {
 		{"Foreign", testForeign},
 		{"Kernel", testKernel},
 		{"KernelArgs", testKernelArgs},
+		{"StreamDevice", testStreamDevice},
 		{"StreamOrder", testStreamOrder},
 		{"EventsAcrossStreams", testEventsAcrossStreams},
 		{"Events", testEvents},
@@ -237,6 +238,33 @@ func testKernelArgs(t *testing.T, dev gpu.Device) {
 		wantErr(t, c.name, s.Launch(k, one, one, c.args...), c.err)
 	}
 	must(t, s.Synchronize())
+}
+
+// testStreamDevice checks that a stream names the device that created it, before and after
+// Close, and that a kernel resolved through it runs on it: how work shared by several devices
+// finds its per-device state.
+func testStreamDevice(t *testing.T, dev gpu.Device) {
+	must(t, RegisterKernel())
+	s, err := dev.NewStream()
+	must(t, err)
+	if s.Device() != dev {
+		t.Fatalf("Stream.Device() = %v (%T), want the device that created it", s.Device(), s.Device())
+	}
+	k, err := s.Device().Kernel(Kernel)
+	must(t, err)
+	x := []float32{1, 2, 3}
+	hx := hostFloats(t, dev, x)
+	dx, dy := allocDevice(t, dev, hx.Len()), allocDevice(t, dev, hx.Len())
+	must(t, s.CopyHtoD(dx, 0, hx, 0, hx.Len()))
+	must(t, s.CopyHtoD(dy, 0, hx, 0, hx.Len()))
+	must(t, saxpy(s, k, dy, dx, 2, len(x), false))
+	must(t, s.CopyDtoH(hx, 0, dy, 0, hx.Len()))
+	must(t, s.Synchronize())
+	equalFloats(t, "saxpy through Stream.Device", floats(t, hx), []float32{3, 6, 9})
+	must(t, s.Close())
+	if s.Device() != dev {
+		t.Errorf("Stream.Device() after Close = %v, want the device that created it", s.Device())
+	}
 }
 
 // testStreamOrder enqueues a long chain on one stream without waiting in between: each step
