@@ -1,6 +1,6 @@
 // Command overlap measures how close the overlap engine comes to the pipelining bound. The
 // CPU device's timing model makes upload, kernel and download each take T per batch; for
-// each configuration of slots and copy engines it runs n batches through a gpu.Stage and
+// each configuration of slots and copy engines it runs n batches through an engine.Stage and
 // prints one JSON object per line:
 //
 //	{"slots":2,"copy_engines":2,"batches":64,"measured_ms":…,"limit_ms":…,"serial_ms":…,"efficiency":…}
@@ -25,6 +25,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/pipeline"
 )
 
@@ -150,14 +151,11 @@ func once(cfg config, slots, copyEngines int) (time.Duration, error) {
 		batches[i] = i
 	}
 	p := pipeline.New()
-	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{
+	done := engine.Stage(pipeline.FromSlice(p, batches), []gpu.Device{dev}, work, engine.Options{
 		Slots:   slots,
 		Reserve: gpu.Sizes{In: cfg.bytes, Out: cfg.bytes},
 	})
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[int]) error {
-		d.Release()
-		return nil
-	})
+	pipeline.Discard(done)
 	start := time.Now()
 	err = p.Run(context.Background())
 	return time.Since(start), err

@@ -15,7 +15,7 @@ var registered = sync.OnceValue(func() error {
 
 func registerKernel() error { return registered() }
 
-// fixed is a Work whose batches all move the same number of bytes and launch one kernel:
+// fixed is an engine.Work whose batches all move the same number of bytes and launch one kernel:
 // what each phase costs comes from the device's timing model.
 type fixed struct {
 	k     gpu.Kernel
@@ -35,6 +35,10 @@ func (w fixed) Pack(b int, host []byte) error {
 func (w fixed) Enqueue(s gpu.Stream, _ int, bufs gpu.SlotBuffers) error {
 	return s.Launch(w.k, gpu.Dim3{X: 1}, gpu.Dim3{X: 1}, gpu.Ptr(bufs.Out, 0), gpu.Ptr(bufs.In, 0))
 }
+
+// Result is the batch's number: the output is not read, as a consumer that only releases the
+// slot would not.
+func (w fixed) Result(b int, _ []byte) (int, error) { return b, nil }
 
 // touch copies the batch stamp from input to output: a kernel that does almost nothing, so
 // that the timing model alone sets its duration.

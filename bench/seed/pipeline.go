@@ -8,6 +8,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/pipeline"
 )
 
@@ -62,9 +63,10 @@ func imagesKernel(f func(dst, src []float32)) gpu.HostFunc {
 	}
 }
 
-// imagesWork is the gpu.Work of one batch of images.
+// imagesWork is the engine.Work of one batch of images: its Result copies the batch's
+// output into out.
 type imagesWork struct {
-	in                  []float32
+	in, out             []float32
 	normalize, convolve gpu.Kernel
 }
 
@@ -87,6 +89,11 @@ func (w imagesWork) Enqueue(st gpu.Stream, s span, bufs gpu.SlotBuffers) error {
 	return st.Launch(w.convolve, one, one, gpu.Ptr(bufs.Out, 0), gpu.Ptr(bufs.Scratch, 0), n)
 }
 
+func (w imagesWork) Result(s span, out []byte) (span, error) {
+	copy(floatBytes(w.out[s.lo*imageLen:s.hi*imageLen]), out)
+	return s, nil
+}
+
 func runPipeline(in, out []float32, n, batch, slots int) error {
 	if err := registerKernels(); err != nil {
 		return err
@@ -96,7 +103,7 @@ func runPipeline(in, out []float32, n, batch, slots int) error {
 		return err
 	}
 	defer dev.Close()
-	work := imagesWork{in: in}
+	work := imagesWork{in: in, out: out}
 	if work.normalize, err = dev.Kernel(normalizeKernel); err != nil {
 		return err
 	}
@@ -108,12 +115,8 @@ func runPipeline(in, out []float32, n, batch, slots int) error {
 		spans = append(spans, span{lo, min(lo+batch, n)})
 	}
 	p := pipeline.New()
-	done := gpu.Stage(pipeline.FromSlice(p, spans), dev, work, gpu.EngineOptions{Slots: slots}, pipeline.Name("cpu-device"))
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[span]) error {
-		defer d.Release()
-		copy(floatBytes(out[d.Batch.lo*imageLen:d.Batch.hi*imageLen]), d.Out)
-		return nil
-	})
+	done := engine.Stage(pipeline.FromSlice(p, spans), []gpu.Device{dev}, work, engine.Options{Slots: slots}, pipeline.Name("cpu-device"))
+	pipeline.Discard(done)
 	return p.Run(context.Background())
 }
 

@@ -8,8 +8,8 @@
 //     and embedded with go:embed, so that building needs no CUDA toolkit;
 //   - vignetteHost, the Go implementation, which the CPU device runs;
 //   - gpu.RegisterKernel, which makes both forms known under one name;
-//   - vignetteWork, the gpu.Work that packs a batch, launches the kernel once per image and
-//     lets gpu.Stage keep two batches in flight.
+//   - vignetteWork, the engine.Enqueuer that packs a batch, launches the kernel once per
+//     image and lets engine.Views keep two batches in flight.
 //
 // Run it with no arguments to darken generated sample photos on the CPU device:
 //
@@ -31,6 +31,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -140,7 +141,7 @@ func vignette(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
 	// The writers encode straight from the slots' output buffers, so a slot stays out until its
 	// batch is written: a third slot lets the device work on one batch meanwhile.
-	done := gpu.Stage(batches, dev, work, gpu.EngineOptions{Slots: 3}, pipeline.Name("gpu"), skip)
+	done := engine.Views(batches, []gpu.Device{dev}, work, engine.Options{Slots: 3}, pipeline.Name("gpu"), skip)
 	pipeline.ForEach(done, v.write, pipeline.Name("write"), pipeline.Workers(2))
 
 	start := time.Now()
@@ -176,7 +177,7 @@ func (v *vignetter) fail(e *pipeline.StageError) {
 
 // write encodes a finished batch's images from the slot, then gives the slot back. A file
 // that cannot be written is recorded and the others go on.
-func (v *vignetter) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
+func (v *vignetter) write(ctx context.Context, d *engine.View[*imagebatch.Batch]) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	for i, img := range outputs(d.Batch, d.Out) {

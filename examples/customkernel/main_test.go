@@ -16,6 +16,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
@@ -82,7 +83,7 @@ func TestVignetteFiles(t *testing.T) {
 	}
 }
 
-// TestVignetteWork drives the Work through gpu.Stage on batches of grey, RGB and RGBA images
+// TestVignetteWork drives the Work through engine.Views on batches of grey, RGB and RGBA images
 // with padded rows and odd sizes, down to one pixel.
 func TestVignetteWork(t *testing.T) {
 	dev := newDevice(t)
@@ -101,8 +102,8 @@ func TestVignetteWork(t *testing.T) {
 	}
 
 	p := pipeline.New()
-	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{Slots: 2})
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
+	done := engine.Views(pipeline.FromSlice(p, batches), []gpu.Device{dev}, work, engine.Options{Slots: 2})
+	pipeline.ForEach(done, func(_ context.Context, d *engine.View[*imagebatch.Batch]) error {
 		defer d.Release()
 		for i, got := range outputs(d.Batch, d.Out) {
 			src := d.Batch.Images[i]

@@ -92,7 +92,7 @@ func threads(grid, block int) int {
 	return max(grid, 1) * max(block, 1)
 }
 
-// vignetteWork is the gpu.Work that darkens every image of a batch: the images travel packed
+// vignetteWork is the engine.Enqueuer that darkens every image of a batch: the images travel packed
 // one after another, without row padding, and each gets one launch.
 type vignetteWork struct {
 	k        gpu.Kernel

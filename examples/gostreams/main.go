@@ -9,7 +9,7 @@
 //
 // go-streams moves untyped values over unbuffered channels and has no errors; the Flow that
 // pipeline/gostreams makes checks the values' type, keeps their order (the segment decodes
-// with an OrderedMap, and gpu.Stage hands batches on in order), and reports the segment's
+// with an OrderedMap, and engine.Views hands batches on in order), and reports the segment's
 // error through Wait once the go-streams side has drained. Run with -broken to see a file
 // that cannot be decoded stop the flow, and the error come back.
 //
@@ -34,6 +34,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
@@ -174,7 +175,7 @@ func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Strea
 	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
 	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, fp.dev, imagebatch.Work{W: fp.work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
+	done := engine.Views(batches, []gpu.Device{fp.dev}, imagebatch.Work{W: fp.work}, engine.Options{Slots: 2}, pipeline.Name("gpu"))
 	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
 }
 
@@ -183,7 +184,7 @@ func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Deco
 }
 
 // hash turns a finished batch's 8×8 grey images into fingerprints, then releases the slot.
-func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(fingerprint) error) error {
+func (fp *fingerprinter) hash(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(fingerprint) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	smalls, err := fp.plan.Images(d.Batch.Images, d.Out)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
@@ -153,8 +154,8 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 		pipeline.SkipErrors(pr.fail))
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	// gpu.Stage hands batches on in input order; one writer keeps it.
-	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
+	// engine.Views hands batches on in input order; one writer keeps it.
+	done := engine.Views(batches, []gpu.Device{dev}, imagebatch.Work{W: work}, engine.Options{Slots: 2}, pipeline.Name("gpu"),
 		pipeline.SkipErrors(pr.fail))
 	pipeline.ForEach(done, pr.write, pipeline.Name("write"))
 
@@ -198,7 +199,7 @@ func (pr *preparer) fail(e *pipeline.StageError) {
 
 // write appends a finished batch's tensors to the shards, in order, then gives the slot and
 // the decoded images back. A failure to write stops the run.
-func (pr *preparer) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
+func (pr *preparer) write(ctx context.Context, d *engine.View[*imagebatch.Batch]) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	tensors, err := pr.plan.Tensors(d.Batch.Images, d.Out)

@@ -6,7 +6,7 @@
 //	         bad files skipped)   the device)   write atomically)
 //
 // It shows how the pieces fit: a pipeline.Map that skips undecodable files, pipeline.Batch,
-// gpu.Stage running a gpu/kernels plan (ResizeFit, Lanczos3) with two batches in flight,
+// engine.Views running a gpu/kernels plan (ResizeFit, Lanczos3) with two batches in flight,
 // a stage that copies each output out of its slot and releases the slot, atomic writes with
 // stages/output, a progress bar, and at the end the statistics of every stage and the one
 // that limited the run.
@@ -37,6 +37,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
@@ -155,7 +156,7 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	decoded := pipeline.Map(files, imagebatch.Decode(t.decoder, t.plan), pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
+	done := engine.Views(batches, []gpu.Device{dev}, imagebatch.Work{W: work}, engine.Options{Slots: 2}, pipeline.Name("gpu"), skip)
 	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
@@ -223,7 +224,7 @@ func (th thumb) Label() string { return th.file.Label() }
 
 // unpack copies each thumbnail out of the batch's slot, then releases the slot (so the device
 // can take the next batch while the thumbnails are encoded) and the decoded images.
-func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(thumb) error) error {
+func (t *thumbnailer) unpack(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(thumb) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	views, err := t.plan.Images(d.Batch.Images, d.Out)

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 )
 
-// burnWork is a gpu.Work whose batches are 32 MiB each way with the burn kernel between, for
+// burnWork is an engine.Enqueuer whose batches are 32 MiB each way with the burn kernel between, for
 // measuring the overlap engine itself on the GPU. Pack writes only the first page: filling
 // 32 MiB on the host would measure the host's memcpy, not the engine's overlap.
 type burnWork struct {
@@ -36,7 +37,7 @@ func (w *burnWork) Enqueue(s gpu.Stream, _ int, bufs gpu.SlotBuffers) error {
 	return launch1D(s, w.k, n, gpu.Ptr(bufs.Out, 0), gpu.Ptr(bufs.In, 0), gpu.Int32(int32(n)), gpu.Int32(int32(w.iters)))
 }
 
-// BenchmarkEngineOverlap runs the overlap engine of package gpu on the GPU with 1, 2 and 3
+// BenchmarkEngineOverlap runs the overlap engine (package gpu/engine) on the GPU with 1, 2 and 3
 // slots, on the same batches as BenchmarkOverlap, and reports the wall-clock time per batch:
 // what the framework achieves, host work included, against what the device allows.
 func BenchmarkEngineOverlap(b *testing.B) {
@@ -58,9 +59,9 @@ func BenchmarkEngineOverlap(b *testing.B) {
 
 // runEngine pushes b.N rounds of 24 batches through an engine and returns the wall-clock
 // time per batch and the engine's statistics.
-func runEngine(b *testing.B, d *Device, w *burnWork, slots int) (time.Duration, gpu.EngineStats) {
+func runEngine(b *testing.B, d *Device, w *burnWork, slots int) (time.Duration, engine.Stats) {
 	const batches = 24
-	eng, err := gpu.NewEngine[int](d, w, gpu.EngineOptions{Slots: slots, Reserve: gpu.Sizes{In: w.size, Out: w.size}})
+	eng, err := engine.New[int](d, w, engine.Options{Slots: slots, Reserve: gpu.Sizes{In: w.size, Out: w.size}})
 	must(b, err)
 	ctx := context.Background()
 	done := make(chan error, 1)

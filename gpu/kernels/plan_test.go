@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 )
 
 // applyOps applies operations one at a time with the plain functions, with no fusion: the
@@ -274,7 +274,7 @@ func TestWorkThroughEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := gpu.NewEngine[[]Image](dev, w, gpu.EngineOptions{Slots: 3})
+		eng, err := engine.New[[]Image](dev, w, engine.Options{Slots: 3})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,13 @@ type Work struct {
 	kernels map[*kernelDef]gpu.Kernel
 }
 
-var _ gpu.Work[[]Image] = (*Work)(nil)
+// Work has the methods of the overlap engine's work (gpu/engine.Enqueuer), which this
+// package does not import.
+var _ interface {
+	Sizes([]Image) (gpu.Sizes, error)
+	Pack([]Image, []byte) error
+	Enqueue(gpu.Stream, []Image, gpu.SlotBuffers) error
+} = (*Work)(nil)
 
 // Bind prepares the plan's kernels on dev.
 func (p *Plan) Bind(dev gpu.Device) (*Work, error) {

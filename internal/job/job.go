@@ -112,6 +112,7 @@ type run struct {
 	plan    *kernels.Plan
 	devs    []gpu.Device
 	ownDevs bool
+	work    *imagebatch.Bound // the plan bound to every device
 	writer  *output.Writer
 	encoder *imageio.Encoder
 	decoder *imageio.Decoder
@@ -232,7 +233,7 @@ func (r *run) prepare(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) openDevices() error {
+func (r *run) openDevices() (err error) {
 	r.devs = r.cfg.Devices
 	if r.devs == nil {
 		devs, err := device.OpenAll(r.cfg.Device)
@@ -249,7 +250,8 @@ func (r *run) openDevices() error {
 		names += d.Name()
 	}
 	r.rec.Device = names
-	return nil
+	r.work, err = imagebatch.Bind(r.plan, r.devs)
+	return err
 }
 
 // total counts the input files for the progress bar; a failure leaves the total unknown.

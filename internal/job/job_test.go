@@ -18,6 +18,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -162,7 +163,7 @@ func TestDeviceFaultStopsTheRunAndNamesTheBatch(t *testing.T) {
 		Inputs: []string{in}, Output: out, Ops: mustOps(t, "fit=16"), Format: "png",
 		Devices: []gpu.Device{dev}, Batch: 4,
 	})
-	var be *gpu.BatchError
+	var be *engine.BatchError
 	if !errors.As(err, &be) || !errors.Is(err, gpu.ErrDevice) || !strings.Contains(err.Error(), "launch") {
 		t.Fatalf("Run returned %v, want a device fault naming the batch and the launch", err)
 	}

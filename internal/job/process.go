@@ -9,8 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/gpupipe/gpupipe/gpu"
-	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -27,7 +26,7 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	// queueing: a batch held by the stage before the device is already one batch ready.
 	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"), pipeline.Buffer(0))
-	done := device.Stage(batches, r.devs, imagebatch.Bind(r.plan), gpu.EngineOptions{Slots: cfg.Slots},
+	done := engine.Views(batches, r.devs, r.work, engine.Options{Slots: cfg.Slots},
 		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail), pipeline.Buffer(0))
 	if cfg.Tensors != nil {
 		rows := pipeline.FlatMap(done, r.unpackRows, pipeline.Name("unpack"))
@@ -48,7 +47,7 @@ type outImage struct {
 func (o outImage) Label() string { return o.file.Label() }
 
 // unpackImages splits a finished batch into its images and gives the slot back.
-func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(outImage) error) error {
+func (r *run) unpackImages(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(outImage) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
@@ -88,7 +87,7 @@ type row struct {
 }
 
 // unpackRows turns a finished batch into shard rows, in order.
-func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(row) error) error {
+func (r *run) unpackRows(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(row) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
 	if r.plan.Tensor() {

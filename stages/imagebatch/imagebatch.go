@@ -1,11 +1,12 @@
 // Package imagebatch carries batches of decoded image files through a device. A Batch pairs
 // the files, which name the outputs and the errors, with the images that a kernels plan takes;
-// Work runs a plan on Batches for the overlap engine and returns each batch's pixels to the
-// decoder's pool as soon as they are in the slot's pinned buffer, so that decoded images do
-// not pile up while their batch is on the device.
+// Work (one device) and Bound (any of several) run a plan on Batches for the overlap engine
+// and return each batch's pixels to the decoder's pool as soon as they are in the slot's
+// pinned buffer, so that decoded images do not pile up while their batch is on the device.
 //
 //	batches := pipeline.Map(pipeline.Batch(decoded, 16, 50*time.Millisecond), imagebatch.New)
-//	done := gpu.Stage(batches, dev, work, gpu.EngineOptions{Slots: 2})
+//	work, err := imagebatch.Bind(plan, devs)
+//	views := engine.Views(batches, devs, work, engine.Options{Slots: 2})
 package imagebatch
 
 import (
@@ -14,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -61,23 +63,73 @@ func (b *Batch) Release() {
 	})
 }
 
-// Work runs a kernels plan on Batches: a gpu.Work[*Batch].
+// Work runs a kernels plan bound to one device on Batches: an engine.Enqueuer[*Batch].
 type Work struct {
 	W *kernels.Work
 }
 
-var _ gpu.Work[*Batch] = Work{}
+var _ engine.Enqueuer[*Batch] = Work{}
 
-// Bind returns the function that prepares plan on each device, in the shape that
-// device.Stage takes.
-func Bind(plan *kernels.Plan) func(gpu.Device) (gpu.Work[*Batch], error) {
-	return func(dev gpu.Device) (gpu.Work[*Batch], error) {
-		w, err := plan.Bind(dev)
+// Bound runs a kernels plan on Batches on any of the devices it was bound to, choosing the
+// binding of the stream's device in Enqueue: an engine.Enqueuer[*Batch] for a stage over
+// several devices. It is safe for concurrent use.
+type Bound struct {
+	plan  *kernels.Plan
+	first Work
+
+	mu    sync.Mutex
+	byDev map[gpu.Device]Work
+}
+
+var _ engine.Enqueuer[*Batch] = (*Bound)(nil)
+
+// Bind prepares plan's kernels on each device.
+func Bind(plan *kernels.Plan, devs []gpu.Device) (*Bound, error) {
+	if len(devs) == 0 {
+		return nil, fmt.Errorf("imagebatch: Bind needs a device")
+	}
+	b := &Bound{plan: plan, byDev: map[gpu.Device]Work{}}
+	for i, d := range devs {
+		w, err := b.on(d)
 		if err != nil {
 			return nil, err
 		}
-		return Work{w}, nil
+		if i == 0 {
+			b.first = w
+		}
 	}
+	return b, nil
+}
+
+// on is the plan bound to dev, binding it on first use.
+func (b *Bound) on(dev gpu.Device) (Work, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w, ok := b.byDev[dev]; ok {
+		return w, nil
+	}
+	kw, err := b.plan.Bind(dev)
+	if err != nil {
+		return Work{}, err
+	}
+	b.byDev[dev] = Work{kw}
+	return Work{kw}, nil
+}
+
+// Sizes reports the bytes the batch needs on a device, the same on all.
+func (b *Bound) Sizes(x *Batch) (gpu.Sizes, error) { return b.first.Sizes(x) }
+
+// Pack writes the batch's pixels and tables into the slot's host buffer.
+func (b *Bound) Pack(x *Batch, host []byte) error { return b.first.Pack(x, host) }
+
+// Enqueue launches the plan's kernels on the stream's device (see Work.Enqueue).
+func (b *Bound) Enqueue(s gpu.Stream, x *Batch, bufs gpu.SlotBuffers) error {
+	w, err := b.on(s.Device())
+	if err != nil {
+		x.Release()
+		return err
+	}
+	return w.Enqueue(s, x, bufs)
 }
 
 // Sizes reports the bytes the batch needs on the device.

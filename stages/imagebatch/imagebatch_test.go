@@ -10,6 +10,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
@@ -52,13 +53,13 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 
 	p := pipeline.New()
 	batches := pipeline.Map(pipeline.Batch(pipeline.FromSlice(p, inputs), 3, 0), imagebatch.New)
-	w, err := imagebatch.Bind(plan)(dev)
+	w, err := imagebatch.Bind(plan, []gpu.Device{dev})
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := gpu.Stage(batches, dev, w, gpu.EngineOptions{Slots: 2})
+	done := engine.Views(batches, []gpu.Device{dev}, w, engine.Options{Slots: 2})
 	var got []kernels.Image
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
+	pipeline.ForEach(done, func(_ context.Context, d *engine.View[*imagebatch.Batch]) error {
 		defer d.Release()
 		for _, im := range d.Batch.Images {
 			if im.Pix != nil {
