@@ -26,7 +26,7 @@ race:
 ## engine-proof: the test that a deliberately broken engine is caught (skipped under -race,
 ## whose data-race report would catch the bug first)
 engine-proof:
-	$(GO) test -count=1 -run 'Broken' ./gpu
+	$(GO) test -count=1 -run 'Broken' ./gpu/engine
 
 ## fma: the kernels' Go code gives the same bytes when the compiler may fuse multiply-adds
 ## (GOAMD64=v3); skipped on CPUs without AVX2 and FMA, where such a binary cannot run
