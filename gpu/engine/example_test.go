@@ -47,6 +47,14 @@ var registerSaxpy = sync.OnceValue(func() error {
 	})
 })
 
+// cpuWithSaxpy registers the kernel and opens a CPU device.
+func cpuWithSaxpy() (*cpu.Device, error) {
+	if err := registerSaxpy(); err != nil {
+		return nil, err
+	}
+	return cpu.New()
+}
+
 // saxpy is the Work: X and Y travel in one upload, the output comes back as []float32.
 type saxpy struct{}
 
@@ -86,11 +94,7 @@ var pairs = []Pair{
 
 // A typed stage: batches in, results out, in order; the stage releases every slot itself.
 func ExampleStage() {
-	if err := registerSaxpy(); err != nil {
-		fmt.Println(err)
-		return
-	}
-	dev, err := cpu.New()
+	dev, err := cpuWithSaxpy()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -116,11 +120,7 @@ func ExampleStage() {
 // The zero-copy path: each View is the batch's output in the slot's pinned buffer, and the
 // consumer releases it once done.
 func ExampleViews() {
-	if err := registerSaxpy(); err != nil {
-		fmt.Println(err)
-		return
-	}
-	dev, err := cpu.New()
+	dev, err := cpuWithSaxpy()
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -147,11 +147,7 @@ func ExampleViews() {
 // The engine without a pipeline: one goroutine submits, another takes results in order. The
 // producer writes straight into the slot's pinned host buffer through a Lease.
 func ExampleEngine_Acquire() {
-	if err := registerSaxpy(); err != nil {
-		fmt.Println(err)
-		return
-	}
-	dev, err := cpu.New()
+	dev, err := cpuWithSaxpy()
 	if err != nil {
 		fmt.Println(err)
 		return
