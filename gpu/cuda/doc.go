@@ -45,6 +45,8 @@
 // breaks the whole CUDA context, so every stream of the device then reports errors.
 package cuda
 
-// The tests' kernels; `ptxas -arch=sm_90 testdata/cudatest.ptx` checks that they assemble.
+// The tests' kernels, testdata/cudatest.ptx, at compute_75 like the image kernels;
+// `scripts/gen-test-ptx.sh --check` (make ptx) checks that they assemble for sm_90 and match
+// their source.
 //
-//go:generate nvcc -ptx -arch=compute_52 -o testdata/cudatest.ptx testdata/cudatest.cu
+//go:generate sh ../../scripts/gen-test-ptx.sh
