@@ -110,7 +110,12 @@ func record(d *Device, m measurement) {
 }
 
 func TestMain(m *testing.M) {
+	release := keepContext()
 	code := m.Run()
+	if err := release(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the device that kept the context:", err)
+		code = 1
+	}
 	if out := os.Getenv("OUT"); out != "" {
 		if err := writeResults(out); err != nil {
 			fmt.Fprintln(os.Stderr, "writing results:", err)
@@ -118,6 +123,27 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// keepContext keeps the test GPU's primary context alive for the whole test binary by
+// holding a Device open, and returns the function that closes it. Without it, every test's
+// Close would destroy the context (the last user released it) and the next test's Open
+// would create it again, set up the GPU's memory anew, and JIT-compile its modules again
+// (the driver's JIT cache, CUDA_CACHE_PATH, then saves only the compilation). The fault tests
+// run without it (GPUPIPE_CUDA_FAULTS=1): their Close must destroy the context they broke.
+//
+// Each Open still sets the primary context's flags (WithSchedule); drivers from CUDA 11 on
+// accept that while the context is alive, and how a waiting thread then behaves is the
+// driver's affair (the tests check results, not how threads wait).
+func keepContext() (release func() error) {
+	if os.Getenv("GPUPIPE_CUDA_FAULTS") == "1" {
+		return func() error { return nil }
+	}
+	d, err := Open(testOrdinal())
+	if err != nil {
+		return func() error { return nil } // the tests report it
+	}
+	return d.Close
 }
 
 // writeResults writes the measurements as JSON and as a markdown table.
