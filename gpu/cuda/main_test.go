@@ -97,16 +97,22 @@ var results = struct {
 }{m: map[string]measurement{}}
 
 // record keeps a measurement; a later one of the same group and name replaces it, so the
-// last (longest) run of a benchmark is the one reported.
+// last (longest) run of a benchmark is the one reported. With OUT set, the results files are
+// rewritten at once, so that a run killed later (a hang, a time limit) keeps what it measured.
 func record(d *Device, m measurement) {
 	results.Lock()
-	defer results.Unlock()
 	results.device = d.Info()
 	key := m.Group + "\x00" + m.Name
 	if _, seen := results.m[key]; !seen {
 		results.order = append(results.order, key)
 	}
 	results.m[key] = m
+	results.Unlock()
+	if out := os.Getenv("OUT"); out != "" {
+		if err := writeResults(out); err != nil {
+			fmt.Fprintln(os.Stderr, "writing results:", err)
+		}
+	}
 }
 
 func TestMain(m *testing.M) {
@@ -170,10 +176,20 @@ func writeResults(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cuda-results.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, "cuda-results.json"), append(js, '\n')); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "cuda-results.md"), []byte(markdown(doc.Date, doc.Device, list)), 0o644)
+	return writeFile(filepath.Join(dir, "cuda-results.md"), []byte(markdown(doc.Date, doc.Device, list)))
+}
+
+// writeFile replaces name with data by a rename, so that a process killed while writing
+// leaves the previous version whole.
+func writeFile(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
 
 func markdown(date string, info Info, list []measurement) string {
