@@ -8,7 +8,7 @@
 #
 # Usage: scripts/gpu-bundle.sh    (from anywhere inside the repository)
 # Then, on the GPU machine, in a copy of the repository root holding build/gpu:
-#        OUT=<folder> build/gpu/run.sh    (see docs/GPU.md; OUT defaults to build/gpu-results)
+#        OUT=<folder> bash build/gpu/run.sh    (see docs/GPU.md; OUT defaults to build/gpu-results)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -58,6 +58,15 @@ if [ -d cmd/imgpipe ]; then
 	go build -tags cuda -o "$dest/imgpipe" ./cmd/imgpipe
 fi
 
+# imgpipe loads libjpeg-turbo at run time when it finds it; the GPU machine may have none,
+# and the Go decoder would then make the JPEG numbers the decoder's. The library needs only
+# libc.
+turbo=$(ldconfig -p 2>/dev/null | awk '/libturbojpeg\.so\.0 .*x86-64/ {print $NF; exit}')
+if [ -f "$dest/imgpipe" ] && [ -n "$turbo" ]; then
+	mkdir -p "$dest/lib"
+	cp -L "$turbo" "$dest/lib/libturbojpeg.so.0"
+fi
+
 cp scripts/gpu-run.sh "$dest/run.sh"
 chmod +x "$dest/run.sh"
 {
@@ -65,7 +74,7 @@ chmod +x "$dest/run.sh"
 	echo "built:   $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m)"
 	echo "go:      $(go version | cut -d' ' -f3-)"
 	echo "cuda.h:  $(grep -m1 '#define CUDA_VERSION' /usr/include/cuda.h /usr/local/cuda/include/cuda.h 2>/dev/null | awk '{print $NF}' | head -1)"
-	echo "glibc:   needs $(objdump -T "$dest"/tests/*/*.test "$dest"/imgpipe 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) or newer"
+	echo "glibc:   needs $(objdump -T "$dest"/tests/*/*.test "$dest"/imgpipe "$dest"/lib/*.so* 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) or newer"
 	echo "tests:   $(cd "$dest/tests" && for d in */; do printf '%s (%s tests, %s benchmarks) ' "${d%/}" \
 		"$(grep -c '^Test' "$d/tests.txt")" "$(grep -c '^Benchmark' "$d/tests.txt")"; done)"
 } >"$dest/MANIFEST"
@@ -76,6 +85,6 @@ say "$count test binaries$([ -f "$dest/imgpipe" ] && echo ' and imgpipe') in $ro
 [ "$size" -le 48 ] || say "warning: ${size} MiB is a lot to carry to a GPU machine (64 MiB with the working tree)" >&2
 say "on the GPU machine, from the repository root (the device tool: carry [\"$dest\"], timeout_s 600):"
 echo
-echo "    OUT=\$OUT $dest/run.sh                             # every phase, at most $(env -u PHASES -u BENCHTIME "$dest/run.sh" --budget) s"
-echo "    OUT=\$OUT PHASES=bench BENCHTIME=1s $dest/run.sh   # a second call, at most $(env -u PHASES PHASES=bench BENCHTIME=1s "$dest/run.sh" --budget) s"
+echo "    OUT=\$OUT bash $dest/run.sh                             # every phase, at most $(env -u PHASES -u BENCHTIME bash "$dest/run.sh" --budget) s"
+echo "    OUT=\$OUT PHASES=bench BENCHTIME=1s bash $dest/run.sh   # a second call, at most $(env PHASES=bench BENCHTIME=1s bash "$dest/run.sh" --budget) s"
 echo

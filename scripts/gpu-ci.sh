@@ -66,7 +66,7 @@ rm -rf "$smoke/out" "$smoke/results"
 go run ./bench/photos -out "$smoke/photos" -n 8 -size 160x120 -quality 80
 if ! LD_LIBRARY_PATH="$PWD/build/mockcuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" MOCKCUDA_PTXAS="$(command -v ptxas)" \
 	GPUPIPE_BENCH_SMALL=1 BENCHTIME=1x IMGPIPE_IN="$PWD/$smoke/photos" OUT="$smoke/out" RESULTS="$smoke/results" \
-	NUMA=off build/gpu/run.sh >"$smoke/run.txt" 2>&1; then
+	NUMA=off bash build/gpu/run.sh >"$smoke/run.txt" 2>&1; then
 	cat "$smoke/run.txt" >&2
 	fail "run.sh failed against the mock driver (summary: $smoke/out/results.md)"
 fi

@@ -36,8 +36,8 @@
 #   NUMA=off               do not pin to the GPU's NUMA node
 # Exit status: 0 when every step passed (warnings allowed).
 #
-# Usage: OUT=<folder> build/gpu/run.sh
-#        build/gpu/run.sh --plan      the steps, their timeouts and the budget; runs nothing
+# Usage: OUT=<folder> bash build/gpu/run.sh
+#        bash build/gpu/run.sh --plan      the steps, their timeouts and the budget; runs nothing
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 self="$here/$(basename "$0")"
@@ -83,6 +83,13 @@ jstr() {
 	v=${v//[$'\t\n\r']/ }
 	printf '"%s"' "$v"
 }
+
+# The libjpeg-turbo the bundle carries, unless told otherwise.
+if [ -z "${GPUPIPE_TURBOJPEG:-}" ] && [ -f "$here/lib/libturbojpeg.so.0" ]; then
+	export GPUPIPE_TURBOJPEG="$here/lib/libturbojpeg.so.0"
+fi
+# The device tool may not keep the executable bits of what it carries.
+chmod +x "$here"/tests/*/*.test "$here/imgpipe" 2>/dev/null
 
 # ---- one step's body, run as `run.sh --step KIND ARGS...` under its own timeout -------------
 # A body prints what it likes (the step's log) and writes its status (PASS, FAIL, WARN, INFO)
@@ -666,7 +673,7 @@ for ((i = 0; i < n; i++)); do
 	mkdir -p "$STEP_DIR"
 	t0=$(ms)
 	eval "set -- ${P_ARGS[$i]}"
-	timeout -k 3 "$limit" "$self" --step "$1" "$limit" "${@:2}" >"$RESULTS/logs/$name.txt" 2>&1
+	timeout -k 3 "$limit" bash "$self" --step "$1" "$limit" "${@:2}" >"$RESULTS/logs/$name.txt" 2>&1
 	rc=$?
 	t1=$(ms)
 	S_SECS[i]=$(secs "$t0" "$t1")
