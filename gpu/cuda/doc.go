@@ -20,6 +20,12 @@
 // microseconds and a second goroutine wake-up per call), and it lets several goroutines
 // enqueue on different streams at once.
 //
+// Starting the driver (cuInit, in gorgonia.org/cu's package init) and creating the primary
+// context cost seconds per process on a GPU whose persistence mode is off, and little where
+// it is on. The primary context lives while any Device of the process holds it, so a program
+// that opens and closes devices repeatedly should keep one open. PTX modules are compiled by
+// the driver when loaded, and cached on disk by it (CUDA_CACHE_PATH).
+//
 // # Memory
 //
 // AllocHost returns page-locked memory from cuMemHostAlloc, which is what lets copies run
@@ -42,7 +48,9 @@
 // failure is returned as a *gpu.OpError wrapping gpu.ErrDevice and the driver's error code; on
 // a stream it is also sticky, as the device model requires: later work on the stream is
 // skipped and every later Synchronize reports it. A fault inside a kernel (an illegal address)
-// breaks the whole CUDA context, so every stream of the device then reports errors.
+// breaks the whole CUDA context, so every stream of the device then reports errors; when the
+// driver then refuses even to make the context current, streams and events still report the
+// sticky *gpu.OpError, and Close releases the context so that the next Open starts afresh.
 package cuda
 
 // The tests' kernels, testdata/cudatest.ptx, at compute_75 like the image kernels;
