@@ -614,6 +614,17 @@ finish() {
 }
 trap 'finish "interrupted"; exit 130' INT TERM
 
+# refresh: while a step runs, the summary is rewritten every 5 seconds (and the logs packed
+# every 30), so that what a long step measured reaches $OUT even if the run is killed.
+# It ends with the run ($$ is the run's shell in a subshell too), however the run ends.
+refresh() {
+	local k=0
+	while sleep 5 && kill -0 $$ 2>/dev/null; do
+		k=$((k + 1))
+		if [ $((k % 6)) -eq 0 ]; then write_summary pack; else write_summary; fi
+	done
+}
+
 # ---- the GPU and its NUMA node ----------------------------------------------------------
 
 export PIN="" PIN_NOTE="" GPU_NUMA=""
@@ -673,8 +684,12 @@ for ((i = 0; i < n; i++)); do
 	mkdir -p "$STEP_DIR"
 	t0=$(ms)
 	eval "set -- ${P_ARGS[$i]}"
+	refresh &
+	refresher=$!
 	timeout -k 3 "$limit" bash "$self" --step "$1" "$limit" "${@:2}" >"$RESULTS/logs/$name.txt" 2>&1
 	rc=$?
+	kill "$refresher" 2>/dev/null
+	wait "$refresher" 2>/dev/null
 	t1=$(ms)
 	S_SECS[i]=$(secs "$t0" "$t1")
 	status=$(cat "$STEP_DIR/status" 2>/dev/null)
