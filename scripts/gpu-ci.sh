@@ -60,6 +60,7 @@ scripts/gpu-mock.sh -race
 # the mock lacks most driver entry points, which the LD_BIND_NOW check reports), and $OUT
 # must hold no more than the device tool brings back.
 say "the GPU bundle's run.sh against the mock driver"
+bundle_start=$SECONDS
 scripts/gpu-bundle.sh | grep -v '^ *$'
 smoke=build/gpu-smoke
 rm -rf "$smoke/out" "$smoke/results"
@@ -73,5 +74,5 @@ fi
 grep -q '"state":"done: ' "$smoke/out/results.json" || fail "run.sh left no finished summary in $smoke/out/results.json"
 files=$(find "$smoke/out" -type f | wc -l)
 [ "$files" -le 8 ] || fail "run.sh wrote $files files to \$OUT; the device tool brings back 8"
-say "run.sh: $(grep -o 'done: [^;]*' "$smoke/out/results.json")"
+say "run.sh: $(grep -o 'done: [^;]*' "$smoke/out/results.json") (bundle and run: $((SECONDS - bundle_start)) s)"
 say "ok"
