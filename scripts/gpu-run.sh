@@ -377,7 +377,7 @@ report_summary() {
 	[ -f "$1" ] || { echo "no report"; return; }
 	local grows
 	grows=$(grep -o '"dev[0-9]*\.grows": *[0-9]*' "$1" | awk -F: '{s += $2} END {print s + 0}')
-	printf '%s of %s images in %.2f s, %.1f images/s, on %s; slowest stage %s; slot buffer growths %s' \
+	printf '%s of %s images in %.2f s, %.1f images/s, on %s; slowest stage %s; slot buffer growths %s (devN.grows, an up-front reservation included)' \
 		"$(field "$1" done)" "$(field "$1" found)" "$(field "$1" seconds)" "$(field "$1" files_per_second)" \
 		"$(sed -n 's/.*"device": *"\([^"]*\)".*/\1/p' "$1" | head -1)" \
 		"$(sed -n 's/.*"bottleneck": *"\([^"]*\)".*/\1/p' "$1" | head -1)" "$grows"
