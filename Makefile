@@ -44,10 +44,11 @@ nocgo:
 cuda:
 	scripts/gpu-ci.sh
 
-## ptx: the committed PTX assembles for sm_90 and matches what nvcc makes from csrc/
+## ptx: the committed PTX (the image kernels' and the tests') assembles for sm_90 and matches
+## what nvcc makes from its source
 ptx:
 	gpu/kernels/check-ptx.sh
-	ptxas -arch=sm_90 -o /dev/null gpu/gputest/saxpy.ptx
+	scripts/gen-test-ptx.sh --check
 
 ## build: every package, benchmark and example, and the imgpipe binary in build/
 build:

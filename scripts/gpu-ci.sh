@@ -2,8 +2,10 @@
 # Checks the cuda build of gpupipe on a machine without a GPU: vets and builds every package
 # with -tags cuda, compiles and links every test binary of that build without running it
 # (a cuda binary exits at start where there is no GPU), assembles every committed PTX file
-# for sm_90, and runs the cuda tests with the race detector against the mock CUDA driver
-# (scripts/gpu-mock.sh). Fails on the first error. Installs nothing: it needs the CUDA
+# for sm_90, runs the cuda tests with the race detector against the mock CUDA driver
+# (scripts/gpu-mock.sh), then builds the GPU bundle (scripts/gpu-bundle.sh) and runs all of
+# it, run.sh with every phase, against the mock: the benchmarks once each on small data, and
+# imgpipe on a few small photos. Fails on the first error. Installs nothing: it needs the CUDA
 # toolkit's cuda.h, libcuda and ptxas, and g++, and says so when they are missing.
 #
 # Usage: scripts/gpu-ci.sh    (from anywhere inside the repository)
@@ -53,4 +55,24 @@ fi
 
 say "running the cuda tests against the mock driver"
 scripts/gpu-mock.sh -race
+
+# The bundle as a GPU machine runs it, against the mock: every step must end PASS (or WARN:
+# the mock lacks most driver entry points, which the LD_BIND_NOW check reports), and $OUT
+# must hold no more than the device tool brings back.
+say "the GPU bundle's run.sh against the mock driver"
+bundle_start=$SECONDS
+scripts/gpu-bundle.sh | grep -v '^ *$'
+smoke=build/gpu-smoke
+rm -rf "$smoke/out" "$smoke/results"
+go run ./bench/photos -out "$smoke/photos" -n 8 -size 160x120 -quality 80
+if ! LD_LIBRARY_PATH="$PWD/build/mockcuda${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" MOCKCUDA_PTXAS="$(command -v ptxas)" \
+	GPUPIPE_BENCH_SMALL=1 BENCHTIME=1x IMGPIPE_IN="$PWD/$smoke/photos" OUT="$smoke/out" RESULTS="$smoke/results" \
+	NUMA=off bash build/gpu/run.sh >"$smoke/run.txt" 2>&1; then
+	cat "$smoke/run.txt" >&2
+	fail "run.sh failed against the mock driver (summary: $smoke/out/results.md)"
+fi
+grep -q '"state":"done: ' "$smoke/out/results.json" || fail "run.sh left no finished summary in $smoke/out/results.json"
+files=$(find "$smoke/out" -type f | wc -l)
+[ "$files" -le 8 ] || fail "run.sh wrote $files files to \$OUT; the device tool brings back 8"
+say "run.sh: $(grep -o 'done: [^;]*' "$smoke/out/results.json") (bundle and run: $((SECONDS - bundle_start)) s)"
 say "ok"

@@ -49,6 +49,10 @@ export LD_LIBRARY_PATH="$PWD/$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export MOCKCUDA_PTXAS="$ptxas"
 export MOCKCUDA_JITTER_US="${MOCKCUDA_JITTER_US:-50}"
 export MOCKCUDA_DEVICES="${MOCKCUDA_DEVICES:-2}"
+# After a trap, the last device's context cannot even be made current (TestLostContext).
+if [ "$MOCKCUDA_DEVICES" -ge 2 ]; then
+	export MOCKCUDA_LOSE_CONTEXT="${MOCKCUDA_LOSE_CONTEXT:-$((MOCKCUDA_DEVICES - 1))}"
+fi
 go test -tags cuda -count=1 "$@" "${pkgs[@]}"
 # A fault breaks the context for the rest of the process: that test runs on its own.
 GPUPIPE_CUDA_FAULTS=1 go test -tags cuda -count=1 -run 'Faults$' "$@" ./gpu/cuda

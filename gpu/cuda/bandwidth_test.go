@@ -14,7 +14,7 @@ import (
 // events. Pageable copies include the driver's staging through its own pinned buffer.
 func BenchmarkCopy(b *testing.B) {
 	d := openTest(b)
-	for _, size := range []int{1 << 20, 16 << 20, 256 << 20} {
+	for _, size := range []int{benchSize(1 << 20), benchSize(16 << 20), benchSize(256 << 20)} {
 		for _, kind := range []HostMemory{Pinned, WriteCombined, Pageable} {
 			b.Run(fmt.Sprintf("HtoD/%v/%s", kind, mib(size)), func(b *testing.B) {
 				benchCopy(b, d, kind, size, true)
@@ -60,7 +60,7 @@ func benchCopy(b *testing.B, d *Device, kind HostMemory, size int, up bool) {
 // (no cache pollution, streaming writes) and the second too; this measures whether it does.
 func BenchmarkPackUpload(b *testing.B) {
 	d := openTest(b)
-	const size = 64 << 20
+	size := benchSize(64 << 20)
 	src := make([]byte, size)
 	for i := range src {
 		src[i] = byte(i * 7)
@@ -71,7 +71,7 @@ func BenchmarkPackUpload(b *testing.B) {
 			dev := allocDevice(b, d, size)
 			s := newStream(b, d)
 			var pack, total time.Duration
-			b.SetBytes(size)
+			b.SetBytes(int64(size))
 			b.ResetTimer()
 			for range b.N {
 				t0 := time.Now()
@@ -85,9 +85,9 @@ func BenchmarkPackUpload(b *testing.B) {
 			n := int64(size) * int64(b.N)
 			b.ReportMetric(gbps(n, pack), "pack-GB/s")
 			b.ReportMetric(gbps(n, total), "GB/s")
-			record(d, measurement{Group: "upload buffer", Name: fmt.Sprintf("host write %v 64MiB", kind),
+			record(d, measurement{Group: "upload buffer", Name: fmt.Sprintf("host write %v %s", kind, mib(size)),
 				Value: gbps(n, pack), Unit: "GB/s", Note: "wall clock, one goroutine"})
-			record(d, measurement{Group: "upload buffer", Name: fmt.Sprintf("write+upload %v 64MiB", kind),
+			record(d, measurement{Group: "upload buffer", Name: fmt.Sprintf("write+upload %v %s", kind, mib(size)),
 				Value: gbps(n, total), Unit: "GB/s", Note: "wall clock"})
 		})
 	}
@@ -98,7 +98,7 @@ func BenchmarkPackUpload(b *testing.B) {
 // image kernels are compared with.
 func BenchmarkDeviceCopy(b *testing.B) {
 	d := openTest(b)
-	const size = 256 << 20
+	size := benchSize(256 << 20)
 	src, dst := allocDevice(b, d, size), allocDevice(b, d, size)
 	s := newStream(b, d)
 	tm := newTimer(b, d, s)
@@ -109,19 +109,19 @@ func BenchmarkDeviceCopy(b *testing.B) {
 	}{
 		{"cuMemcpyDtoDAsync", func() error { return s.CopyDtoD(dst, 0, src, 0, size) }},
 		{"copy kernel", func() error {
-			return launch1D(s, k, size/4, gpu.Ptr(dst, 0), gpu.Ptr(src, 0), gpu.Int32(size/4))
+			return launch1D(s, k, size/4, gpu.Ptr(dst, 0), gpu.Ptr(src, 0), gpu.Int32(int32(size/4)))
 		}},
 	}
 	for _, w := range ways {
 		b.Run(w.name, func(b *testing.B) {
 			tm.time(b, w.one)
-			b.SetBytes(2 * size)
+			b.SetBytes(2 * int64(size))
 			b.ResetTimer()
 			el := tm.time(b, repeat(b.N, w.one))
 			b.StopTimer()
-			rate := gbps(2*size*int64(b.N), el)
+			rate := gbps(2*int64(size)*int64(b.N), el)
 			b.ReportMetric(rate, "GB/s")
-			record(d, measurement{Group: "device memory", Name: w.name + " 256MiB", Value: rate,
+			record(d, measurement{Group: "device memory", Name: w.name + " " + mib(size), Value: rate,
 				Unit: "GB/s", Note: "read + write"})
 		})
 	}

@@ -4,11 +4,25 @@ package cuda
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
 )
+
+// smallBenchmarks (GPUPIPE_BENCH_SMALL=1) shrinks the benchmarks' data so that they run in
+// moments: CI runs them that way against the mock driver, to check that they work and that
+// run.sh collects their results. Numbers from it measure nothing.
+var smallBenchmarks = os.Getenv("GPUPIPE_BENCH_SMALL") == "1"
+
+// benchSize is a benchmark's data size n, or n/64 (at least 64 KiB) with smallBenchmarks.
+func benchSize(n int) int {
+	if !smallBenchmarks {
+		return n
+	}
+	return max(n/64, 64<<10)
+}
 
 // Helpers of the benchmarks. Device work is timed with events, which the GPU stamps when it
 // reaches them: the numbers are device time, free of host scheduling noise.

@@ -190,7 +190,32 @@ func (d *Device) enter() error {
 	if err := cu.SetCurrentContext(d.ctx); err != nil {
 		runtime.UnlockOSThread()
 		d.mu.RUnlock()
-		return d.fail("make context current", err)
+		return &lostContext{ordinal: d.ordinal, err: err}
+	}
+	return nil
+}
+
+// lostContext is a failure to make the device's context current on the calling thread, which
+// a driver may refuse once a fault in a kernel has broken the context. Streams and events
+// report it as their sticky *gpu.OpError, like the fault itself; elsewhere it reads like any
+// failure of the device.
+type lostContext struct {
+	ordinal int
+	err     error // the driver's
+}
+
+func (e *lostContext) Error() string {
+	return fmt.Sprintf("cuda: device %d: make context current: %v: %v", e.ordinal, gpu.ErrDevice, e.err)
+}
+
+func (e *lostContext) Unwrap() []error { return []error{gpu.ErrDevice, e.err} }
+
+// contextLost returns the driver's error when err is a failure to make the context current,
+// else nil.
+func contextLost(err error) error {
+	var l *lostContext
+	if errors.As(err, &l) {
+		return l.err
 	}
 	return nil
 }
@@ -238,6 +263,11 @@ func (d *Device) unfinishedLaunch(s *stream) (id int, mark *launchMark) {
 // Close waits for all work on the device, releases every buffer, stream, event and module
 // still allocated through it, and releases the primary context. Host buffers return nil from
 // Bytes afterwards. Closing twice returns ErrClosed.
+//
+// When the context can no longer be made current (a fault broke it), nothing in it can be
+// released one by one: Close reports the failure and still releases the primary context,
+// which destroys it with everything in it once no one else in the process holds it, so that
+// a later Open starts afresh.
 func (d *Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -247,7 +277,18 @@ func (d *Device) Close() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := cu.SetCurrentContext(d.ctx); err != nil {
-		return d.fail("make context current", err)
+		d.liveMu.Lock()
+		clear(d.live)
+		d.liveMu.Unlock()
+		d.kmu.Lock()
+		clear(d.modules)
+		clear(d.kernels)
+		d.kmu.Unlock()
+		errs := []error{d.fail("make context current", err)}
+		if err := d.dev.ReleasePrimaryCtx(); err != nil {
+			errs = append(errs, d.fail("release primary context", err))
+		}
+		return errors.Join(errs...)
 	}
 	var errs []error
 	if err := cu.Synchronize(); err != nil {

@@ -20,6 +20,12 @@
 // microseconds and a second goroutine wake-up per call), and it lets several goroutines
 // enqueue on different streams at once.
 //
+// Starting the driver (cuInit, in gorgonia.org/cu's package init) and creating the primary
+// context cost seconds per process on a GPU whose persistence mode is off, and little where
+// it is on. The primary context lives while any Device of the process holds it, so a program
+// that opens and closes devices repeatedly should keep one open. PTX modules are compiled by
+// the driver when loaded, and cached on disk by it (CUDA_CACHE_PATH).
+//
 // # Memory
 //
 // AllocHost returns page-locked memory from cuMemHostAlloc, which is what lets copies run
@@ -42,9 +48,13 @@
 // failure is returned as a *gpu.OpError wrapping gpu.ErrDevice and the driver's error code; on
 // a stream it is also sticky, as the device model requires: later work on the stream is
 // skipped and every later Synchronize reports it. A fault inside a kernel (an illegal address)
-// breaks the whole CUDA context, so every stream of the device then reports errors.
+// breaks the whole CUDA context, so every stream of the device then reports errors; when the
+// driver then refuses even to make the context current, streams and events still report the
+// sticky *gpu.OpError, and Close releases the context so that the next Open starts afresh.
 package cuda
 
-// The tests' kernels; `ptxas -arch=sm_90 testdata/cudatest.ptx` checks that they assemble.
+// The tests' kernels, testdata/cudatest.ptx, at compute_75 like the image kernels;
+// `scripts/gen-test-ptx.sh --check` (make ptx) checks that they assemble for sm_90 and match
+// their source.
 //
-//go:generate nvcc -ptx -arch=compute_52 -o testdata/cudatest.ptx testdata/cudatest.cu
+//go:generate sh ../../scripts/gen-test-ptx.sh

@@ -42,7 +42,7 @@ func (w *burnWork) Enqueue(s gpu.Stream, _ int, bufs gpu.SlotBuffers) error {
 // what the framework achieves, host work included, against what the device allows.
 func BenchmarkEngineOverlap(b *testing.B) {
 	d := openTest(b)
-	const size = 32 << 20
+	size := benchSize(32 << 20)
 	st := calibrate(b, d, size)
 	w := &burnWork{k: kernelOf(b, d, burnKernel), size: size, iters: st.iters}
 	for _, slots := range []int{1, 2, 3} {

@@ -96,9 +96,25 @@ type answer struct {
 }
 
 // ask runs call (a query or a wait) on the driver event, unless the last Record was skipped.
+//
+// When the driver refuses to make the context current (the device failed), that failure is
+// the answer, which outcome reports through the recording stream like a fault.
 func (e *event) ask(call func(h cu.Event) error) (answer, error) {
 	if err := e.hold(); err != nil {
-		return answer{}, err
+		cause := contextLost(err)
+		if cause == nil {
+			return answer{}, err
+		}
+		e.use.RLock()
+		closed := e.closed
+		e.use.RUnlock()
+		if closed {
+			return answer{}, fmt.Errorf("cuda: event: %w", gpu.ErrClosed)
+		}
+		e.mu.Lock()
+		a := answer{src: e.src, seq: e.seq, failed: e.failed, err: cause}
+		e.mu.Unlock()
+		return a, nil
 	}
 	defer e.let()
 	e.mu.Lock()

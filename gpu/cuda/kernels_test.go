@@ -160,17 +160,21 @@ var benchChains = []struct {
 }
 
 // BenchmarkImageKernels measures each chain's launches on a batch of 16 1920×1080 RGB
-// images, timed with events, and its achieved bandwidth: the bytes it must move at least
+// images (2 of 240×136 with GPUPIPE_BENCH_SMALL=1), timed with events, and its achieved bandwidth: the bytes it must move at least
 // (input read once, scratch written and read once, output written once) over its time,
 // against the device's copy bandwidth measured in the same run.
 func BenchmarkImageKernels(b *testing.B) {
 	d := openTest(b)
 	ceiling := deviceCopyRate(b, d)
 	record(d, measurement{Group: "kernels", Name: "device copy ceiling", Value: ceiling, Unit: "GB/s",
-		Note: "cuMemcpyDtoDAsync 256MiB, read + write"})
-	batch := make([]kernels.Image, 16)
+		Note: "cuMemcpyDtoDAsync " + mib(benchSize(256<<20)) + ", read + write"})
+	n, w, h := 16, 1920, 1080
+	if smallBenchmarks {
+		n, w, h = 2, 240, 136
+	}
+	batch := make([]kernels.Image, n)
 	for i := range batch {
-		m, err := kernels.NewImage(1920, 1080, 3)
+		m, err := kernels.NewImage(w, h, 3)
 		must(b, err)
 		rand.New(rand.NewSource(int64(i))).Read(m.Pix)
 		batch[i] = m
@@ -209,7 +213,7 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []k
 	rate := gbps(bytes*int64(b.N), el)
 	b.ReportMetric(rate, "GB/s")
 	b.ReportMetric(100*rate/ceiling, "%copy")
-	record(d, measurement{Group: "kernels", Name: name + " (16×1080p RGB)", Value: rate, Unit: "GB/s",
+	record(d, measurement{Group: "kernels", Name: fmt.Sprintf("%s (%d×%dx%d RGB)", name, len(batch), batch[0].Width, batch[0].Height), Value: rate, Unit: "GB/s",
 		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, w, batch, bufs))})
 }
 
@@ -259,11 +263,11 @@ func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []k
 // deviceCopyRate measures device memory bandwidth (bytes read + written per second) with a
 // device→device copy of 256 MiB.
 func deviceCopyRate(b *testing.B, d *Device) float64 {
-	const size = 256 << 20
+	size := benchSize(256 << 20)
 	src, dst := allocDevice(b, d, size), allocDevice(b, d, size)
 	s := newStream(b, d)
 	tm := newTimer(b, d, s)
 	one := func() error { return s.CopyDtoD(dst, 0, src, 0, size) }
 	tm.time(b, one)
-	return gbps(2*size*10, tm.time(b, repeat(10, one)))
+	return gbps(2*int64(size)*10, tm.time(b, repeat(10, one)))
 }

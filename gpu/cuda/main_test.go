@@ -97,20 +97,31 @@ var results = struct {
 }{m: map[string]measurement{}}
 
 // record keeps a measurement; a later one of the same group and name replaces it, so the
-// last (longest) run of a benchmark is the one reported.
+// last (longest) run of a benchmark is the one reported. With OUT set, the results files are
+// rewritten at once, so that a run killed later (a hang, a time limit) keeps what it measured.
 func record(d *Device, m measurement) {
 	results.Lock()
-	defer results.Unlock()
 	results.device = d.Info()
 	key := m.Group + "\x00" + m.Name
 	if _, seen := results.m[key]; !seen {
 		results.order = append(results.order, key)
 	}
 	results.m[key] = m
+	results.Unlock()
+	if out := os.Getenv("OUT"); out != "" {
+		if err := writeResults(out); err != nil {
+			fmt.Fprintln(os.Stderr, "writing results:", err)
+		}
+	}
 }
 
 func TestMain(m *testing.M) {
+	release := keepContext()
 	code := m.Run()
+	if err := release(); err != nil {
+		fmt.Fprintln(os.Stderr, "closing the device that kept the context:", err)
+		code = 1
+	}
 	if out := os.Getenv("OUT"); out != "" {
 		if err := writeResults(out); err != nil {
 			fmt.Fprintln(os.Stderr, "writing results:", err)
@@ -118,6 +129,27 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// keepContext keeps the test GPU's primary context alive for the whole test binary by
+// holding a Device open, and returns the function that closes it. Without it, every test's
+// Close would destroy the context (the last user released it) and the next test's Open
+// would create it again, set up the GPU's memory anew, and JIT-compile its modules again
+// (the driver's JIT cache, CUDA_CACHE_PATH, then saves only the compilation). The fault tests
+// run without it (GPUPIPE_CUDA_FAULTS=1): their Close must destroy the context they broke.
+//
+// Each Open still sets the primary context's flags (WithSchedule); drivers from CUDA 11 on
+// accept that while the context is alive, and how a waiting thread then behaves is the
+// driver's affair (the tests check results, not how threads wait).
+func keepContext() (release func() error) {
+	if os.Getenv("GPUPIPE_CUDA_FAULTS") == "1" {
+		return func() error { return nil }
+	}
+	d, err := Open(testOrdinal())
+	if err != nil {
+		return func() error { return nil } // the tests report it
+	}
+	return d.Close
 }
 
 // writeResults writes the measurements as JSON and as a markdown table.
@@ -144,10 +176,20 @@ func writeResults(dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "cuda-results.json"), append(js, '\n'), 0o644); err != nil {
+	if err := writeFile(filepath.Join(dir, "cuda-results.json"), append(js, '\n')); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "cuda-results.md"), []byte(markdown(doc.Date, doc.Device, list)), 0o644)
+	return writeFile(filepath.Join(dir, "cuda-results.md"), []byte(markdown(doc.Date, doc.Device, list)))
+}
+
+// writeFile replaces name with data by a rename, so that a process killed while writing
+// leaves the previous version whole.
+func writeFile(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
 
 func markdown(date string, info Info, list []measurement) string {

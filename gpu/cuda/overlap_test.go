@@ -16,12 +16,12 @@ import (
 // serial cost is about three stages and the ideal, with two copy engines, about one.
 func BenchmarkOverlap(b *testing.B) {
 	d := openTest(b)
-	const size = 32 << 20 // bytes each way per batch
+	size := benchSize(32 << 20) // bytes each way per batch
 	st := calibrate(b, d, size)
-	record(d, measurement{Group: "overlap", Name: "stage upload 32MiB", Value: ms(st.up), Unit: "ms"})
+	record(d, measurement{Group: "overlap", Name: "stage upload " + mib(size), Value: ms(st.up), Unit: "ms"})
 	record(d, measurement{Group: "overlap", Name: "stage kernel", Value: ms(st.kernel), Unit: "ms",
 		Note: fmt.Sprintf("%d iterations per element", st.iters)})
-	record(d, measurement{Group: "overlap", Name: "stage download 32MiB", Value: ms(st.down), Unit: "ms"})
+	record(d, measurement{Group: "overlap", Name: "stage download " + mib(size), Value: ms(st.down), Unit: "ms"})
 	record(d, measurement{Group: "overlap", Name: "ideal per batch (slowest stage)", Value: ms(st.ideal()), Unit: "ms"})
 	record(d, measurement{Group: "overlap", Name: "serial per batch (sum of stages)", Value: ms(st.serial()), Unit: "ms"})
 	var one time.Duration

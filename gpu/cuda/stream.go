@@ -111,11 +111,18 @@ func (s *stream) Device() gpu.Device { return s.dev }
 // about this call, whose arguments were checked already.
 //
 // Locks are taken in the order device, stream, event, everywhere in this package.
+//
+// When the driver refuses to make the context current (after a fault, it may), the device
+// has failed: that failure becomes the sticky error and the operation is skipped, as above.
 func (s *stream) enqueue(o op, e *event, call func(h cu.Stream) error) error {
+	var lost error
 	if err := s.dev.enter(); err != nil {
-		return err
+		if lost = contextLost(err); lost == nil {
+			return err
+		}
+	} else {
+		defer s.dev.leave()
 	}
-	defer s.dev.leave()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -130,6 +137,9 @@ func (s *stream) enqueue(o op, e *event, call func(h cu.Stream) error) error {
 	}
 	s.seq++
 	s.last = o
+	if lost != nil && s.sticky == nil {
+		s.sticky = s.blame(lost)
+	}
 	if o.kind == opRecord {
 		e.recorded(s, s.seq, s.stickyErr())
 	}
@@ -189,6 +199,23 @@ func (s *stream) fault(err error) error {
 		s.sticky = s.blame(err)
 	}
 	return s.sticky
+}
+
+// entryFailed is the result of an operation that could not enter the device: the stream's
+// sticky error when the driver refused to make the context current (the device failed),
+// else err.
+func (s *stream) entryFailed(err error) error {
+	cause := contextLost(err)
+	if cause == nil {
+		return err
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return fmt.Errorf("cuda: stream %d: %w", s.id, gpu.ErrClosed)
+	}
+	return s.fault(cause)
 }
 
 // stickyErr returns the sticky error as an error, nil when there is none. The caller holds mu.
@@ -327,7 +354,7 @@ func (s *stream) Wait(ge gpu.Event) error {
 // error, if any.
 func (s *stream) Synchronize() error {
 	if err := s.dev.enter(); err != nil {
-		return err
+		return s.entryFailed(err)
 	}
 	defer s.dev.leave()
 	s.use.RLock()
@@ -358,7 +385,11 @@ func (s *stream) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	return s.dev.release(s)
+	err := s.dev.release(s)
+	if cause := contextLost(err); cause != nil {
+		return s.fault(cause)
+	}
+	return err
 }
 
 // release waits for the stream's work and destroys it. The device is held and its context

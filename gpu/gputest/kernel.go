@@ -9,9 +9,11 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 )
 
-//go:generate nvcc -ptx -arch=compute_52 -o saxpy.ptx saxpy.cu
+//go:generate sh ../../scripts/gen-test-ptx.sh
 
-// saxpyPTX is saxpy.cu compiled by nvcc; `ptxas -arch=sm_90 saxpy.ptx` checks it assembles.
+// saxpyPTX is saxpy.cu compiled by nvcc for compute_75 (scripts/gen-test-ptx.sh, which also
+// makes the PTX of gpu/cuda's tests); `scripts/gen-test-ptx.sh --check` (make ptx) checks that
+// it assembles for sm_90 and matches its source.
 //
 //go:embed saxpy.ptx
 var saxpyPTX []byte

@@ -17,7 +17,9 @@
 //     does; the kernels then read that block;
 //   - a kernel that traps breaks the context: every later call returns
 //     CUDA_ERROR_LAUNCH_FAILED and queued work is dropped, until the primary context is
-//     released by all its users;
+//     released by all its users; on the device MOCKCUDA_LOSE_CONTEXT names (none by
+//     default), the broken context can no longer even be made current: cuCtxSetCurrent and
+//     cuCtxPushCurrent fail with the fault, as a driver may after a trap;
 //   - module loads run ptxas (MOCKCUDA_PTXAS names it) on the PTX and return its log in the
 //     JIT error log buffer when it fails.
 // The kernels it can run: the conformance suite's gputest_saxpy, the tests' cudatest_*, and
@@ -49,6 +51,7 @@ struct CUctx_st {
 	int refs;
 	unsigned flags;
 	CUresult sticky; // the fault that broke the context, CUDA_SUCCESS when none
+	int lost;        // the broken context can no longer be made current
 	size_t used;     // device bytes allocated
 	struct CUstream_st *streams;
 };
@@ -117,7 +120,10 @@ static struct CUctx_st primary[MAX_DEVICES];
 static int ndevices = -1;
 static struct regions device_mem, pinned_mem;
 static __thread CUcontext current;
+static __thread CUcontext pushed[16]; // contexts under current, by cuCtxPushCurrent
+static __thread int npushed;
 static int jitter_us;
+static int lose_ordinal = -1; // MOCKCUDA_LOSE_CONTEXT
 
 static long long now_ns(void) {
 	struct timespec ts;
@@ -174,6 +180,7 @@ static CUresult init_devices(void) {
 			ndevices = MAX_DEVICES;
 		}
 		jitter_us = env_int("MOCKCUDA_JITTER_US", 0);
+		lose_ordinal = env_int("MOCKCUDA_LOSE_CONTEXT", -1);
 		for (int i = 0; i < MAX_DEVICES; i++) {
 			primary[i].device = i;
 		}
@@ -268,6 +275,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) {
 	pthread_mutex_lock(&mu);
 	if (primary[d].refs++ == 0) {
 		primary[d].sticky = CUDA_SUCCESS; // a new context: a fault of the last one is gone
+		primary[d].lost = 0;
 	}
 	*c = &primary[d];
 	pthread_mutex_unlock(&mu);
@@ -275,6 +283,7 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *c, CUdevice d) {
 }
 
 static void free_context_memory(CUcontext c);
+static void reap_streams(CUcontext c);
 
 CUresult cuDevicePrimaryCtxRelease(CUdevice d) {
 	if (bad_device(d)) {
@@ -285,7 +294,11 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice d) {
 	if (primary[d].refs == 0) {
 		r = CUDA_ERROR_INVALID_CONTEXT;
 	} else if (--primary[d].refs == 0) {
-		if (primary[d].streams != NULL) {
+		if (primary[d].streams != NULL && primary[d].sticky != CUDA_SUCCESS) {
+			// A broken context: gpupipe may have been unable to destroy its streams
+			// (the context could not be made current); the driver frees them with it.
+			reap_streams(&primary[d]);
+		} else if (primary[d].streams != NULL) {
 			// Streams left behind belong to a destroyed context; a real driver frees
 			// them, the mock reports them, since gpupipe should have destroyed them.
 			fprintf(stderr, "mockcuda: device %d released with streams alive\n", d);
@@ -297,8 +310,48 @@ CUresult cuDevicePrimaryCtxRelease(CUdevice d) {
 	return r;
 }
 
+// can_make_current says whether c may become the thread's context: not once it is lost.
+static CUresult can_make_current(CUcontext c) {
+	if (c == NULL) {
+		return CUDA_SUCCESS;
+	}
+	pthread_mutex_lock(&mu);
+	CUresult r = c->lost ? c->sticky : CUDA_SUCCESS;
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
 CUresult cuCtxSetCurrent(CUcontext c) {
-	current = c;
+	CUresult r = can_make_current(c);
+	if (r == CUDA_SUCCESS) {
+		current = c;
+	}
+	return r;
+}
+
+CUresult cuCtxPushCurrent(CUcontext c) {
+	if (c == NULL) {
+		return CUDA_ERROR_INVALID_VALUE;
+	}
+	if (npushed == (int)(sizeof pushed / sizeof pushed[0])) {
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	}
+	CUresult r = can_make_current(c);
+	if (r == CUDA_SUCCESS) {
+		pushed[npushed++] = current;
+		current = c;
+	}
+	return r;
+}
+
+CUresult cuCtxPopCurrent(CUcontext *c) {
+	if (current == NULL) {
+		return CUDA_ERROR_INVALID_CONTEXT;
+	}
+	if (c != NULL) {
+		*c = current;
+	}
+	current = npushed > 0 ? pushed[--npushed] : NULL;
 	return CUDA_SUCCESS;
 }
 
@@ -425,6 +478,7 @@ static void run_op(struct op *o, CUcontext c) {
 			pthread_mutex_lock(&mu);
 			if (c->sticky == CUDA_SUCCESS) {
 				c->sticky = r;
+				c->lost = c->device == lose_ordinal;
 			}
 			pthread_mutex_unlock(&mu);
 		}
@@ -503,6 +557,26 @@ static void wait_context_idle(CUcontext c) {
 	for (struct CUstream_st *s = c->streams; s; s = s->next) {
 		wait_stream_idle(s);
 	}
+}
+
+// reap_streams ends and frees every stream of c, whose context is broken: their work is
+// dropped. The caller holds mu, which is let go while the threads end.
+static void reap_streams(CUcontext c) {
+	struct CUstream_st *list = c->streams;
+	c->streams = NULL;
+	for (struct CUstream_st *s = list; s; s = s->next) {
+		s->quit = 1;
+		pthread_cond_signal(&s->work);
+	}
+	pthread_mutex_unlock(&mu);
+	while (list != NULL) {
+		struct CUstream_st *s = list;
+		list = s->next;
+		pthread_join(s->thread, NULL);
+		pthread_cond_destroy(&s->work);
+		free(s);
+	}
+	pthread_mutex_lock(&mu);
 }
 
 CUresult cuStreamCreate(CUstream *ph, unsigned int flags) {
