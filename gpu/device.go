@@ -89,6 +89,8 @@ type Stream interface {
 	// Synchronize blocks until all enqueued work has completed and returns the stream's
 	// sticky error, if any.
 	Synchronize() error
+	// Device is the device the stream belongs to.
+	Device() Device
 	// Close waits for enqueued work and releases the stream.
 	Close() error
 }

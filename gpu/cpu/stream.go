@@ -239,6 +239,9 @@ func (s *stream) Synchronize() error {
 	return rec.err
 }
 
+// Device returns the device that created the stream.
+func (s *stream) Device() gpu.Device { return s.dev }
+
 // Close waits for the enqueued work and stops the stream's goroutine.
 func (s *stream) Close() error {
 	if !s.markClosed() {

@@ -344,6 +344,9 @@ func (s *stream) Synchronize() error {
 	return nil
 }
 
+// Device returns the device that created the stream.
+func (s *stream) Device() gpu.Device { return s.dev }
+
 // Close waits for enqueued work, releases the stream and returns the stream's sticky error,
 // if any. Closing twice returns ErrClosed.
 func (s *stream) Close() error {
