@@ -35,6 +35,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/gostreams"
@@ -152,7 +153,7 @@ type fingerprinter struct {
 }
 
 // hashChain shrinks every image to 8×8 by area averaging, then makes it grey.
-var hashChain = kernels.NewChain().Resize(8, 8, kernels.Box).Grey()
+var hashChain = kernels.NewChain().Resize(8, 8, raster.Box).Grey()
 
 func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 	plan, err := hashChain.Plan()
@@ -201,7 +202,7 @@ func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch
 }
 
 // averageHash sets bit i for every pixel i of the 8×8 grey image brighter than the mean.
-func averageHash(img kernels.Image) uint64 {
+func averageHash(img raster.Image) uint64 {
 	sum := 0
 	for y := range 8 {
 		for x := range 8 {

@@ -31,6 +31,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -116,7 +117,7 @@ type result struct {
 // chain is the preprocessing of torchvision's ImageNet evaluation transform; bilinear is
 // torchvision's default filter (antialiased when downscaling, as here).
 func chain(resize, crop int) kernels.Chain {
-	return kernels.NewChain().ResizeShorter(resize, kernels.Linear).CenterCrop(crop, crop).Normalize(kernels.ImageNet)
+	return kernels.NewChain().ResizeShorter(resize, raster.Linear).CenterCrop(crop, crop).Normalize(kernels.ImageNet)
 }
 
 // newDecoder decodes every image to RGB, since every row of a shard has one shape. It decodes

@@ -38,6 +38,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
@@ -133,7 +134,7 @@ type result struct {
 // listed in the result's Failures; a device fault, a full disk or a cancellation stops the
 // run with an error.
 func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
-	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, kernels.Lanczos3).Plan()
+	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
 	if err != nil {
 		return result{}, err
 	}
@@ -215,7 +216,7 @@ func (t *thumbnailer) fail(e *pipeline.StageError) {
 // thumb is one finished thumbnail and the file it was made from.
 type thumb struct {
 	file walk.File
-	img  kernels.Image
+	img  raster.Image
 }
 
 // Label names the thumbnail by its source in errors.

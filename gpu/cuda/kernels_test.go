@@ -12,6 +12,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Every image kernel of package kernels, run on the GPU, against its Go implementation.
@@ -19,23 +20,23 @@ import (
 // imageChains launch, between them, every kernel of package kernels (TestImageKernelsMatchHost
 // checks that they do). Every chain accepts images of 3 and 4 channels.
 var imageChains = []kernels.Chain{
-	kernels.NewChain().Resize(97, 61, kernels.Lanczos3),
-	kernels.NewChain().ResizeFit(64, 80, kernels.CatmullRom).Sharpen(1.2, 0.8, 3),
-	kernels.NewChain().ResizeShrink(50, 50, kernels.Box).FlipV(),
-	kernels.NewChain().Orient(kernels.Transpose).Grey(),
-	kernels.NewChain().Orient(kernels.Rotate270),
+	kernels.NewChain().Resize(97, 61, raster.Lanczos3),
+	kernels.NewChain().ResizeFit(64, 80, raster.CatmullRom).Sharpen(1.2, 0.8, 3),
+	kernels.NewChain().ResizeShrink(50, 50, raster.Box).FlipV(),
+	kernels.NewChain().Orient(raster.Transpose).Grey(),
+	kernels.NewChain().Orient(raster.Rotate270),
 	kernels.NewChain().Levels(0.1, 1.2, 0.9).Blur(1.5),
-	kernels.NewChain().ResizeShorter(48, kernels.Linear).CenterCrop(40, 40).FlipH().Normalize(kernels.ImageNet),
+	kernels.NewChain().ResizeShorter(48, raster.Linear).CenterCrop(40, 40).FlipH().Normalize(kernels.ImageNet),
 	kernels.NewChain().Crop(0, 0, 50, 40).Normalize(kernels.Norm{Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.5, 2}, Mirror: true}),
 }
 
 // randomBatch makes n images of random sizes, channels (3 or 4), row padding and pixels.
-func randomBatch(r *rand.Rand, n, maxSide int) []kernels.Image {
-	b := make([]kernels.Image, n)
+func randomBatch(r *rand.Rand, n, maxSide int) []raster.Image {
+	b := make([]raster.Image, n)
 	for i := range b {
 		w, h, c := 1+r.Intn(maxSide), 1+r.Intn(maxSide), 3+r.Intn(2)
 		stride := w*c + r.Intn(5)
-		m := kernels.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: c}
+		m := raster.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: c}
 		r.Read(m.Pix)
 		b[i] = m
 	}
@@ -43,7 +44,7 @@ func randomBatch(r *rand.Rand, n, maxSide int) []kernels.Image {
 }
 
 // onDevice runs one batch of w on the GPU: upload, the plan's launches, download.
-func onDevice(t testing.TB, d *Device, s gpu.Stream, w *kernels.Work, b []kernels.Image) []byte {
+func onDevice(t testing.TB, d *Device, s gpu.Stream, w *kernels.Work, b []raster.Image) []byte {
 	t.Helper()
 	sz, err := w.Sizes(b)
 	must(t, err)
@@ -91,7 +92,7 @@ func TestImageKernelsMatchHost(t *testing.T) {
 }
 
 // sameOutput compares the device's output bytes, decoded by the plan, with the host's.
-func sameOutput(p *kernels.Plan, b []kernels.Image, got []byte, want kernels.Result) error {
+func sameOutput(p *kernels.Plan, b []raster.Image, got []byte, want kernels.Result) error {
 	if p.Tensor() {
 		ts, err := p.Tensors(b, got)
 		if err != nil {
@@ -151,10 +152,10 @@ var benchChains = []struct {
 }{
 	{"grey", kernels.NewChain().Grey()},
 	{"levels", kernels.NewChain().Levels(0.05, 1.1, 0.9)},
-	{"rotate90", kernels.NewChain().Orient(kernels.Rotate90)},
+	{"rotate90", kernels.NewChain().Orient(raster.Rotate90)},
 	{"normalize", kernels.NewChain().Normalize(kernels.ImageNet)},
-	{"resize half lanczos3", kernels.NewChain().Resize(960, 540, kernels.Lanczos3)},
-	{"resize 224 crop normalize", kernels.NewChain().ResizeShorter(256, kernels.Linear).CenterCrop(224, 224).Normalize(kernels.ImageNet)},
+	{"resize half lanczos3", kernels.NewChain().Resize(960, 540, raster.Lanczos3)},
+	{"resize 224 crop normalize", kernels.NewChain().ResizeShorter(256, raster.Linear).CenterCrop(224, 224).Normalize(kernels.ImageNet)},
 	{"blur 2", kernels.NewChain().Blur(2)},
 	{"sharpen", kernels.NewChain().Sharpen(1, 0.6, 2)},
 }
@@ -168,9 +169,9 @@ func BenchmarkImageKernels(b *testing.B) {
 	ceiling := deviceCopyRate(b, d)
 	record(d, measurement{Group: "kernels", Name: "device copy ceiling", Value: ceiling, Unit: "GB/s",
 		Note: "cuMemcpyDtoDAsync 256MiB, read + write"})
-	batch := make([]kernels.Image, 16)
+	batch := make([]raster.Image, 16)
 	for i := range batch {
-		m, err := kernels.NewImage(1920, 1080, 3)
+		m, err := raster.NewImage(1920, 1080, 3)
 		must(b, err)
 		rand.New(rand.NewSource(int64(i))).Read(m.Pix)
 		batch[i] = m
@@ -182,7 +183,7 @@ func BenchmarkImageKernels(b *testing.B) {
 	}
 }
 
-func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []kernels.Image, ceiling float64) {
+func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []raster.Image, ceiling float64) {
 	p, err := c.Plan()
 	must(b, err)
 	w, err := p.Bind(d)
@@ -236,7 +237,7 @@ func (c *launchClock) Launch(k gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg
 }
 
 // perLaunch runs one batch with a launchClock and describes each launch's device time.
-func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []kernels.Image, bufs gpu.SlotBuffers) string {
+func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []raster.Image, bufs gpu.SlotBuffers) string {
 	start := newEvent(b, d)
 	clock := &launchClock{Stream: s, d: d}
 	must(b, s.Record(start))

@@ -3,12 +3,14 @@ package kernels
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Chain is a list of image operations to apply to every image of a batch, built by chaining
 // its methods:
 //
-//	c := kernels.NewChain().Orient(kernels.Rotate90).ResizeShorter(256, kernels.Lanczos3).
+//	c := kernels.NewChain().Orient(raster.Rotate90).ResizeShorter(256, raster.Lanczos3).
 //		CenterCrop(224, 224).Normalize(kernels.ImageNet)
 //
 // A Chain is a value: each method returns a new Chain and leaves its receiver unchanged.
@@ -50,8 +52,8 @@ type op struct {
 	mode      sizeMode
 	w, h      int
 	x, y      int
-	filter    Filter
-	o         Orientation
+	filter    raster.Filter
+	o         raster.Orientation
 	curve     Curve
 	sigma     float64
 	amount    float64
@@ -67,32 +69,32 @@ func (c Chain) add(o op) Chain {
 }
 
 // Resize scales every image to exactly w×h with filter f (antialiased when downscaling).
-func (c Chain) Resize(w, h int, f Filter) Chain {
+func (c Chain) Resize(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeExact, w: w, h: h, filter: f})
 }
 
 // ResizeFit scales every image to the largest size that fits in w×h with its aspect ratio
 // kept, enlarging small images.
-func (c Chain) ResizeFit(w, h int, f Filter) Chain {
+func (c Chain) ResizeFit(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeFit, w: w, h: h, filter: f})
 }
 
 // ResizeShrink is ResizeFit for thumbnails: images that already fit in w×h are left at their
 // size.
-func (c Chain) ResizeShrink(w, h int, f Filter) Chain {
+func (c Chain) ResizeShrink(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeShrink, w: w, h: h, filter: f})
 }
 
 // ResizeShorter scales every image so that its shorter side is side pixels, keeping the
 // aspect ratio (torchvision's Resize(side)).
-func (c Chain) ResizeShorter(side int, f Filter) Chain {
+func (c Chain) ResizeShorter(side int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeShorter, w: side, h: side, filter: f})
 }
 
 // ResizeCover scales every image to the smallest size that covers w×h with its aspect ratio
 // kept: one side gets the box's length, the other at least its length. Followed by
 // CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop).
-func (c Chain) ResizeCover(w, h int, f Filter) Chain {
+func (c Chain) ResizeCover(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeCover, w: w, h: h, filter: f})
 }
 
@@ -109,13 +111,13 @@ func (c Chain) CenterCrop(w, h int) Chain {
 
 // Orient flips, rotates or transposes (see Orientation; use it with the EXIF orientation to
 // turn photos upright).
-func (c Chain) Orient(o Orientation) Chain { return c.add(op{kind: opOrient, o: o}) }
+func (c Chain) Orient(o raster.Orientation) Chain { return c.add(op{kind: opOrient, o: o}) }
 
 // FlipH mirrors left to right.
-func (c Chain) FlipH() Chain { return c.Orient(FlipH) }
+func (c Chain) FlipH() Chain { return c.Orient(raster.FlipH) }
 
 // FlipV mirrors top to bottom.
-func (c Chain) FlipV() Chain { return c.Orient(FlipV) }
+func (c Chain) FlipV() Chain { return c.Orient(raster.FlipV) }
 
 // Grey converts to one channel (BT.601 luma).
 func (c Chain) Grey() Chain { return c.add(op{kind: opGrey}) }
@@ -157,10 +159,10 @@ func (o *op) check(i, n int) error {
 	}
 	switch o.kind {
 	case opResize:
-		if !o.filter.valid() {
+		if !o.filter.Valid() {
 			return bad("unknown filter %v", o.filter)
 		}
-		if o.w < 1 || o.h < 1 || o.w > MaxSide || o.h > MaxSide {
+		if o.w < 1 || o.h < 1 || o.w > raster.MaxSide || o.h > raster.MaxSide {
 			return bad("resize to %d×%d", o.w, o.h)
 		}
 	case opCrop, opCenterCrop:
@@ -168,7 +170,7 @@ func (o *op) check(i, n int) error {
 			return bad("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
 		}
 	case opOrient:
-		if !o.o.valid() {
+		if !o.o.Valid() {
 			return bad("%v", o.o)
 		}
 	case opBlur:
@@ -240,7 +242,7 @@ func (o *op) cropRect(w, h int) (rect, error) {
 	}
 	x1, y1 := min(o.x+o.w, w), min(o.y+o.h, h)
 	if o.x >= x1 || o.y >= y1 {
-		return rect{}, fmt.Errorf("%w: crop %d,%d %d×%d misses a %d×%d image", ErrImage, o.x, o.y, o.w, o.h, w, h)
+		return rect{}, fmt.Errorf("%w: crop %d,%d %d×%d misses a %d×%d image", raster.ErrImage, o.x, o.y, o.w, o.h, w, h)
 	}
 	return rect{o.x, o.y, x1 - o.x, y1 - o.y}, nil
 }
@@ -267,7 +269,7 @@ func (o *op) resizeSize(w, h int) (int, int, error) {
 	case sizeCover:
 		rw, rh = cover(w, h, o.w, o.h)
 	}
-	if err := checkSize(rw, rh); err != nil {
+	if err := raster.CheckSize(rw, rh); err != nil {
 		return 0, 0, fmt.Errorf("resizing %d×%d: %w", w, h, err)
 	}
 	return rw, rh, nil
@@ -298,3 +300,16 @@ func scaled(v, num, den int) int {
 
 // FitSize is the size ResizeFit gives a w×h image in a bw×bh box.
 func FitSize(w, h, bw, bh int) (int, int) { return fit(w, h, bw, bh) }
+
+// rect is a rectangle in pixels.
+type rect struct{ x, y, w, h int }
+
+// centerRect is the centred w×h rectangle of a width×height image, clipped to it, as
+// raster.Image.CenterCrop takes it: the extra pixel of an odd margin on the right or bottom.
+func centerRect(width, height, w, h int) rect {
+	w, h = min(w, width), min(h, height)
+	return rect{(width - w) / 2, (height - h) / 2, w, h}
+}
+
+// rowBytes is the number of bytes of pixel data in one row of m.
+func rowBytes(m raster.Image) int { return m.Width * m.Channels }

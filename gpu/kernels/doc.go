@@ -4,17 +4,17 @@
 //
 // # Images
 //
-// An Image is 8-bit, interleaved (HWC), with 1, 3 or 4 channels and any row stride; a
-// Tensor is float32 planar (CHW), the layout machine-learning frameworks take. Sub and
-// CenterCrop return views without copying.
+// The operations take the types of package gpu/raster: raster.Image (8-bit, interleaved,
+// with 1, 3 or 4 channels and any row stride), raster.Tensor (float32, planar), and the
+// raster.Orientation and raster.Filter the chain's steps are given.
 //
 // # Operations on the host
 //
-// Resize (antialiased when downscaling, with Box, Linear, CatmullRom or Lanczos3), Orient
-// (flips, rotations, transposes: the eight EXIF orientations), Grey, ApplyCurve with Levels
-// (brightness, contrast, gamma), Blur (Gaussian), Sharpen (unsharp mask) and Normalize are
-// plain functions over images. Each runs on all cores, reads pixels through slices, and
-// allocates nothing per pixel.
+// Resize (antialiased when downscaling, with Box, Linear, CatmullRom or Lanczos3), Grey,
+// ApplyCurve with Levels (brightness, contrast, gamma), Blur (Gaussian), Sharpen (unsharp
+// mask) and Normalize are plain functions over images. Each runs on all cores, reads pixels
+// through slices, and allocates nothing per pixel. Flips, rotations and transposes are
+// raster.Orient, which the orient kernel's Go twin calls too.
 //
 // # Chains and plans
 //

@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 func ExampleResize() {
-	src, _ := kernels.NewImage(4000, 3000, 3)
+	src, _ := raster.NewImage(4000, 3000, 3)
 	w, h := kernels.FitSize(src.Width, src.Height, 256, 256)
-	dst, _ := kernels.NewImage(w, h, 3)
-	if err := kernels.Resize(dst, src, kernels.Lanczos3); err != nil {
+	dst, _ := raster.NewImage(w, h, 3)
+	if err := kernels.Resize(dst, src, raster.Lanczos3); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -18,20 +19,11 @@ func ExampleResize() {
 	// Output: 256×192
 }
 
-func ExampleOrient() {
-	// A photo stored sideways, with EXIF orientation 6: turn it upright.
-	src, _ := kernels.NewImage(3, 2, 1)
-	copy(src.Pix, []byte{1, 2, 3, 4, 5, 6})
-	up, _ := kernels.Oriented(src, kernels.Orientation(6))
-	fmt.Println(up.Width, up.Height, up.Pix)
-	// Output: 2 3 [4 1 5 2 6 3]
-}
-
 func ExampleChain() {
 	// ImageNet preprocessing: shorter side to 256, centre 224×224, a mirror image, and
 	// normalisation to float32 planes. The plan fuses it all into two launches.
 	plan, err := kernels.NewChain().
-		ResizeShorter(256, kernels.Linear).
+		ResizeShorter(256, raster.Linear).
 		CenterCrop(224, 224).
 		FlipH().
 		Normalize(kernels.ImageNet).
@@ -42,8 +34,8 @@ func ExampleChain() {
 	}
 	fmt.Println(plan.Launches())
 
-	photo, _ := kernels.NewImage(500, 375, 3)
-	res, err := plan.Run([]kernels.Image{photo})
+	photo, _ := raster.NewImage(500, 375, 3)
+	res, err := plan.Run([]raster.Image{photo})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +55,7 @@ func ExampleLevels() {
 }
 
 func ExamplePlan_Output() {
-	plan, _ := kernels.NewChain().ResizeShrink(256, 256, kernels.Lanczos3).Plan()
+	plan, _ := kernels.NewChain().ResizeShrink(256, 256, raster.Lanczos3).Plan()
 	for _, size := range [][2]int{{4000, 3000}, {100, 80}} {
 		s, _ := plan.Output(size[0], size[1], 3)
 		fmt.Printf("%d×%d → %d×%d\n", size[0], size[1], s.Width, s.Height)

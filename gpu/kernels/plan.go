@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"strings"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Plan is a Chain turned into kernel launches. A Plan is immutable and safe for concurrent
@@ -43,7 +45,7 @@ type step struct {
 	crops     []op // crops of the input, read as views
 	resize    op   // stepResample: the size rule and filter
 	post      []op // stepResample: crops and flips of the result, folded into its tables
-	o         Orientation
+	o         raster.Orientation
 	curve     Curve
 	sigma     float64
 	amount    float64
@@ -74,7 +76,7 @@ func expand(ops []op) []op {
 	}
 	last := ops[n-1]
 	last.norm.Mirror = false
-	return append(ops[:n-1:n-1], op{kind: opOrient, o: FlipH}, last)
+	return append(ops[:n-1:n-1], op{kind: opOrient, o: raster.FlipH}, last)
 }
 
 // simplify rewrites the operations into an equivalent, cheaper list: orientations compose and
@@ -85,7 +87,7 @@ func simplify(in []op) []op {
 		changed = false
 		for i := 0; i < len(ops); i++ {
 			a := &ops[i]
-			if a.kind == opOrient && a.o == Identity {
+			if a.kind == opOrient && a.o == raster.Identity {
 				ops = append(ops[:i], ops[i+1:]...)
 				changed = true
 				break
@@ -99,11 +101,11 @@ func simplify(in []op) []op {
 				a.o = a.o.Then(b.o)
 			case a.kind == opCurve && b.kind == opCurve:
 				a.curve = a.curve.Then(b.curve)
-			case a.kind == opOrient && b.kind == opResize && b.filter != Box:
+			case a.kind == opOrient && b.kind == opResize && b.filter != raster.Box:
 				// Box is discontinuous: which samples sit on the edge of its support
 				// depends on the direction they are counted from, so it does not commute
 				// with flips, even up to rounding.
-				if a.o.swaps() && b.mode != sizeShorter {
+				if a.o.Swaps() && b.mode != sizeShorter {
 					b.w, b.h = b.h, b.w
 				}
 				ops[i], ops[i+1] = ops[i+1], ops[i]
@@ -140,7 +142,7 @@ func buildSteps(ops []op) []step {
 	}
 	if len(crops) > 0 || len(steps) == 0 {
 		// Something must write the output: a copy of the (cropped) input.
-		steps = append(steps, step{kind: stepOrient, o: Identity, crops: crops})
+		steps = append(steps, step{kind: stepOrient, o: raster.Identity, crops: crops})
 	}
 	return steps
 }
@@ -159,7 +161,7 @@ func fold(prev *step, o op) bool {
 			return true
 		}
 	case opOrient:
-		if resampled && !o.o.swaps() {
+		if resampled && !o.o.Swaps() {
 			prev.post = append(prev.post, o) // reverse the order of table rows
 			return true
 		}
@@ -169,7 +171,7 @@ func fold(prev *step, o op) bool {
 			prev.norm = &n // the vertical pass normalises
 			return true
 		}
-		if prev.kind == stepOrient && prev.o == FlipH {
+		if prev.kind == stepOrient && prev.o == raster.FlipH {
 			*prev = step{kind: stepNormalize, crops: prev.crops, norm: &n, mirror: true}
 			return true
 		}

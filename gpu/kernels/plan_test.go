@@ -11,11 +11,12 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // applyOps applies operations one at a time with the plain functions, with no fusion: the
 // meaning of a chain.
-func applyOps(ops []op, m Image) (Image, *Tensor, error) {
+func applyOps(ops []op, m raster.Image) (raster.Image, *raster.Tensor, error) {
 	for _, o := range ops {
 		var err error
 		switch o.kind {
@@ -30,31 +31,31 @@ func applyOps(ops []op, m Image) (Image, *Tensor, error) {
 				m, err = m.Sub(r.x, r.y, r.w, r.h)
 			}
 		case opOrient:
-			m, err = Oriented(m, o.o)
+			m, err = raster.Oriented(m, o.o)
 		case opGrey:
-			g, _ := NewImage(m.Width, m.Height, 1)
+			g, _ := raster.NewImage(m.Width, m.Height, 1)
 			m, err = g, Grey(g, m)
 		case opCurve:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, ApplyCurve(d, m, o.curve)
 		case opBlur:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, Blur(d, m, o.sigma)
 		case opSharpen:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, Sharpen(d, m, o.sigma, o.amount, o.threshold)
 		case opNormalize:
-			t := NewTensor(o.norm.planes(), m.Height, m.Width)
-			return Image{}, &t, Normalize(t, m, o.norm)
+			t := raster.NewTensor(o.norm.planes(), m.Height, m.Width)
+			return raster.Image{}, &t, Normalize(t, m, o.norm)
 		}
 		if err != nil {
-			return Image{}, nil, err
+			return raster.Image{}, nil, err
 		}
 	}
 	return m, nil, nil
 }
 
-func sameTensors(a, b Tensor) error {
+func sameTensors(a, b raster.Tensor) error {
 	if a.Channels != b.Channels || a.Height != b.Height || a.Width != b.Width {
 		return fmt.Errorf("%d×%d×%d vs %d×%d×%d", a.Channels, a.Height, a.Width, b.Channels, b.Height, b.Width)
 	}
@@ -80,8 +81,8 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 		batch := randBatch(r)
 		res, err := p.Run(batch)
 		ops := simplify(expand(c.ops))
-		var want []Image
-		var wantT []Tensor
+		var want []raster.Image
+		var wantT []raster.Tensor
 		bad := -1
 		for i, m := range batch {
 			im, tn, uerr := applyOps(ops, m)
@@ -138,7 +139,7 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 func TestOrientMovedPastResize(t *testing.T) {
 	r := newRand(t)
 	for range 200 {
-		o := Orientation(1 + r.IntN(8))
+		o := raster.Orientation(1 + r.IntN(8))
 		f := allFilters[1+r.IntN(len(allFilters)-1)] // not Box, which is not moved
 		w, h := randSide(r, 40), randSide(r, 40)
 		c := NewChain().Orient(o).Resize(w, h, f)
@@ -151,7 +152,7 @@ func TestOrientMovedPastResize(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, _ := c.Plan()
-		got, err := p.Run([]Image{m})
+		got, err := p.Run([]raster.Image{m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,11 +163,11 @@ func TestOrientMovedPastResize(t *testing.T) {
 		for y := range g.Height {
 			for x := range g.Width {
 				for ch := range g.Channels {
-					if want.Channels == 4 && ch < 3 && want.at(x, y, 3) < 8 {
+					if want.Channels == 4 && ch < 3 && px(want, x, y, 3) < 8 {
 						continue // colour of a nearly transparent pixel: see compareRef
 					}
-					if d := int(g.at(x, y, ch)) - int(want.at(x, y, ch)); d < -1 || d > 1 {
-						t.Fatalf("%v: (%d,%d,%d) = %d, want %d", c, x, y, ch, g.at(x, y, ch), want.at(x, y, ch))
+					if d := int(px(g, x, y, ch)) - int(px(want, x, y, ch)); d < -1 || d > 1 {
+						t.Fatalf("%v: (%d,%d,%d) = %d, want %d", c, x, y, ch, px(g, x, y, ch), px(want, x, y, ch))
 					}
 				}
 			}
@@ -180,15 +181,15 @@ func TestFusion(t *testing.T) {
 		want []string
 	}{
 		{NewChain(), []string{"orient"}},
-		{NewChain().ResizeShorter(256, Lanczos3).CenterCrop(224, 224).FlipH().Normalize(ImageNet),
+		{NewChain().ResizeShorter(256, raster.Lanczos3).CenterCrop(224, 224).FlipH().Normalize(ImageNet),
 			[]string{"resample_h", "resample_v_norm"}},
-		{NewChain().Orient(Rotate90).ResizeFit(256, 256, Linear), []string{"resample_h", "resample_v", "orient"}},
-		{NewChain().Orient(Rotate180).Crop(1, 1, 10, 10).Resize(5, 5, Box).FlipV(), []string{"orient", "resample_h", "resample_v"}},
-		{NewChain().Crop(3, 3, 50, 50).Resize(20, 20, Linear).Rotate(), []string{"resample_h", "resample_v"}},
+		{NewChain().Orient(raster.Rotate90).ResizeFit(256, 256, raster.Linear), []string{"resample_h", "resample_v", "orient"}},
+		{NewChain().Orient(raster.Rotate180).Crop(1, 1, 10, 10).Resize(5, 5, raster.Box).FlipV(), []string{"orient", "resample_h", "resample_v"}},
+		{NewChain().Crop(3, 3, 50, 50).Resize(20, 20, raster.Linear).Rotate(), []string{"resample_h", "resample_v"}},
 		{NewChain().FlipH().Normalize(ImageNet), []string{"normalize"}},
 		{NewChain().Crop(0, 0, 5, 5), []string{"orient"}},
 		{NewChain().Levels(0.1, 1, 1).Levels(0, 1.2, 1).Grey(), []string{"lut", "grey"}},
-		{NewChain().FlipH().FlipH().Orient(Rotate90).Orient(Rotate270), []string{"orient"}},
+		{NewChain().FlipH().FlipH().Orient(raster.Rotate90).Orient(raster.Rotate270), []string{"orient"}},
 		{NewChain().Sharpen(1, 1, 0).Normalize(ImageNet), []string{"resample_h", "resample_v", "unsharp", "normalize"}},
 	} {
 		p, err := tc.c.Plan()
@@ -202,12 +203,12 @@ func TestFusion(t *testing.T) {
 }
 
 // Rotate is Orient(Rotate180), for the fusion table.
-func (c Chain) Rotate() Chain { return c.Orient(Rotate180) }
+func (c Chain) Rotate() Chain { return c.Orient(raster.Rotate180) }
 
 func TestPlanErrors(t *testing.T) {
 	for _, c := range []Chain{
-		NewChain().Resize(0, 10, Linear),
-		NewChain().Resize(10, 10, Filter(0)),
+		NewChain().Resize(0, 10, raster.Linear),
+		NewChain().Resize(10, 10, raster.Filter(0)),
 		NewChain().Normalize(ImageNet).Grey(),
 		NewChain().Normalize(Norm{Mean: []float32{0, 0}, Std: []float32{1}}),
 		NewChain().Normalize(Norm{Mean: []float32{0}, Std: []float32{0}}),
@@ -216,20 +217,20 @@ func TestPlanErrors(t *testing.T) {
 		NewChain().Crop(-1, 0, 5, 5),
 		NewChain().Orient(0),
 		NewChain().Levels(0, 1, -2),
-		NewChain().ResizeShorter(MaxSide+1, Linear),
+		NewChain().ResizeShorter(raster.MaxSide+1, raster.Linear),
 	} {
 		if _, err := c.Plan(); !errors.Is(err, ErrChain) {
 			t.Errorf("%v: %v, want ErrChain", c, err)
 		}
 	}
 	r := newRand(t)
-	batch := []Image{randImage(r, 3, 3, 1), randImage(r, 10, 10, 3)}
+	batch := []raster.Image{randImage(r, 3, 3, 1), randImage(r, 10, 10, 3)}
 	for _, tc := range []struct {
 		c  Chain
 		ok bool
 	}{
 		{NewChain().Crop(20, 0, 5, 5), false},                                                     // misses the images
-		{NewChain().ResizeShorter(MaxSide, Linear), false},                                        // too many pixels
+		{NewChain().ResizeShorter(raster.MaxSide, raster.Linear), false},                          // too many pixels
 		{NewChain().Normalize(Norm{Mean: make([]float32, 4), Std: []float32{1, 1, 1, 1}}), false}, // 4 planes of 3 channels
 		{NewChain().Grey().Normalize(ImageNet), true},                                             // a grey image fills every plane
 	} {
@@ -241,12 +242,12 @@ func TestPlanErrors(t *testing.T) {
 		if tc.ok != (err == nil) {
 			t.Errorf("%v: %v", tc.c, err)
 		}
-		if err != nil && !errors.Is(err, ErrImage) && !errors.Is(err, ErrChain) {
+		if err != nil && !errors.Is(err, raster.ErrImage) && !errors.Is(err, ErrChain) {
 			t.Errorf("%v: %v wraps neither ErrImage nor ErrChain", tc.c, err)
 		}
 	}
-	p, _ := NewChain().Resize(4, 4, Linear).Plan()
-	if _, err := p.Run([]Image{{Width: 3}}); !errors.Is(err, ErrImage) {
+	p, _ := NewChain().Resize(4, 4, raster.Linear).Plan()
+	if _, err := p.Run([]raster.Image{{Width: 3}}); !errors.Is(err, raster.ErrImage) {
 		t.Errorf("bad image: %v", err)
 	}
 }
@@ -262,8 +263,8 @@ func TestWorkThroughEngine(t *testing.T) {
 	}
 	defer dev.Close()
 	for _, c := range []Chain{
-		NewChain().ResizeShorter(24, Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
-		NewChain().Orient(Rotate270).ResizeShrink(30, 20, CatmullRom).Sharpen(1, 0.7, 1),
+		NewChain().ResizeShorter(24, raster.Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
+		NewChain().Orient(raster.Rotate270).ResizeShrink(30, 20, raster.CatmullRom).Sharpen(1, 0.7, 1),
 		NewChain().Blur(1.5).Levels(0.05, 1.1, 0.9).Grey().Crop(1, 1, 10, 10),
 	} {
 		p, err := c.Plan()
@@ -274,13 +275,13 @@ func TestWorkThroughEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		eng, err := gpu.NewEngine[[]Image](dev, w, gpu.EngineOptions{Slots: 3})
+		eng, err := gpu.NewEngine[[]raster.Image](dev, w, gpu.EngineOptions{Slots: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
-		batches := make([][]Image, 12)
+		batches := make([][]raster.Image, 12)
 		for i := range batches {
-			batches[i] = make([]Image, 1+r.IntN(5))
+			batches[i] = make([]raster.Image, 1+r.IntN(5))
 			for k := range batches[i] {
 				batches[i][k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
 			}
@@ -340,8 +341,8 @@ func TestWorkThroughEngine(t *testing.T) {
 
 func TestOutputViews(t *testing.T) {
 	r := newRand(t)
-	batch := []Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
-	p, _ := NewChain().ResizeFit(16, 16, Linear).Plan()
+	batch := []raster.Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
+	p, _ := NewChain().ResizeFit(16, 16, raster.Linear).Plan()
 	res, err := p.Run(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -369,7 +370,7 @@ func TestResizeCoverCoversTheBox(t *testing.T) {
 		{1000, 10, 64, 64, 6400, 64},   // extreme: the long side grows
 		{7, 5, 7, 5, 7, 5},             // same size
 	} {
-		p, err := NewChain().ResizeCover(c.bw, c.bh, Linear).CenterCrop(c.bw, c.bh).Plan()
+		p, err := NewChain().ResizeCover(c.bw, c.bh, raster.Linear).CenterCrop(c.bw, c.bh).Plan()
 		if err != nil {
 			t.Fatal(err)
 		}

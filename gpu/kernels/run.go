@@ -1,18 +1,21 @@
 package kernels
 
-import "github.com/gpupipe/gpupipe/gpu"
+import (
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
+)
 
 // Result is what Run returns: the output images, or the output tensors when the plan ends
 // with Normalize. They are views into one buffer owned by the Result.
 type Result struct {
-	Images  []Image
-	Tensors []Tensor
+	Images  []raster.Image
+	Tensors []raster.Tensor
 }
 
 // Run applies the plan to batch b on the host with the Go implementations, on all cores, and
 // computes exactly the bytes a device computes for the same batch. It allocates the batch's
 // buffers; for a stream of batches, bind the plan to a device instead.
-func (p *Plan) Run(b []Image) (Result, error) {
+func (p *Plan) Run(b []raster.Image) (Result, error) {
 	l, err := p.layout(b)
 	if err != nil {
 		return Result{}, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Work runs a Plan on one device: it implements gpu.Work for batches of images, for the
@@ -14,7 +15,7 @@ type Work struct {
 	kernels map[*kernelDef]gpu.Kernel
 }
 
-var _ gpu.Work[[]Image] = (*Work)(nil)
+var _ gpu.Work[[]raster.Image] = (*Work)(nil)
 
 // Bind prepares the plan's kernels on dev.
 func (p *Plan) Bind(dev gpu.Device) (*Work, error) {
@@ -39,7 +40,7 @@ func (w *Work) Plan() *Plan { return w.plan }
 
 // Sizes reports the bytes batch b needs: In holds the pixels, the launch descriptions and the
 // filter tables; Scratch the intermediate images; Out the results.
-func (w *Work) Sizes(b []Image) (gpu.Sizes, error) {
+func (w *Work) Sizes(b []raster.Image) (gpu.Sizes, error) {
 	l, err := w.plan.layout(b)
 	if err != nil {
 		return gpu.Sizes{}, err
@@ -48,7 +49,7 @@ func (w *Work) Sizes(b []Image) (gpu.Sizes, error) {
 }
 
 // Pack writes batch b's input into host, which must hold Sizes(b).In bytes.
-func (w *Work) Pack(b []Image, host []byte) error {
+func (w *Work) Pack(b []raster.Image, host []byte) error {
 	l, err := w.plan.layout(b)
 	if err != nil {
 		return err
@@ -57,7 +58,7 @@ func (w *Work) Pack(b []Image, host []byte) error {
 }
 
 // Enqueue enqueues the plan's launches for batch b on s, reading bufs.In and writing bufs.Out.
-func (w *Work) Enqueue(s gpu.Stream, b []Image, bufs gpu.SlotBuffers) error {
+func (w *Work) Enqueue(s gpu.Stream, b []raster.Image, bufs gpu.SlotBuffers) error {
 	l, err := w.plan.layout(b)
 	if err != nil {
 		return err
@@ -65,13 +66,13 @@ func (w *Work) Enqueue(s gpu.Stream, b []Image, bufs gpu.SlotBuffers) error {
 	return l.enqueue(s, w.kernels, bufs)
 }
 
-func (l *layout) pack(b []Image, host []byte) error {
+func (l *layout) pack(b []raster.Image, host []byte) error {
 	if len(host) < l.sizes.In {
 		return fmt.Errorf("kernels: Pack: %d-byte buffer for a %d-byte input", len(host), l.sizes.In)
 	}
 	for i, m := range b {
 		v := l.inputs[i]
-		row := m.rowBytes()
+		row := rowBytes(m)
 		for y := range m.Height {
 			copy(host[v.off+int64(y*v.stride):][:row], m.Pix[y*m.Stride:])
 		}
@@ -114,7 +115,7 @@ func (l *layout) enqueue(s gpu.Stream, kernels map[*kernelDef]gpu.Kernel, bufs g
 // Images returns views of batch b's output images inside out, the bytes of the Out buffer
 // after the batch ran. Only b's sizes are read, so its pixels may be gone. Nothing is
 // copied: the views are valid while out is.
-func (p *Plan) Images(b []Image, out []byte) ([]Image, error) {
+func (p *Plan) Images(b []raster.Image, out []byte) ([]raster.Image, error) {
 	if p.tensor {
 		return nil, fmt.Errorf("kernels: the plan %v makes tensors, not images", p.chain)
 	}
@@ -122,16 +123,16 @@ func (p *Plan) Images(b []Image, out []byte) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	ims := make([]Image, len(l.outputs))
+	ims := make([]raster.Image, len(l.outputs))
 	for i, v := range l.outputs {
-		ims[i] = Image{Pix: out[v.off : v.off+int64(v.stride*v.h)], Width: v.w, Height: v.h, Stride: v.stride, Channels: v.c}
+		ims[i] = raster.Image{Pix: out[v.off : v.off+int64(v.stride*v.h)], Width: v.w, Height: v.h, Stride: v.stride, Channels: v.c}
 	}
 	return ims, nil
 }
 
 // Tensors returns views of batch b's output tensors inside out, the bytes of the Out buffer
 // after the batch ran. Nothing is copied: the views are valid while out is.
-func (p *Plan) Tensors(b []Image, out []byte) ([]Tensor, error) {
+func (p *Plan) Tensors(b []raster.Image, out []byte) ([]raster.Tensor, error) {
 	if !p.tensor {
 		return nil, fmt.Errorf("kernels: the plan %v makes images, not tensors", p.chain)
 	}
@@ -139,13 +140,13 @@ func (p *Plan) Tensors(b []Image, out []byte) ([]Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	ts := make([]Tensor, len(l.outputs))
+	ts := make([]raster.Tensor, len(l.outputs))
 	for i, v := range l.outputs {
 		data, err := float32s(out[v.off:], v.c*v.w*v.h)
 		if err != nil {
 			return nil, fmt.Errorf("kernels: output %d: %w", i, err)
 		}
-		ts[i] = Tensor{Data: data, Channels: v.c, Height: v.h, Width: v.w}
+		ts[i] = raster.Tensor{Data: data, Channels: v.c, Height: v.h, Width: v.w}
 	}
 	return ts, nil
 }
@@ -170,7 +171,7 @@ func (s Shape) Bytes() int {
 // or why it cannot. A batch fails as a whole when one of its images fails, so a stage that
 // wants to skip bad images checks them with Output before it batches them.
 func (p *Plan) Output(w, h, c int) (Shape, error) {
-	l, err := p.plan([]Image{{Width: w, Height: h, Channels: c, Stride: w * c}}, true)
+	l, err := p.plan([]raster.Image{{Width: w, Height: h, Channels: c, Stride: w * c}}, true)
 	if err != nil {
 		return Shape{}, err
 	}
@@ -180,7 +181,7 @@ func (p *Plan) Output(w, h, c int) (Shape, error) {
 
 // outputs lays out batch b for reading its outputs: only the images' sizes matter, so their
 // pixels may already have been released.
-func (p *Plan) outputs(b []Image, out []byte) (*layout, error) {
+func (p *Plan) outputs(b []raster.Image, out []byte) (*layout, error) {
 	l, err := p.plan(b, true)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -120,7 +120,7 @@ func TestOutputsMatchTheHostComputation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := plan.Run([]kernels.Image{src.Image})
+		want, err := plan.Run([]raster.Image{src.Image})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestOutputsMatchTheHostComputation(t *testing.T) {
 	}
 }
 
-func readPNG(t *testing.T, path string) kernels.Image {
+func readPNG(t *testing.T, path string) raster.Image {
 	t.Helper()
 	dec := &imageio.Decoder{}
 	d, err := dec.Decode(context.Background(), walk.File{Root: filepath.Dir(path), Rel: filepath.Base(path)})
@@ -141,7 +141,7 @@ func readPNG(t *testing.T, path string) kernels.Image {
 	return d.Image
 }
 
-func sameImage(a, b kernels.Image) bool {
+func sameImage(a, b raster.Image) bool {
 	if a.Width != b.Width || a.Height != b.Height || a.Channels != b.Channels {
 		return false
 	}

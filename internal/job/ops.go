@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Ops is an operation chain parsed from text, with what the decoder should know about it.
@@ -50,7 +51,7 @@ type Target struct {
 //	normalize=imagenet | normalize=M1:M2:M3/S1:S2:S3
 //	                    float32 CHW tensors (v/255 − M)/S; must come last
 func ParseOps(text string) (Ops, error) {
-	p := opsParser{ops: Ops{Chain: kernels.NewChain()}, filter: kernels.Lanczos3}
+	p := opsParser{ops: Ops{Chain: kernels.NewChain()}, filter: raster.Lanczos3}
 	for _, field := range strings.Split(text, ",") {
 		field = strings.TrimSpace(field)
 		if field == "" {
@@ -69,7 +70,7 @@ func ParseOps(text string) (Ops, error) {
 
 type opsParser struct {
 	ops      Ops
-	filter   kernels.Filter
+	filter   raster.Filter
 	reshaped bool // a crop or a resize happened: later resizes say nothing about the decode
 	swapped  bool // an odd number of quarter turns or transposes so far
 }
@@ -83,7 +84,7 @@ func (p *opsParser) add(name, value string) error {
 	case "resize", "fit", "shrink", "fill", "shorter":
 		return p.resize(name, value)
 	case "filter":
-		f, err := kernels.ParseFilter(value)
+		f, err := raster.ParseFilter(value)
 		p.filter = f
 		return err
 	case "crop":
@@ -105,7 +106,7 @@ func (p *opsParser) add(name, value string) error {
 	case "rotate":
 		return p.rotate(value)
 	case "transpose", "transverse":
-		*c, p.swapped = c.Orient(map[string]kernels.Orientation{"transpose": kernels.Transpose, "transverse": kernels.Transverse}[name]), !p.swapped
+		*c, p.swapped = c.Orient(map[string]raster.Orientation{"transpose": raster.Transpose, "transverse": raster.Transverse}[name]), !p.swapped
 	case "grey", "gray":
 		*c = c.Grey()
 	case "brightness", "contrast", "gamma":
@@ -154,7 +155,7 @@ func (p *opsParser) resize(name, value string) error {
 }
 
 func (p *opsParser) rotate(value string) error {
-	o, ok := map[string]kernels.Orientation{"90": kernels.Rotate90, "180": kernels.Rotate180, "270": kernels.Rotate270}[value]
+	o, ok := map[string]raster.Orientation{"90": raster.Rotate90, "180": raster.Rotate180, "270": raster.Rotate270}[value]
 	if !ok {
 		return fmt.Errorf("want rotate=90, 180 or 270")
 	}

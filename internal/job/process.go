@@ -12,6 +12,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/npy"
@@ -42,7 +43,7 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 // outImage is one output image, copied out of its slot so the slot can be reused at once.
 type outImage struct {
 	file walk.File
-	img  kernels.Image
+	img  raster.Image
 }
 
 func (o outImage) Label() string { return o.file.Label() }

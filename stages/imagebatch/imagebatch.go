@@ -15,6 +15,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -24,7 +25,7 @@ type Batch struct {
 	Files []*imageio.Decoded
 	// Images are the files' images, Images[i] being Files[i].Image. Once the batch is
 	// released only their sizes remain, which is all a plan needs to read its outputs.
-	Images []kernels.Image
+	Images []raster.Image
 
 	released sync.Once
 }
@@ -32,7 +33,7 @@ type Batch struct {
 // New makes a batch of files. It has the shape of a pipeline.Map function, to follow
 // pipeline.Batch.
 func New(_ context.Context, files []*imageio.Decoded) (*Batch, error) {
-	b := &Batch{Files: files, Images: make([]kernels.Image, len(files))}
+	b := &Batch{Files: files, Images: make([]raster.Image, len(files))}
 	for i, d := range files {
 		b.Images[i] = d.Image
 	}

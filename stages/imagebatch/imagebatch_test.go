@@ -11,6 +11,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -27,13 +28,13 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	plan, err := kernels.NewChain().ResizeFit(20, 20, kernels.Lanczos3).Grey().Plan()
+	plan, err := kernels.NewChain().ResizeFit(20, 20, raster.Lanczos3).Grey().Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := &imageio.Pool{}
 	var inputs []*imageio.Decoded
-	var want []kernels.Image
+	var want []raster.Image
 	for i := range 11 {
 		img, err := samples.Image(5, i, 30+7*i, 25+3*i)
 		if err != nil {
@@ -42,7 +43,7 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 		pix := pool.Get(len(img.Pix))
 		copy(pix, img.Pix)
 		img.Pix = pix
-		res, err := plan.Run([]kernels.Image{img})
+		res, err := plan.Run([]raster.Image{img})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +58,7 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := gpu.Stage(batches, dev, w, gpu.EngineOptions{Slots: 2})
-	var got []kernels.Image
+	var got []raster.Image
 	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 		defer d.Release()
 		for _, im := range d.Batch.Images {
@@ -94,7 +95,7 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 func TestReleaseOnceAndLabel(t *testing.T) {
 	pool := &imageio.Pool{}
 	decoded := func(name string) *imageio.Decoded {
-		img := kernels.Image{Pix: pool.Get(12), Width: 2, Height: 2, Stride: 6, Channels: 3}
+		img := raster.Image{Pix: pool.Get(12), Width: 2, Height: 2, Stride: 6, Channels: 3}
 		return &imageio.Decoded{Image: img, File: walk.File{Root: "in", Rel: name}}
 	}
 	b, _ := imagebatch.New(context.Background(), []*imageio.Decoded{decoded("a.jpg"), decoded("b.jpg"), decoded("c.jpg")})

@@ -18,7 +18,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -78,7 +78,7 @@ type Decoder struct {
 
 // Decoded is a decoded file.
 type Decoded struct {
-	Image  Image
+	Image  raster.Image
 	File   walk.File
 	Format string // as named by package image: "jpeg", "png", "gif", "bmp", "tiff", "webp"
 	// SourceWidth and SourceHeight are the size stored in the file, before orientation and
@@ -207,8 +207,8 @@ func (d *Decoder) probe(data []byte) (header, error) {
 	case cfg.Width <= 0 || cfg.Height <= 0:
 		return header{}, fmt.Errorf("%w: %s header gives no pixels (%d×%d)", ErrCorrupt, format, cfg.Width, cfg.Height)
 	}
-	if cfg.Width > kernels.MaxSide || cfg.Height > kernels.MaxSide {
-		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, kernels.MaxSide)
+	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
+		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
 	}
 	max := limit(d.MaxPixels, DefaultMaxPixels)
 	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {
@@ -242,7 +242,9 @@ func (d *Decoder) decode(data []byte) (*Decoded, error) {
 			return nil, err
 		}
 	}
-	img = d.replace(img, Orient(img, h.orientation, d.Pool))
+	if img, err = d.orient(img, raster.Orientation(h.orientation)); err != nil {
+		return nil, err
+	}
 	if d.Channels == 1 || d.Channels == 3 || d.Channels == 4 {
 		img = d.replace(img, ToChannels(img, d.Channels, d.Background, d.Pool))
 	}
@@ -250,8 +252,24 @@ func (d *Decoder) decode(data []byte) (*Decoded, error) {
 	return out, nil
 }
 
+// orient returns img turned upright by o, in a new image from the pool (img goes back to it),
+// or img itself when o is the identity.
+func (d *Decoder) orient(img raster.Image, o raster.Orientation) (raster.Image, error) {
+	if o == raster.Identity {
+		return img, nil
+	}
+	w, h := o.Size(img.Width, img.Height)
+	out := newImage(d.Pool, w, h, img.Channels)
+	if err := raster.Orient(out, img, o); err != nil {
+		d.Pool.Put(out.Pix)
+		d.Pool.Put(img.Pix)
+		return raster.Image{}, err
+	}
+	return d.replace(img, out), nil
+}
+
 // replace returns next, giving old's buffer back when next is a new image.
-func (d *Decoder) replace(old, next Image) Image {
+func (d *Decoder) replace(old, next raster.Image) raster.Image {
 	if len(old.Pix) > 0 && len(next.Pix) > 0 && &old.Pix[0] != &next.Pix[0] {
 		d.Pool.Put(old.Pix)
 	}
@@ -261,13 +279,13 @@ func (d *Decoder) replace(old, next Image) Image {
 // decodeTurbo decodes a JPEG with libjpeg-turbo, when loaded. It declines (ok false) for
 // other formats, CMYK JPEGs and any failure, which the pure-Go decoder then meets and
 // reports in the same words whichever path is built.
-func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (Image, bool) {
+func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (raster.Image, bool) {
 	if h.format != "jpeg" || d.PureGo || turboLoad() != nil {
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	th, err := turboReadHeader(data)
 	if err != nil || th.cmyk || th.width != h.width || th.height != h.height {
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	w, ht := h.width, h.height
 	if h.orientation >= 5 {
@@ -281,13 +299,13 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (Image, bool)
 	img := newImage(d.Pool, ceilDiv(h.width, scale), ceilDiv(h.height, scale), ch)
 	if err := turboDecode(data, img); err != nil {
 		d.Pool.Put(img.Pix)
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	out.Scale, out.Turbo = scale, true
 	return img, true
 }
 
-func (d *Decoder) decodeGo(data []byte, format string) (img Image, err error) {
+func (d *Decoder) decodeGo(data []byte, format string) (img raster.Image, err error) {
 	defer func() {
 		// The x/image decoders have panicked on crafted input before: a bad file must not
 		// take the process down.
@@ -297,7 +315,7 @@ func (d *Decoder) decodeGo(data []byte, format string) (img Image, err error) {
 	}()
 	m, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return Image{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, eofToTruncated(err))
+		return raster.Image{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, eofToTruncated(err))
 	}
 	return FromImage(m, d.Pool), nil
 }

@@ -1,6 +1,6 @@
 // Package imageio decodes and encodes image files for the pipeline: it turns a file found by
-// package walk into the uint8 interleaved pixels the GPU kernels take, and pixels back into
-// JPEG or PNG bytes.
+// package walk into a raster.Image, the uint8 interleaved pixels the GPU kernels take, and
+// pixels back into JPEG or PNG bytes.
 //
 // # Decoding
 //
@@ -35,22 +35,17 @@ import (
 	"math/bits"
 	"sync"
 
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
-
-// Image is an uncompressed image in the layout the GPU kernels take: Height rows of Width
-// pixels, each of Channels interleaved uint8 samples (1: gray, 3: RGB, 4: RGBA,
-// non-premultiplied), row y starting at Pix[y*Stride].
-type Image = kernels.Image
 
 // newImage returns a packed w×h image with c channels whose pixels come from pool (which may
 // be nil). Its contents are undefined.
-func newImage(pool *Pool, w, h, c int) Image {
-	return Image{Pix: pool.Get(w * h * c), Width: w, Height: h, Stride: w * c, Channels: c}
+func newImage(pool *Pool, w, h, c int) raster.Image {
+	return raster.Image{Pix: pool.Get(w * h * c), Width: w, Height: h, Stride: w * c, Channels: c}
 }
 
 // row returns the bytes of row y that hold pixels.
-func row(m *Image, y int) []byte {
+func row(m *raster.Image, y int) []byte {
 	off := y * m.Stride
 	return m.Pix[off : off+m.Width*m.Channels]
 }

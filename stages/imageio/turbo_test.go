@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // turboLibrary is where Debian's libturbojpeg0 package installs the library.
@@ -146,7 +148,7 @@ func TestShrinkOnLoadWithOrientation(t *testing.T) {
 
 // boxShrink averages s×s blocks (smaller at the right and bottom edges), which is what
 // decoding at 1/s in the DCT domain approximates.
-func boxShrink(m Image, s int) Image {
+func boxShrink(m raster.Image, s int) raster.Image {
 	out := newImage(nil, ceilDiv(m.Width, s), ceilDiv(m.Height, s), m.Channels)
 	for y := range out.Height {
 		for x := range out.Width {
