@@ -165,7 +165,7 @@ func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 		return nil, err
 	}
 	// libjpeg-turbo decodes JPEGs at 1/8 of their size straight away: plenty for 8×8.
-	dec := &imageio.Decoder{TargetWidth: 8, TargetHeight: 8, Pool: &imageio.Pool{}}
+	dec := &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
 	return &fingerprinter{dev: dev, plan: plan, work: work, decoder: dec, batch: batch}, nil
 }
 

@@ -145,7 +145,7 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	t := &thumbnailer{
 		cfg:     cfg,
 		plan:    plan,
-		decoder: newDecoder(cfg.Size),
+		decoder: newDecoder(plan),
 		encoder: &imageio.Encoder{Format: cfg.Format},
 	}
 	t.writer = &output.Writer{Dir: cfg.Out, Ext: t.encoder.Ext()}
@@ -173,10 +173,11 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	return res, err
 }
 
-// newDecoder decodes at the smallest size that still leaves the resize enough pixels: with
-// libjpeg-turbo, a 4000×3000 JPEG becomes 1000×750 inside the decoder for a 256 thumbnail.
-func newDecoder(size int) *imageio.Decoder {
-	return &imageio.Decoder{TargetWidth: size, TargetHeight: size, Pool: &imageio.Pool{}}
+// newDecoder decodes at the smallest size that still leaves the plan's resize enough pixels:
+// with libjpeg-turbo, a 4000×3000 JPEG becomes 1000×750 inside the decoder for a 256
+// thumbnail.
+func newDecoder(plan *kernels.Plan) *imageio.Decoder {
+	return &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
 }
 
 // thumbnailer holds the stages' shared state.

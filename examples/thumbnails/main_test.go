@@ -78,11 +78,11 @@ func checkThumbnail(t *testing.T, cfg config, input string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := newDecoder(cfg.Size).Decode(context.Background(), walk.File{Root: cfg.In, Rel: rel})
+	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
+	src, err := newDecoder(plan).Decode(context.Background(), walk.File{Root: cfg.In, Rel: rel})
 	if err != nil {
 		t.Fatal(err)
 	}

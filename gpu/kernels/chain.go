@@ -93,9 +93,16 @@ func (c Chain) ResizeShorter(side int, f raster.Filter) Chain {
 
 // ResizeCover scales every image to the smallest size that covers w×h with its aspect ratio
 // kept: one side gets the box's length, the other at least its length. Followed by
-// CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop).
+// CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop): see
+// ResizeFill.
 func (c Chain) ResizeCover(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeCover, w: w, h: h, filter: f})
+}
+
+// ResizeFill makes every image exactly w×h without stretching it: it covers the box with
+// the aspect ratio kept, then keeps the centre. It is ResizeCover(w, h, f).CenterCrop(w, h).
+func (c Chain) ResizeFill(w, h int, f raster.Filter) Chain {
+	return c.ResizeCover(w, h, f).CenterCrop(w, h)
 }
 
 // Crop keeps the rectangle with top-left corner (x, y) and size w×h, clipped to the image.

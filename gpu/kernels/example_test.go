@@ -64,3 +64,33 @@ func ExamplePlan_Output() {
 	// 4000×3000 → 256×192
 	// 100×80 → 100×80
 }
+
+func ExamplePlan_MinDecodeSize() {
+	// A thumbnail that fits in 256×256 needs twice its size from the decoder: a 4000×3000
+	// JPEG may be decoded at 1/4 (1000×750) but not at 1/8 (500×375).
+	plan, _ := kernels.NewChain().ResizeFit(256, 256, raster.Lanczos3).Plan()
+	fmt.Println(plan.MinDecodeSize(4000, 3000))
+
+	// A crop before the resize is in pixels of the full image: no shrinking.
+	plan, _ = kernels.NewChain().Crop(100, 100, 2000, 2000).ResizeFit(256, 256, raster.Lanczos3).Plan()
+	fmt.Println(plan.MinDecodeSize(4000, 3000))
+	// Output:
+	// 512 384
+	// 4000 3000
+}
+
+func ExamplePlan_FixedShape() {
+	for _, c := range []kernels.Chain{
+		kernels.NewChain().ResizeShorter(256, raster.Linear).CenterCrop(224, 224).Normalize(kernels.ImageNet),
+		kernels.NewChain().ResizeFill(128, 96, raster.Lanczos3).Grey(),
+		kernels.NewChain().ResizeFit(128, 128, raster.Lanczos3),
+	} {
+		plan, _ := c.Plan()
+		s, ok := plan.FixedShape(3)
+		fmt.Printf("%+v %v\n", s, ok)
+	}
+	// Output:
+	// {Width:224 Height:224 Channels:3 Tensor:true} true
+	// {Width:128 Height:96 Channels:1 Tensor:false} true
+	// {Width:0 Height:0 Channels:0 Tensor:false} false
+}

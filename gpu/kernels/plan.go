@@ -23,6 +23,7 @@ import (
 //     a horizontal flip before Normalize is done by Normalize.
 type Plan struct {
 	chain  Chain
+	ops    []op // the chain's operations, simplified: what the steps were built from
 	steps  []step
 	tensor bool
 }
@@ -61,8 +62,8 @@ func (c Chain) Plan() (*Plan, error) {
 			return nil, err
 		}
 	}
-	p := &Plan{chain: c}
-	p.steps = buildSteps(simplify(expand(c.ops)))
+	p := &Plan{chain: c, ops: simplify(expand(c.ops))}
+	p.steps = buildSteps(p.ops)
 	last := p.steps[len(p.steps)-1]
 	p.tensor = last.norm != nil
 	return p, nil

@@ -134,7 +134,7 @@ func newRun(cfg Config) (*run, error) {
 	r.rec.Inputs, r.rec.Output, r.rec.Shard = cfg.Inputs, cfg.Output, shardName(cfg.Shard)
 	r.decoder = &imageio.Decoder{
 		MaxPixels: cfg.MaxPixels, Channels: cfg.Channels, Background: cfg.Background, Pool: r.pool,
-		TargetWidth: cfg.Ops.Target.Width, TargetHeight: cfg.Ops.Target.Height, Cover: cfg.Ops.Target.Cover,
+		MinSize: plan.MinDecodeSize,
 	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
 	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}

@@ -9,22 +9,12 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
-// Ops is an operation chain parsed from text, with what the decoder should know about it.
+// Ops is an operation chain parsed from text. What the decoder needs to know about it
+// (the size JPEGs may be decoded at) comes from its plan: kernels.Plan.MinDecodeSize.
 type Ops struct {
 	Chain kernels.Chain
-	// Target is the size of the chain's first resize, when nothing before it changes the
-	// geometry: JPEGs are then decoded at a reduced size that still leaves twice the target
-	// (shrink-on-load). Zero when there is no such resize.
-	Target Target
 	// Tensor is set when the chain ends with normalize: its outputs are float32 tensors.
 	Tensor bool
-}
-
-// Target is the size an image will be resized to: to fit inside Width×Height, or, with
-// Cover, to cover it. A side of 0 is free.
-type Target struct {
-	Width, Height int
-	Cover         bool
 }
 
 // ParseOps reads a comma-separated operation chain, such as "resize=512x512,grey,blur=1.5".
@@ -69,10 +59,8 @@ func ParseOps(text string) (Ops, error) {
 }
 
 type opsParser struct {
-	ops      Ops
-	filter   raster.Filter
-	reshaped bool // a crop or a resize happened: later resizes say nothing about the decode
-	swapped  bool // an odd number of quarter turns or transposes so far
+	ops    Ops
+	filter raster.Filter
 }
 
 func (p *opsParser) add(name, value string) error {
@@ -92,13 +80,13 @@ func (p *opsParser) add(name, value string) error {
 		if _, err := fmt.Sscanf(value, "%dx%d+%d+%d", &w, &h, &x, &y); err != nil {
 			return fmt.Errorf("want crop=WxH+X+Y")
 		}
-		*c, p.reshaped = c.Crop(x, y, w, h), true
+		*c = c.Crop(x, y, w, h)
 	case "centercrop", "centrecrop":
 		w, h, err := parseSize(value, false)
 		if err != nil {
 			return err
 		}
-		*c, p.reshaped = c.CenterCrop(w, h), true
+		*c = c.CenterCrop(w, h)
 	case "fliph":
 		*c = c.FlipH()
 	case "flipv":
@@ -106,7 +94,7 @@ func (p *opsParser) add(name, value string) error {
 	case "rotate":
 		return p.rotate(value)
 	case "transpose", "transverse":
-		*c, p.swapped = c.Orient(map[string]raster.Orientation{"transpose": raster.Transpose, "transverse": raster.Transverse}[name]), !p.swapped
+		*c = c.Orient(map[string]raster.Orientation{"transpose": raster.Transpose, "transverse": raster.Transverse}[name])
 	case "grey", "gray":
 		*c = c.Grey()
 	case "brightness", "contrast", "gamma":
@@ -131,26 +119,18 @@ func (p *opsParser) resize(name, value string) error {
 		return err
 	}
 	c := &p.ops.Chain
-	target := Target{Width: w, Height: h, Cover: true}
 	switch name {
 	case "resize":
 		*c = c.Resize(w, h, p.filter)
 	case "fit":
-		*c, target.Cover = c.ResizeFit(w, h, p.filter), false
+		*c = c.ResizeFit(w, h, p.filter)
 	case "shrink":
-		*c, target.Cover = c.ResizeShrink(w, h, p.filter), false
+		*c = c.ResizeShrink(w, h, p.filter)
 	case "fill":
-		*c = c.ResizeCover(w, h, p.filter).CenterCrop(w, h)
+		*c = c.ResizeFill(w, h, p.filter)
 	case "shorter":
 		*c = c.ResizeShorter(w, p.filter)
 	}
-	if !p.reshaped && p.ops.Target == (Target{}) {
-		if p.swapped {
-			target.Width, target.Height = target.Height, target.Width
-		}
-		p.ops.Target = target
-	}
-	p.reshaped = true
 	return nil
 }
 
@@ -160,9 +140,6 @@ func (p *opsParser) rotate(value string) error {
 		return fmt.Errorf("want rotate=90, 180 or 270")
 	}
 	p.ops.Chain = p.ops.Chain.Orient(o)
-	if value != "180" {
-		p.swapped = !p.swapped
-	}
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/gpupipe/gpupipe/gpu"
@@ -163,15 +162,13 @@ func (r *run) openShards() error {
 
 // fixedShape is the output shape of the chain, which must not depend on the input's size.
 func (r *run) fixedShape() (kernels.Shape, error) {
-	channels := max(r.cfg.Channels, 3)
-	a, errA := r.plan.Output(640, 480, channels)
-	b, errB := r.plan.Output(333, 1001, channels)
-	if err := errors.Join(errA, errB); err != nil {
-		return kernels.Shape{}, err
+	channels := r.cfg.Channels
+	if channels == 0 {
+		channels = 3
 	}
-	if a != b {
-		return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the operations %q make %dx%d from 640x480 and %dx%d from 333x1001: end them with a fixed size (resize=WxH, fill=WxH or centercrop=WxH)",
-			strings.TrimSpace(r.cfg.Ops.Chain.String()), a.Width, a.Height, b.Width, b.Height)
+	if s, ok := r.plan.FixedShape(channels); ok {
+		return s, nil
 	}
-	return a, nil
+	return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the size of what the operations %q make depends on the input's: end them with a fixed size (resize=WxH, fill=WxH, or centercrop=WxH after shorter=S)",
+		r.cfg.Ops.Chain.String())
 }

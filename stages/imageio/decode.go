@@ -58,12 +58,11 @@ type Decoder struct {
 	// MaxFileSize refuses larger files before reading them; 0 means DefaultMaxFileSize and a
 	// negative value means no limit.
 	MaxFileSize int64
-	// TargetWidth and TargetHeight, when set, are the size the image will be resized to
-	// afterwards (0 leaves a side free). JPEGs decoded by libjpeg-turbo are then decoded at
-	// 1/2, 1/4 or 1/8 size where that leaves at least twice the target; see ShrinkFactor.
-	TargetWidth, TargetHeight int
-	// Cover says the resize will cover the target box (and crop) rather than fit inside it.
-	Cover bool
+	// MinSize, when set, reports the smallest size an image of width×height (as shown,
+	// after EXIF orientation) may be decoded at: JPEGs decoded by libjpeg-turbo are then
+	// decoded at 1/2, 1/4 or 1/8 size where that leaves at least this much (shrink-on-load;
+	// see ShrinkFactor). A kernels plan answers it: MinSize: plan.MinDecodeSize.
+	MinSize func(width, height int) (minWidth, minHeight int)
 	// Channels, when 1, 3 or 4, converts every image to that many channels; see ToChannels.
 	Channels int
 	// Background is the RGB colour alpha is flattened onto when Channels drops it.
@@ -287,11 +286,20 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (raster.Image
 	if err != nil || th.cmyk || th.width != h.width || th.height != h.height {
 		return raster.Image{}, false
 	}
-	w, ht := h.width, h.height
-	if h.orientation >= 5 {
-		w, ht = ht, w // the target applies to the image as shown
+	scale := 1
+	if d.MinSize != nil {
+		// MinSize answers for the image as shown.
+		swap := raster.Orientation(h.orientation).Swaps()
+		w, ht := h.width, h.height
+		if swap {
+			w, ht = ht, w
+		}
+		mw, mh := d.MinSize(w, ht)
+		if swap {
+			mw, mh = mh, mw
+		}
+		scale = ShrinkFactor(h.width, h.height, mw, mh)
 	}
-	scale := ShrinkFactor(w, ht, d.TargetWidth, d.TargetHeight, d.Cover)
 	ch := 3
 	if th.gray {
 		ch = 1
@@ -322,29 +330,16 @@ func (d *Decoder) decodeGo(data []byte, format string) (img raster.Image, err er
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// ShrinkFactor returns the largest of 8, 4, 2 by which a w×h image can be shrunk while
-// decoding and still be at least twice the size it will be resized to, or 1. The resize
-// scales the image to fit inside tw×th, or to cover it when cover is set; a side of 0 is
-// free. Twice the target leaves the final resize enough pixels to filter well, as
-// vipsthumbnail does.
-func ShrinkFactor(w, h, tw, th int, cover bool) int {
-	if w <= 0 || h <= 0 || (tw <= 0 && th <= 0) {
+// ShrinkFactor returns the largest of 8, 4 and 2 by which a w×h image can be shrunk while
+// decoding and still be at least minW×minH, or 1. The shrunk sides are rounded up, as
+// libjpeg-turbo rounds them. A plan's MinDecodeSize gives minW×minH: twice the size its
+// resize makes, which leaves the resize enough pixels to filter well, as vipsthumbnail does.
+func ShrinkFactor(w, h, minW, minH int) int {
+	if w <= 0 || h <= 0 {
 		return 1
 	}
-	sx, sy := float64(tw)/float64(w), float64(th)/float64(h)
-	var s float64 // the final scale
-	switch {
-	case tw <= 0:
-		s = sy
-	case th <= 0:
-		s = sx
-	case cover:
-		s = max(sx, sy)
-	default:
-		s = min(sx, sy)
-	}
 	for _, f := range []int{8, 4, 2} {
-		if float64(ceilDiv(w, f)) >= 2*s*float64(w) && float64(ceilDiv(h, f)) >= 2*s*float64(h) {
+		if ceilDiv(w, f) >= minW && ceilDiv(h, f) >= minH {
 			return f
 		}
 	}

@@ -295,3 +295,12 @@ func orient(t testing.TB, img raster.Image, o int) raster.Image {
 	}
 	return m
 }
+
+// twiceFit is a Decoder.MinSize for a resize into tw×th with the aspect ratio kept: twice
+// the fitted size, as kernels.Plan.MinDecodeSize answers for ResizeFit.
+func twiceFit(tw, th int) func(w, h int) (int, int) {
+	return func(w, h int) (int, int) {
+		s := min(float64(tw)/float64(w), float64(th)/float64(h))
+		return min(w, 2*int(math.Round(s*float64(w)))), min(h, 2*int(math.Round(s*float64(h))))
+	}
+}

@@ -16,14 +16,15 @@
 //
 // Go's image/jpeg decodes about 3× slower than libjpeg-turbo and always at full size. Where
 // the program is built with cgo and libturbojpeg.so.0 can be loaded at run time, JPEG files
-// are decoded by libjpeg-turbo instead, straight into the pooled buffer, and a Decoder given a
-// target size decodes at 1/2, 1/4 or 1/8 of the stored size in the DCT domain when that still
-// leaves at least twice the target (shrink-on-load, as vipsthumbnail does). The library is
-// opened with dlopen and its few functions are declared here, so building needs neither its
-// headers nor a build tag, and a binary built with cgo still runs, on the pure-Go decoder,
-// where the library is absent. CGO_ENABLED=0 builds the pure-Go decoder only. TurboJPEG
-// reports which path is in use; the environment variable GPUPIPE_TURBOJPEG set to "off"
-// disables the library, and set to a file path loads that file instead.
+// are decoded by libjpeg-turbo instead, straight into the pooled buffer, and a Decoder told
+// the smallest size an image may have (Decoder.MinSize, which a kernels plan answers with
+// MinDecodeSize) decodes at 1/2, 1/4 or 1/8 of the stored size in the DCT domain when that
+// still leaves that size (shrink-on-load, as vipsthumbnail does). The library is opened with
+// dlopen and its few functions are declared here, so building needs neither its headers nor a
+// build tag, and a binary built with cgo still runs, on the pure-Go decoder, where the library
+// is absent. CGO_ENABLED=0 builds the pure-Go decoder only. TurboJPEG reports which path is in
+// use; the environment variable GPUPIPE_TURBOJPEG set to "off" disables the library, and set
+// to a file path loads that file instead.
 //
 // # Encoding
 //
