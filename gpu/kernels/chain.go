@@ -55,6 +55,7 @@ type op struct {
 	filter    raster.Filter
 	o         raster.Orientation
 	curve     Curve
+	levels    *[3]float64 // the brightness, contrast and gamma curve was made from, if any
 	sigma     float64
 	amount    float64
 	threshold int
@@ -68,7 +69,8 @@ func (c Chain) add(o op) Chain {
 	return Chain{ops: append(ops, o)}
 }
 
-// Resize scales every image to exactly w×h with filter f (antialiased when downscaling).
+// Resize scales every image to exactly w×h with filter f (antialiased when downscaling),
+// without keeping the aspect ratio: the word stretch (or resize) of ParseChain.
 func (c Chain) Resize(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeExact, w: w, h: h, filter: f})
 }
@@ -92,15 +94,16 @@ func (c Chain) ResizeShorter(side int, f raster.Filter) Chain {
 }
 
 // ResizeCover scales every image to the smallest size that covers w×h with its aspect ratio
-// kept: one side gets the box's length, the other at least its length. Followed by
-// CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop): see
-// ResizeFill.
+// kept: one side gets the box's length, the other at least its length (the word cover of
+// ParseChain). Followed by CenterCrop(w, h) it makes w×h thumbnails that fill the box
+// (vipsthumbnail --crop): see ResizeFill.
 func (c Chain) ResizeCover(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeCover, w: w, h: h, filter: f})
 }
 
 // ResizeFill makes every image exactly w×h without stretching it: it covers the box with
-// the aspect ratio kept, then keeps the centre. It is ResizeCover(w, h, f).CenterCrop(w, h).
+// the aspect ratio kept, then keeps the centre. It is ResizeCover(w, h, f).CenterCrop(w, h),
+// the word fill of ParseChain.
 func (c Chain) ResizeFill(w, h int, f raster.Filter) Chain {
 	return c.ResizeCover(w, h, f).CenterCrop(w, h)
 }
@@ -135,7 +138,7 @@ func (c Chain) Curve(cv Curve) Chain { return c.add(op{kind: opCurve, curve: cv}
 // Levels adjusts brightness, contrast and gamma (see the function Levels).
 func (c Chain) Levels(brightness, contrast, gamma float64) Chain {
 	cv, err := Levels(brightness, contrast, gamma)
-	return c.add(op{kind: opCurve, curve: cv, err: err})
+	return c.add(op{kind: opCurve, curve: cv, levels: &[3]float64{brightness, contrast, gamma}, err: err})
 }
 
 // Blur applies a Gaussian blur of standard deviation sigma pixels.
@@ -197,49 +200,6 @@ func (o *op) check(i, n int) error {
 		}
 	}
 	return nil
-}
-
-// String describes the chain, one operation after another.
-func (c Chain) String() string {
-	s := ""
-	for i, o := range c.ops {
-		if i > 0 {
-			s += " → "
-		}
-		s += o.String()
-	}
-	if s == "" {
-		return "copy"
-	}
-	return s
-}
-
-func (o op) String() string {
-	switch o.kind {
-	case opResize:
-		mode := map[sizeMode]string{sizeExact: "resize", sizeFit: "fit", sizeShrink: "shrink", sizeShorter: "shorter", sizeCover: "cover"}[o.mode]
-		if o.mode == sizeShorter {
-			return fmt.Sprintf("%s %d %v", mode, o.w, o.filter)
-		}
-		return fmt.Sprintf("%s %d×%d %v", mode, o.w, o.h, o.filter)
-	case opCrop:
-		return fmt.Sprintf("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
-	case opCenterCrop:
-		return fmt.Sprintf("centre crop %d×%d", o.w, o.h)
-	case opOrient:
-		return o.o.String()
-	case opGrey:
-		return "grey"
-	case opCurve:
-		return "curve"
-	case opBlur:
-		return fmt.Sprintf("blur %g", o.sigma)
-	case opSharpen:
-		return fmt.Sprintf("sharpen %g %g %d", o.sigma, o.amount, o.threshold)
-	case opNormalize:
-		return "normalize"
-	}
-	return "?"
 }
 
 // cropRect is the rectangle a crop operation keeps of a w×h image.

@@ -94,3 +94,23 @@ func ExamplePlan_FixedShape() {
 	// {Width:128 Height:96 Channels:1 Tensor:false} true
 	// {Width:0 Height:0 Channels:0 Tensor:false} false
 }
+
+func ExampleParseChain() {
+	chain, err := kernels.ParseChain("rotate=90, filter=linear, fill=320x240, grey, blur=0.8")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// String writes the same syntax back, in its own words.
+	fmt.Println(chain)
+	plan, _ := chain.Plan()
+	s, _ := plan.Output(4000, 3000, 3)
+	fmt.Printf("%d×%d, %d channel\n", s.Width, s.Height, s.Channels)
+
+	_, err = kernels.ParseChain("resize=256")
+	fmt.Println(err)
+	// Output:
+	// rotate=90,filter=linear,fill=320x240,grey,blur=0.8
+	// 320×240, 1 channel
+	// kernels: bad chain: "resize=256": want a size WxH, such as 640x480
+}

@@ -101,7 +101,7 @@ func simplify(in []op) []op {
 			case a.kind == opOrient && b.kind == opOrient:
 				a.o = a.o.Then(b.o)
 			case a.kind == opCurve && b.kind == opCurve:
-				a.curve = a.curve.Then(b.curve)
+				a.curve, a.levels = a.curve.Then(b.curve), nil
 			case a.kind == opOrient && b.kind == opResize && b.filter != raster.Box:
 				// Box is discontinuous: which samples sit on the edge of its support
 				// depends on the direction they are counted from, so it does not commute
