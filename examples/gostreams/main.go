@@ -147,7 +147,6 @@ func (f fingerprint) line() string {
 type fingerprinter struct {
 	dev     gpu.Device
 	plan    *kernels.Plan
-	work    *kernels.Work
 	decoder *imageio.Decoder
 	batch   int
 }
@@ -160,13 +159,9 @@ func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 	if err != nil {
 		return nil, err
 	}
-	work, err := plan.Bind(dev)
-	if err != nil {
-		return nil, err
-	}
 	// libjpeg-turbo decodes JPEGs at 1/8 of their size straight away: plenty for 8×8.
 	dec := &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
-	return &fingerprinter{dev: dev, plan: plan, work: work, decoder: dec, batch: batch}, nil
+	return &fingerprinter{dev: dev, plan: plan, decoder: dec, batch: batch}, nil
 }
 
 // segment is the typed gpupipe part of the flow. Every stage keeps the input order, and an
@@ -175,7 +170,7 @@ func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Strea
 	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
 	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, fp.dev, imagebatch.Work{W: fp.work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
+	done := gpu.Stage(batches, fp.dev, imagebatch.Work{Plan: fp.plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
 	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
 }
 
@@ -187,11 +182,11 @@ func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Deco
 func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(fingerprint) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	smalls, err := fp.plan.Images(d.Batch.Images, d.Out)
+	smalls, err := fp.plan.Views(d.Batch.Kernels(), d.Out) // hashed before the slot goes back
 	if err != nil {
 		return err
 	}
-	for i, small := range smalls {
+	for i, small := range smalls.Images {
 		src := d.Batch.Files[i]
 		f := fingerprint{Path: src.File.Path(), Width: src.SourceWidth, Height: src.SourceHeight, Hash: averageHash(small)}
 		if err := emit(f); err != nil {

@@ -133,10 +133,6 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	work, err := plan.Bind(dev)
-	if err != nil {
-		return result{}, err
-	}
 	shards, err := npy.NewShardWriter(npy.Options{Dir: cfg.Out, Prefix: "train", Layout: npy.CHWFloat32,
 		Height: cfg.Crop, Width: cfg.Crop, Channels: 3, RowsPerShard: cfg.RowsPerShard})
 	if err != nil {
@@ -155,7 +151,7 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
 	// gpu.Stage hands batches on in input order; one writer keeps it.
-	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
+	done := gpu.Stage(batches, dev, imagebatch.Work{Plan: plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
 		pipeline.SkipErrors(pr.fail))
 	pipeline.ForEach(done, pr.write, pipeline.Name("write"))
 
@@ -202,11 +198,11 @@ func (pr *preparer) fail(e *pipeline.StageError) {
 func (pr *preparer) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	tensors, err := pr.plan.Tensors(d.Batch.Images, d.Out)
+	views, err := pr.plan.Views(d.Batch.Kernels(), d.Out) // written before the slot goes back
 	if err != nil {
 		return err
 	}
-	for i, t := range tensors {
+	for i, t := range views.Tensors {
 		if err := pr.shards.AddFloat32s(t.Data, d.Batch.Files[i].File.Path()); err != nil {
 			return pipeline.Fatal(err)
 		}

@@ -138,10 +138,6 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	if err != nil {
 		return result{}, err
 	}
-	work, err := plan.Bind(dev)
-	if err != nil {
-		return result{}, err
-	}
 	t := &thumbnailer{
 		cfg:     cfg,
 		plan:    plan,
@@ -156,7 +152,7 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	decoded := pipeline.Map(files, imagebatch.Decode(t.decoder, t.plan), pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, dev, imagebatch.Work{W: work}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
+	done := gpu.Stage(batches, dev, imagebatch.Work{Plan: plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
 	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
@@ -228,15 +224,11 @@ func (th thumb) Label() string { return th.file.Label() }
 func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(thumb) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	views, err := t.plan.Images(d.Batch.Images, d.Out)
+	res, err := t.plan.Result(d.Batch.Kernels(), d.Out)
 	if err != nil {
 		return err
 	}
-	for i, v := range views {
-		img, err := v.Clone()
-		if err != nil {
-			return err
-		}
+	for i, img := range res.Images {
 		if err := emit(thumb{file: d.Batch.Files[i].File, img: img}); err != nil {
 			return err
 		}

@@ -43,19 +43,20 @@ func randomBatch(r *rand.Rand, n, maxSide int) []raster.Image {
 	return b
 }
 
-// onDevice runs one batch of w on the GPU: upload, the plan's launches, download.
-func onDevice(t testing.TB, d *Device, s gpu.Stream, w *kernels.Work, b []raster.Image) []byte {
+// onDevice runs one batch through p on the GPU as the overlap engine does: upload, the
+// plan's launches, download.
+func onDevice(t testing.TB, d *Device, s gpu.Stream, p *kernels.Plan, b *kernels.Batch) []byte {
 	t.Helper()
-	sz, err := w.Sizes(b)
+	sz, err := p.Sizes(b)
 	must(t, err)
 	in, out := allocHost(t, d, sz.In, Pinned), allocHost(t, d, sz.Out, Pinned)
 	bufs := gpu.SlotBuffers{In: allocDevice(t, d, sz.In), Out: allocDevice(t, d, sz.Out)}
 	if sz.Scratch > 0 {
 		bufs.Scratch = allocDevice(t, d, sz.Scratch)
 	}
-	must(t, w.Pack(b, in.Bytes()))
+	must(t, p.Pack(b, in.Bytes()))
 	must(t, s.CopyHtoD(bufs.In, 0, in, 0, sz.In))
-	must(t, w.Enqueue(s, b, bufs))
+	must(t, p.Enqueue(s, b, bufs))
 	must(t, s.CopyDtoH(out, 0, bufs.Out, 0, sz.Out))
 	must(t, s.Synchronize())
 	return append([]byte(nil), out.Bytes()...)
@@ -72,14 +73,13 @@ func TestImageKernelsMatchHost(t *testing.T) {
 		for _, k := range p.Launches() {
 			launched[k] = true
 		}
-		w, err := p.Bind(d)
-		must(t, err)
 		for round := range 3 {
 			b := randomBatch(r, 1+r.Intn(6), 300)
-			got := onDevice(t, d, s, w, b)
+			kb := kernels.NewBatch(b)
+			got := onDevice(t, d, s, p, kb)
 			want, err := p.Run(b)
 			must(t, err)
-			if err := sameOutput(p, b, got, want); err != nil {
+			if err := sameOutput(p, kb, got, want); err != nil {
 				t.Errorf("%v, round %d: %v", p, round, err)
 			}
 		}
@@ -92,12 +92,13 @@ func TestImageKernelsMatchHost(t *testing.T) {
 }
 
 // sameOutput compares the device's output bytes, decoded by the plan, with the host's.
-func sameOutput(p *kernels.Plan, b []raster.Image, got []byte, want kernels.Result) error {
+func sameOutput(p *kernels.Plan, b *kernels.Batch, got []byte, want kernels.Output) error {
+	res, err := p.Result(b, got)
+	if err != nil {
+		return err
+	}
 	if p.Tensor() {
-		ts, err := p.Tensors(b, got)
-		if err != nil {
-			return err
-		}
+		ts := res.Tensors
 		for i := range ts {
 			if j := firstDiff(ts[i].Data, want.Tensors[i].Data); j >= 0 {
 				return fmt.Errorf("tensor %d element %d: device %v, Go %v", i, j, ts[i].Data[j], want.Tensors[i].Data[j])
@@ -105,11 +106,7 @@ func sameOutput(p *kernels.Plan, b []raster.Image, got []byte, want kernels.Resu
 		}
 		return nil
 	}
-	ims, err := p.Images(b, got)
-	if err != nil {
-		return err
-	}
-	for i, m := range ims {
+	for i, m := range res.Images {
 		wm := want.Images[i]
 		if m.Width != wm.Width || m.Height != wm.Height || m.Channels != wm.Channels {
 			return fmt.Errorf("image %d: device %dx%dx%d, Go %dx%dx%d", i, m.Width, m.Height, m.Channels, wm.Width, wm.Height, wm.Channels)
@@ -186,9 +183,8 @@ func BenchmarkImageKernels(b *testing.B) {
 func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []raster.Image, ceiling float64) {
 	p, err := c.Plan()
 	must(b, err)
-	w, err := p.Bind(d)
-	must(b, err)
-	sz, err := w.Sizes(batch)
+	kb := kernels.NewBatch(batch)
+	sz, err := p.Sizes(kb)
 	must(b, err)
 	s := newStream(b, d)
 	in := allocHost(b, d, sz.In, Pinned)
@@ -196,10 +192,10 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []r
 	if sz.Scratch > 0 {
 		bufs.Scratch = allocDevice(b, d, sz.Scratch)
 	}
-	must(b, w.Pack(batch, in.Bytes()))
+	must(b, p.Pack(kb, in.Bytes()))
 	must(b, s.CopyHtoD(bufs.In, 0, in, 0, sz.In))
 	tm := newTimer(b, d, s)
-	one := func() error { return w.Enqueue(s, batch, bufs) }
+	one := func() error { return p.Enqueue(s, kb, bufs) }
 	tm.time(b, one)
 	bytes := int64(sz.In) + 2*int64(sz.Scratch) + int64(sz.Out)
 	b.SetBytes(bytes)
@@ -211,11 +207,11 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []r
 	b.ReportMetric(rate, "GB/s")
 	b.ReportMetric(100*rate/ceiling, "%copy")
 	record(d, measurement{Group: "kernels", Name: name + " (16×1080p RGB)", Value: rate, Unit: "GB/s",
-		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, w, batch, bufs))})
+		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, p, kb, bufs))})
 }
 
 // launchClock is a stream that records an event after every launch, so that one Enqueue of
-// a Work can be split into the device times of its launches.
+// a plan can be split into the device times of its launches.
 type launchClock struct {
 	gpu.Stream
 	d      *Device
@@ -237,11 +233,11 @@ func (c *launchClock) Launch(k gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg
 }
 
 // perLaunch runs one batch with a launchClock and describes each launch's device time.
-func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []raster.Image, bufs gpu.SlotBuffers) string {
+func perLaunch(b *testing.B, d *Device, s gpu.Stream, p *kernels.Plan, batch *kernels.Batch, bufs gpu.SlotBuffers) string {
 	start := newEvent(b, d)
 	clock := &launchClock{Stream: s, d: d}
 	must(b, s.Record(start))
-	must(b, w.Enqueue(clock, batch, bufs))
+	must(b, p.Enqueue(clock, batch, bufs))
 	must(b, s.Synchronize())
 	parts := make([]string, len(clock.events))
 	prev := start

@@ -18,13 +18,22 @@
 //
 // # Chains and plans
 //
-// A Chain lists operations for every image of a batch; Chain.Plan compiles it into kernel
-// launches, fusing where it can (see Plan). A Plan runs a batch on the host (Plan.Run) or,
-// bound to a device (Plan.Bind), is the gpu.Work that the overlap engine drives: one
-// host→device copy carries the pixels, the launch descriptions and the filter tables; the
-// intermediates live in device scratch memory sized per batch and reused across batches;
-// Plan.Images and Plan.Tensors view the results in the output bytes without copying. A batch
-// fails as a whole if one image cannot be processed; Plan.Output checks an image alone.
+// A Chain lists operations for every image of a batch, built in Go or read from text by
+// ParseChain (Chain.String writes that text back); Chain.Plan compiles it into kernel
+// launches, fusing where it can (see Plan). Before any image arrives, a plan says what an
+// image of a given size becomes (Plan.Shape), whether every output has one shape
+// (Plan.FixedShape, for tensor shards), and how small a decoder may make an image
+// (Plan.MinDecodeSize, for JPEG shrink-on-load).
+//
+// A Plan runs a batch on the host (Plan.Run), or is itself the work the overlap engine
+// drives, for batches of type *Batch and results of type Output: Sizes, Pack, Enqueue and
+// Result. One host→device copy carries the pixels, the launch descriptions and the filter
+// tables; the intermediates live in device scratch memory sized per batch and reused across
+// batches; Result copies each output out of the slot, and Plan.Views reads them in place
+// instead. A Batch lays itself out once, so that its pixels may be dropped once packed
+// (Batch.DropPixels). The kernels are looked up on the stream's device the first time a plan
+// runs there. A batch fails as a whole if one image cannot be processed; Plan.Shape checks an
+// image alone.
 //
 // # Kernels
 //

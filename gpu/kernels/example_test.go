@@ -54,10 +54,10 @@ func ExampleLevels() {
 	// Output: 0 164 255
 }
 
-func ExamplePlan_Output() {
+func ExamplePlan_Shape() {
 	plan, _ := kernels.NewChain().ResizeShrink(256, 256, raster.Lanczos3).Plan()
 	for _, size := range [][2]int{{4000, 3000}, {100, 80}} {
-		s, _ := plan.Output(size[0], size[1], 3)
+		s, _ := plan.Shape(size[0], size[1], 3)
 		fmt.Printf("%d×%d → %d×%d\n", size[0], size[1], s.Width, s.Height)
 	}
 	// Output:
@@ -104,7 +104,7 @@ func ExampleParseChain() {
 	// String writes the same syntax back, in its own words.
 	fmt.Println(chain)
 	plan, _ := chain.Plan()
-	s, _ := plan.Output(4000, 3000, 3)
+	s, _ := plan.Shape(4000, 3000, 3)
 	fmt.Printf("%d×%d, %d channel\n", s.Width, s.Height, s.Channels)
 
 	_, err = kernels.ParseChain("resize=256")

@@ -146,7 +146,7 @@ func TestFixedShapeHoldsForEveryInput(t *testing.T) {
 		fixed++
 		for range 20 {
 			w, h := randSide(r, 200), randSide(r, 200)
-			if got, err := p.Output(w, h, ch); err == nil && got != want {
+			if got, err := p.Shape(w, h, ch); err == nil && got != want {
 				t.Fatalf("%v: FixedShape(%d) %+v, but %d×%d gives %+v", c, ch, want, w, h, got)
 			}
 		}

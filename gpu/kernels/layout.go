@@ -97,18 +97,15 @@ func (p *Plan) layout(b []raster.Image) (*layout, error) {
 	return p.plan(b, false)
 }
 
-// plan lays out batch b; with shapes set, it skips the filter tables, so that only the
+// plan lays out batch b from the images' shapes alone: their pixels are not read, and may be
+// gone (Pack checks them). With shapes set, it skips the filter tables, so that only the
 // output views are right.
 func (p *Plan) plan(b []raster.Image, shapes bool) (*layout, error) {
 	l := &layout{tabDedup: map[any]int64{}, shapes: shapes}
 	cur := make([]view, len(b))
 	l.inputs = make([]view, len(b))
 	for i, m := range b {
-		check := m.Check
-		if shapes {
-			check = m.CheckShape // no pixels
-		}
-		if err := check(); err != nil {
+		if err := m.CheckShape(); err != nil {
 			return nil, fmt.Errorf("image %d: %w", i, err)
 		}
 		cur[i] = view{area: areaPix, off: l.size[areaPix], w: m.Width, h: m.Height, stride: rowBytes(m), c: m.Channels}

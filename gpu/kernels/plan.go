@@ -3,12 +3,16 @@ package kernels
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
-// Plan is a Chain turned into kernel launches. A Plan is immutable and safe for concurrent
-// use; bind it to a device with Bind, or run it on the host with Run.
+// Plan is a Chain turned into kernel launches. It runs batches on the host (Run), or is the
+// work the overlap engine drives on a device (Sizes, Pack, Enqueue, Result: see Batch), and
+// it answers what callers need to know before the images arrive (Shape, FixedShape,
+// MinDecodeSize). A Plan does not change once made, apart from the kernels it keeps per
+// device, and is safe for concurrent use.
 //
 // Planning fuses what it can, so that pixels cross device memory as few times as possible:
 //   - a crop costs nothing: before a resize it narrows the source the filter reads, after a
@@ -26,6 +30,7 @@ type Plan struct {
 	ops    []op // the chain's operations, simplified: what the steps were built from
 	steps  []step
 	tensor bool
+	bound  sync.Map // gpu.Device → map[*kernelDef]gpu.Kernel: the kernels on each device
 }
 
 type stepKind uint8

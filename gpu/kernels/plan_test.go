@@ -1,13 +1,14 @@
 package kernels
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
@@ -86,7 +87,7 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 		bad := -1
 		for i, m := range batch {
 			im, tn, uerr := applyOps(ops, m)
-			_, serr := p.Output(m.Width, m.Height, m.Channels)
+			_, serr := p.Shape(m.Width, m.Height, m.Channels)
 			if (uerr == nil) != (serr == nil) {
 				t.Fatalf("%v on %d×%d×%d: unfused: %v, Output: %v", c, m.Width, m.Height, m.Channels, uerr, serr)
 			}
@@ -109,7 +110,7 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 			t.Fatalf("%v: %v", c, err)
 		}
 		for i, m := range batch {
-			shape, _ := p.Output(m.Width, m.Height, m.Channels)
+			shape, _ := p.Shape(m.Width, m.Height, m.Channels)
 			if wantT != nil {
 				err = sameTensors(res.Tensors[i], wantT[i])
 				w := wantT[i]
@@ -252,90 +253,265 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
-// TestWorkThroughEngine runs plans through the overlap engine on the CPU device, with random
-// delays that make a buffer reused too early show up as wrong output, and compares every
-// batch with Run.
-func TestWorkThroughEngine(t *testing.T) {
+// engineWork is the interface the overlap engine (package gpu/engine) drives: a Plan is
+// that work for batches of *Batch and results of Output.
+type engineWork[B, R any] interface {
+	Sizes(b B) (gpu.Sizes, error)
+	Pack(b B, host []byte) error
+	Enqueue(s gpu.Stream, b B, bufs gpu.SlotBuffers) error
+	Result(b B, out []byte) (R, error)
+}
+
+var _ engineWork[*Batch, Output] = (*Plan)(nil)
+
+// slotBuffers is one slot of the engine, made by hand: host buffers for the input and the
+// output, and device buffers.
+type slotBuffers struct {
+	in, out gpu.HostBuffer
+	dev     gpu.SlotBuffers
+}
+
+func newSlot(t testing.TB, dev gpu.Device, s gpu.Sizes) (*slotBuffers, error) {
+	var sl slotBuffers
+	var errs []error
+	allocDev := func(n int) gpu.DeviceBuffer {
+		b, err := dev.AllocDevice(max(n, 1))
+		errs = append(errs, err)
+		return b
+	}
+	allocHost := func(n int) gpu.HostBuffer {
+		b, err := dev.AllocHost(max(n, 1))
+		errs = append(errs, err)
+		return b
+	}
+	sl.dev = gpu.SlotBuffers{In: allocDev(s.In), Out: allocDev(s.Out), Scratch: allocDev(s.Scratch)}
+	sl.in, sl.out = allocHost(s.In), allocHost(s.Out)
+	t.Cleanup(func() {
+		for _, b := range []interface{ Free() error }{sl.in, sl.out, sl.dev.In, sl.dev.Out, sl.dev.Scratch} {
+			if b != nil {
+				_ = b.Free()
+			}
+		}
+	})
+	return &sl, errors.Join(errs...)
+}
+
+// runOnDevice runs batch b through plan p as the engine would, on stream s: Sizes, Pack,
+// DropPixels, upload, Enqueue, download, Synchronize. It returns the output bytes, which
+// belong to the slot.
+func runOnDevice(t testing.TB, dev gpu.Device, s gpu.Stream, p *Plan, b *Batch) ([]byte, error) {
+	sizes, err := p.Sizes(b)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := newSlot(t, dev, sizes)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Pack(b, sl.in.Bytes()[:sizes.In]); err != nil {
+		return nil, err
+	}
+	b.DropPixels() // everything after Pack works from the layout alone
+	if sizes.In > 0 {
+		if err := s.CopyHtoD(sl.dev.In, 0, sl.in, 0, sizes.In); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Enqueue(s, b, sl.dev); err != nil {
+		return nil, err
+	}
+	if sizes.Out > 0 {
+		if err := s.CopyDtoH(sl.out, 0, sl.dev.Out, 0, sizes.Out); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Synchronize(); err != nil {
+		return nil, err
+	}
+	return sl.out.Bytes()[:sizes.Out], nil
+}
+
+// sameOutput compares two outputs byte for byte.
+func sameOutput(got, want Output) error {
+	if len(got.Images) != len(want.Images) || len(got.Tensors) != len(want.Tensors) {
+		return fmt.Errorf("%d images and %d tensors, want %d and %d", len(got.Images), len(got.Tensors), len(want.Images), len(want.Tensors))
+	}
+	for k := range got.Images {
+		if err := sameImages(got.Images[k], want.Images[k]); err != nil {
+			return fmt.Errorf("image %d: %w", k, err)
+		}
+	}
+	for k := range got.Tensors {
+		if err := sameTensors(got.Tensors[k], want.Tensors[k]); err != nil {
+			return fmt.Errorf("tensor %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// aliases reports whether any output of o shares memory with out.
+func aliases(o Output, out []byte) bool {
+	if len(out) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(&out[0]))
+	hi := lo + uintptr(len(out))
+	in := func(b []byte) bool {
+		if len(b) == 0 {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(&b[0]))
+		return p < hi && p+uintptr(len(b)) > lo
+	}
+	for _, m := range o.Images {
+		if in(m.Pix) {
+			return true
+		}
+	}
+	for _, t := range o.Tensors {
+		if in(floatBytes(t.Data)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPlanIsTheDevicesWork runs random batches through a plan on the CPU device by hand, as
+// the engine does, several streams at once under random delays, and compares Result and
+// Views with Run byte for byte. The batches' pixels are dropped once packed, and Result's
+// outputs must not share memory with the slot.
+func TestPlanIsTheDevicesWork(t *testing.T) {
 	r := newRand(t)
 	dev, err := cpu.New(cpu.RandomDelays(int64(r.Uint64()), 200*time.Microsecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	for _, c := range []Chain{
+	chains := []Chain{
 		NewChain().ResizeShorter(24, raster.Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
 		NewChain().Orient(raster.Rotate270).ResizeShrink(30, 20, raster.CatmullRom).Sharpen(1, 0.7, 1),
 		NewChain().Blur(1.5).Levels(0.05, 1.1, 0.9).Grey().Crop(1, 1, 10, 10),
-	} {
+	}
+	for range 5 {
+		chains = append(chains, randChain(r))
+	}
+	ran := 0
+	for ci, c := range chains {
 		p, err := c.Plan()
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := p.Bind(dev)
-		if err != nil {
-			t.Fatal(err)
+		type job struct {
+			want Output
+			b    *Batch
 		}
-		eng, err := gpu.NewEngine[[]raster.Image](dev, w, gpu.EngineOptions{Slots: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches := make([][]raster.Image, 12)
-		for i := range batches {
-			batches[i] = make([]raster.Image, 1+r.IntN(5))
-			for k := range batches[i] {
-				batches[i][k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
+		var jobs []job
+		for range 8 {
+			imgs := make([]raster.Image, 1+r.IntN(5))
+			for k := range imgs {
+				imgs[k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
 			}
-		}
-		ctx := context.Background()
-		errc := make(chan error, 1)
-		go func() {
-			defer eng.Finish()
-			for _, b := range batches {
-				if err := eng.Submit(ctx, b); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
-		for i := range batches {
-			d, err := eng.Next(ctx)
+			want, err := p.Run(imgs)
 			if err != nil {
-				t.Fatalf("batch %d: %v (submit: %v)", i, err, <-errc)
+				continue // a chain some image cannot take: Run says so, as Sizes would
 			}
-			want, err := p.Run(d.Batch)
+			jobs = append(jobs, job{want, NewBatch(imgs)})
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 5*len(jobs)) // room for every error a batch reports
+		for ji, jb := range jobs {
+			s, err := dev.NewStream()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Tensor() {
-				got, err := p.Tensors(d.Batch, d.Out)
+			defer s.Close()
+			wg.Go(func() {
+				out, err := runOnDevice(t, dev, s, p, jb.b)
 				if err != nil {
-					t.Fatal(err)
+					errs <- err
+					return
 				}
-				for k := range got {
-					if err := sameTensors(got[k], want.Tensors[k]); err != nil {
-						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
-					}
-				}
-			} else {
-				got, err := p.Images(d.Batch, d.Out)
+				res, err := p.Result(jb.b, out)
 				if err != nil {
-					t.Fatal(err)
+					errs <- err
+					return
 				}
-				for k := range got {
-					if err := sameImages(got[k], want.Images[k]); err != nil {
-						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
-					}
+				views, err := p.Views(jb.b, out)
+				if err != nil {
+					errs <- err
+					return
 				}
-			}
-			d.Release()
+				if aliases(res, out) || !aliases(views, out) && len(out) > 0 {
+					errs <- fmt.Errorf("%v batch %d: Result shares the slot's memory, or Views does not", c, ji)
+				}
+				if err := sameOutput(res, jb.want); err != nil {
+					errs <- fmt.Errorf("%v (chain %d) batch %d: Result: %w", c, ci, ji, err)
+				}
+				if err := sameOutput(views, jb.want); err != nil {
+					errs <- fmt.Errorf("%v (chain %d) batch %d: Views: %w", c, ci, ji, err)
+				}
+				// The slot is reused: Result's outputs stay.
+				clear(out)
+				if err := sameOutput(res, jb.want); err != nil {
+					errs <- fmt.Errorf("%v batch %d: Result after the slot was reused: %w", c, ji, err)
+				}
+			})
 		}
-		if err := <-errc; err != nil {
-			t.Fatal(err)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
-		if err := eng.Close(); err != nil {
-			t.Fatal(err)
-		}
+		ran += len(jobs)
+	}
+	t.Logf("%d batches", ran)
+	if ran < 24 {
+		t.Errorf("only %d batches ran", ran)
+	}
+}
+
+// A batch keeps its layout: after Sizes its pixels may go, and Enqueue and Result still
+// work; only Pack needs pixels. Another plan lays it out again.
+func TestBatchLayoutIsKept(t *testing.T) {
+	r := newRand(t)
+	imgs := []raster.Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
+	b := NewBatch(imgs)
+	if b.Len() != 2 {
+		t.Fatalf("Len %d", b.Len())
+	}
+	p := mustPlan(t, NewChain().ResizeFit(16, 16, raster.Linear))
+	s1, err := p.Sizes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, _ := b.layoutFor(p)
+	host := make([]byte, s1.In)
+	if err := p.Pack(b, host); err != nil {
+		t.Fatal(err)
+	}
+	b.DropPixels()
+	if imgs[0].Pix == nil {
+		t.Error("DropPixels changed the caller's slice")
+	}
+	if l2, _ := b.layoutFor(p); l2 != l1 {
+		t.Error("the layout was worked out again")
+	}
+	if err := p.Pack(b, host); !errors.Is(err, raster.ErrImage) {
+		t.Errorf("Pack without pixels: %v", err)
+	}
+	out, err := p.Views(b, make([]byte, s1.Out))
+	if err != nil || len(out.Images) != 2 || out.Images[0].Width != 16 || out.Images[0].Height != 12 || out.Images[1].Channels != 4 {
+		t.Errorf("Views after DropPixels: %+v %v", out, err)
+	}
+	if _, err := p.Result(b, make([]byte, s1.Out-1)); err == nil {
+		t.Error("Result of a short output: no error")
+	}
+	other := mustPlan(t, NewChain().Resize(3, 3, raster.Box))
+	if s2, err := other.Sizes(b); err != nil || s2.Out == s1.Out {
+		t.Errorf("another plan: %+v %v", s2, err)
+	}
+	if _, err := p.Sizes(NewBatch([]raster.Image{{Width: 5, Height: 5, Channels: 2}})); !errors.Is(err, raster.ErrImage) {
+		t.Errorf("a two-channel image: %v", err)
 	}
 }
 
@@ -350,11 +526,11 @@ func TestOutputViews(t *testing.T) {
 	if a, b := res.Images[0], res.Images[1]; a.Width != 16 || a.Height != 12 || b.Width != 12 || b.Height != 16 || b.Channels != 4 {
 		t.Errorf("fit 16×16: %d×%d and %d×%d×%d", a.Width, a.Height, b.Width, b.Height, b.Channels)
 	}
-	if _, err := p.Tensors(batch, make([]byte, 1<<16)); err == nil {
-		t.Error("Tensors of an image plan: no error")
+	if res.Tensors != nil {
+		t.Error("an image plan made tensors")
 	}
-	if _, err := p.Images(batch, make([]byte, 10)); err == nil {
-		t.Error("Images of a short output: no error")
+	if _, err := p.Views(NewBatch(batch), make([]byte, 10)); err == nil {
+		t.Error("Views of a short output: no error")
 	}
 	empty, err := p.Run(nil)
 	if err != nil || len(empty.Images) != 0 {
@@ -378,7 +554,7 @@ func TestResizeCoverCoversTheBox(t *testing.T) {
 		if w, h, err := o.resizeSize(c.w, c.h); err != nil || w != c.ww || h != c.wh {
 			t.Errorf("cover %dx%d in %dx%d: %dx%d %v, want %dx%d", c.w, c.h, c.bw, c.bh, w, h, err, c.ww, c.wh)
 		}
-		s, err := p.Output(c.w, c.h, 3)
+		s, err := p.Shape(c.w, c.h, 3)
 		if err != nil || s.Width != c.bw || s.Height != c.bh {
 			t.Errorf("cover and crop %dx%d to %dx%d gives %+v %v", c.w, c.h, c.bw, c.bh, s, err)
 		}

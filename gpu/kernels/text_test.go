@@ -50,7 +50,7 @@ func TestParseChain(t *testing.T) {
 		if plan.Tensor() != c.tensor {
 			t.Errorf("%q: tensor %v, want %v", c.text, plan.Tensor(), c.tensor)
 		}
-		s, err := plan.Output(c.srcW, c.srcH, 3)
+		s, err := plan.Shape(c.srcW, c.srcH, 3)
 		if err != nil || s.Width != c.outW || s.Height != c.outH || s.Channels != c.outChannels {
 			t.Errorf("%q on %dx%d: %+v %v, want %dx%d with %d channels", c.text, c.srcW, c.srcH, s, err, c.outW, c.outH, c.outChannels)
 		}

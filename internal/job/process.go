@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"syscall"
 
 	"github.com/gpupipe/gpupipe/gpu"
@@ -47,20 +46,17 @@ type outImage struct {
 
 func (o outImage) Label() string { return o.file.Label() }
 
-// unpackImages splits a finished batch into its images and gives the slot back.
+// unpackImages splits a finished batch into its images, copied out of the slot, and gives
+// the slot back.
 func (r *run) unpackImages(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(outImage) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
+	res, err := r.plan.Result(d.Batch.Kernels(), d.Out)
 	if err != nil {
 		return err
 	}
-	for i, img := range imgs {
-		c, err := img.Clone()
-		if err != nil {
-			return err
-		}
-		if err := emit(outImage{file: d.Batch.Files[i].File, img: c}); err != nil {
+	for i, img := range res.Images {
+		if err := emit(outImage{file: d.Batch.Files[i].File, img: img}); err != nil {
 			return err
 		}
 	}
@@ -87,32 +83,21 @@ type row struct {
 	source string
 }
 
-// unpackRows turns a finished batch into shard rows, in order.
+// unpackRows turns a finished batch into shard rows, in order, copied out of the slot.
 func (r *run) unpackRows(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(row) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	if r.plan.Tensor() {
-		ts, err := r.plan.Tensors(d.Batch.Images, d.Out)
-		if err != nil {
-			return err
-		}
-		for i, t := range ts {
-			if err := emit(row{floats: slices.Clone(t.Data), source: d.Batch.Files[i].File.Path()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
+	res, err := r.plan.Result(d.Batch.Kernels(), d.Out)
 	if err != nil {
 		return err
 	}
-	for i, img := range imgs {
-		c, err := img.Clone()
-		if err != nil {
+	for i, t := range res.Tensors {
+		if err := emit(row{floats: t.Data, source: d.Batch.Files[i].File.Path()}); err != nil {
 			return err
 		}
-		if err := emit(row{pix: c.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
+	}
+	for i, img := range res.Images {
+		if err := emit(row{pix: img.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
 			return err
 		}
 	}

@@ -24,9 +24,10 @@ import (
 type Batch struct {
 	Files []*imageio.Decoded
 	// Images are the files' images, Images[i] being Files[i].Image. Once the batch is
-	// released only their sizes remain, which is all a plan needs to read its outputs.
+	// released only their sizes remain.
 	Images []raster.Image
 
+	kb       *kernels.Batch // the images as a kernels plan takes them
 	released sync.Once
 }
 
@@ -37,7 +38,17 @@ func New(_ context.Context, files []*imageio.Decoded) (*Batch, error) {
 	for i, d := range files {
 		b.Images[i] = d.Image
 	}
+	b.kb = kernels.NewBatch(b.Images)
 	return b, nil
+}
+
+// Kernels is the batch as a kernels plan takes it, for reading its outputs with the plan's
+// Result or Views.
+func (b *Batch) Kernels() *kernels.Batch {
+	if b.kb == nil {
+		b.kb = kernels.NewBatch(b.Images)
+	}
+	return b.kb
 }
 
 // Label names the batch in errors by its first and last file.
@@ -59,40 +70,42 @@ func (b *Batch) Release() {
 			d.Release()
 			b.Images[i].Pix = nil
 		}
+		if b.kb != nil {
+			b.kb.DropPixels()
+		}
 	})
 }
 
-// Work runs a kernels plan on Batches: a gpu.Work[*Batch].
+// Work runs a kernels plan on Batches: a gpu.Work[*Batch], and Result for reading outputs.
 type Work struct {
-	W *kernels.Work
+	Plan *kernels.Plan
 }
 
 var _ gpu.Work[*Batch] = Work{}
 
-// Bind returns the function that prepares plan on each device, in the shape that
-// device.Stage takes.
+// Bind returns the function that gives the work of plan to each device, in the shape that
+// device.Stage takes. The plan looks its kernels up on each device itself.
 func Bind(plan *kernels.Plan) func(gpu.Device) (gpu.Work[*Batch], error) {
-	return func(dev gpu.Device) (gpu.Work[*Batch], error) {
-		w, err := plan.Bind(dev)
-		if err != nil {
-			return nil, err
-		}
-		return Work{w}, nil
-	}
+	return func(gpu.Device) (gpu.Work[*Batch], error) { return Work{plan}, nil }
 }
 
 // Sizes reports the bytes the batch needs on the device.
-func (w Work) Sizes(b *Batch) (gpu.Sizes, error) { return w.W.Sizes(b.Images) }
+func (w Work) Sizes(b *Batch) (gpu.Sizes, error) { return w.Plan.Sizes(b.Kernels()) }
 
 // Pack writes the batch's pixels and tables into the slot's host buffer.
-func (w Work) Pack(b *Batch, host []byte) error { return w.W.Pack(b.Images, host) }
+func (w Work) Pack(b *Batch, host []byte) error { return w.Plan.Pack(b.Kernels(), host) }
 
 // Enqueue launches the plan's kernels. The pixels are in the slot's pinned buffer by now
 // (Pack ran before), so the batch is released here rather than when it comes out.
 func (w Work) Enqueue(s gpu.Stream, b *Batch, bufs gpu.SlotBuffers) error {
-	err := w.W.Enqueue(s, b.Images, bufs)
+	err := w.Plan.Enqueue(s, b.Kernels(), bufs)
 	b.Release()
 	return err
+}
+
+// Result copies the batch's outputs out of out, the slot's output bytes.
+func (w Work) Result(b *Batch, out []byte) (kernels.Output, error) {
+	return w.Plan.Result(b.Kernels(), out)
 }
 
 // Decode returns a function, in the shape pipeline.Map takes, that decodes a file with dec and
@@ -104,7 +117,7 @@ func Decode(dec *imageio.Decoder, plan *kernels.Plan) func(context.Context, walk
 		if err != nil {
 			return nil, err
 		}
-		if _, err := plan.Output(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
+		if _, err := plan.Shape(d.Image.Width, d.Image.Height, d.Image.Channels); err != nil {
 			d.Release()
 			return nil, fmt.Errorf("%s: %w", f.Label(), err)
 		}

@@ -66,17 +66,11 @@ func TestBatchesThroughTheDevice(t *testing.T) {
 				t.Error("a batch came out with its input pixels still held")
 			}
 		}
-		outs, err := plan.Images(d.Batch.Images, d.Out)
+		outs, err := imagebatch.Work{Plan: plan}.Result(d.Batch, d.Out)
 		if err != nil {
 			return err
 		}
-		for _, o := range outs {
-			c, err := o.Clone()
-			if err != nil {
-				return err
-			}
-			got = append(got, c)
-		}
+		got = append(got, outs.Images...)
 		return nil
 	})
 	if err := p.Run(context.Background()); err != nil {
