@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/internal/samples"
 )
 
@@ -21,7 +21,7 @@ func main() {
 	quality := flag.Int("quality", 90, "JPEG quality")
 	seed := flag.Int64("seed", 1, "which set of photos")
 	flag.Parse()
-	w, h, err := job.ParseSize(*size)
+	w, h, err := kernels.ParseSize(*size)
 	if err != nil || *out == "" || *n < 1 {
 		fmt.Fprintln(os.Stderr, "usage: photos -out DIR [-n N] [-size WxH] [-quality Q] [-seed S]")
 		os.Exit(2)

@@ -39,6 +39,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 func main() {
@@ -131,13 +132,13 @@ func round(v float64, digits int) float64 {
 	return math.Round(v*p) / p
 }
 
-func candidates(src kernels.Image, rgba *image.RGBA, nrgba *image.NRGBA, dw, dh int) []impl {
+func candidates(src raster.Image, rgba *image.RGBA, nrgba *image.NRGBA, dw, dh int) []impl {
 	var list []impl
 	for _, f := range []struct {
-		f   kernels.Filter
+		f   raster.Filter
 		ref refFilter
-	}{{kernels.Box, refBox}, {kernels.Linear, refTriangle}, {kernels.CatmullRom, refCubic}, {kernels.Lanczos3, refLanczos3}} {
-		dst, _ := kernels.NewImage(dw, dh, 3)
+	}{{raster.Box, refBox}, {raster.Linear, refTriangle}, {raster.CatmullRom, refCubic}, {raster.Lanczos3, refLanczos3}} {
+		dst, _ := raster.NewImage(dw, dh, 3)
 		list = append(list, impl{"gpupipe/kernels", f.f.String(), f.ref, func() []byte {
 			if err := kernels.Resize(dst, src, f.f); err != nil {
 				panic(err)
@@ -190,7 +191,7 @@ func rgbOf(pix []byte, stride, w, h int) []byte {
 	return out
 }
 
-func toRGBA(m kernels.Image) *image.RGBA {
+func toRGBA(m raster.Image) *image.RGBA {
 	d := image.NewRGBA(image.Rect(0, 0, m.Width, m.Height))
 	for y := range m.Height {
 		for x := range m.Width {
@@ -201,29 +202,29 @@ func toRGBA(m kernels.Image) *image.RGBA {
 	return d
 }
 
-func toNRGBA(m kernels.Image) *image.NRGBA {
+func toNRGBA(m raster.Image) *image.NRGBA {
 	r := toRGBA(m)
 	return &image.NRGBA{Pix: r.Pix, Stride: r.Stride, Rect: r.Rect}
 }
 
 // input is the image to scale: a file, or the synthetic photo.
-func input(w, h int, path string) (kernels.Image, error) {
+func input(w, h int, path string) (raster.Image, error) {
 	if path == "" {
 		return synthetic(w, h), nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return kernels.Image{}, err
+		return raster.Image{}, err
 	}
 	defer f.Close()
 	img, _, err := image.Decode(f)
 	if err != nil {
-		return kernels.Image{}, fmt.Errorf("%s: %w", path, err)
+		return raster.Image{}, fmt.Errorf("%s: %w", path, err)
 	}
 	b := img.Bounds()
-	m, err := kernels.NewImage(b.Dx(), b.Dy(), 3)
+	m, err := raster.NewImage(b.Dx(), b.Dy(), 3)
 	if err != nil {
-		return kernels.Image{}, err
+		return raster.Image{}, err
 	}
 	for y := range m.Height {
 		for x := range m.Width {
@@ -237,8 +238,8 @@ func input(w, h int, path string) (kernels.Image, error) {
 // synthetic draws a deterministic test photo: colour gradients, sensor-like noise, hard
 // edged shapes, and a zone plate (rings whose frequency rises to the pixel rate), which a
 // downscale without antialiasing turns into false patterns.
-func synthetic(w, h int) kernels.Image {
-	m, _ := kernels.NewImage(w, h, 3)
+func synthetic(w, h int) raster.Image {
+	m, _ := raster.NewImage(w, h, 3)
 	r := rand.New(rand.NewPCG(7, 11))
 	cx, cy, rad := float64(w)*0.7, float64(h)*0.45, float64(min(w, h))*0.3
 	for y := range h {

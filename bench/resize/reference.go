@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // refFilter is a filter's definition at scale 1, with its half-width.
@@ -69,7 +69,7 @@ func weights(in, out int, f refFilter) (first []int, w [][]float64) {
 }
 
 // reference resamples src (RGB) to dw×dh with f in float64, separably, with no rounding.
-func reference(src kernels.Image, dw, dh int, f refFilter) []float64 {
+func reference(src raster.Image, dw, dh int, f refFilter) []float64 {
 	fx, wx := weights(src.Width, dw, f)
 	fy, wy := weights(src.Height, dh, f)
 	tmp := make([]float64, dw*src.Height*3)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // The benchmark's float64 reference and the kernels are written independently; each must be
@@ -12,11 +13,11 @@ import (
 func TestReferenceAgreesWithKernels(t *testing.T) {
 	src := synthetic(301, 203)
 	for _, c := range []struct {
-		f   kernels.Filter
+		f   raster.Filter
 		ref refFilter
-	}{{kernels.Box, refBox}, {kernels.Linear, refTriangle}, {kernels.CatmullRom, refCubic}, {kernels.Lanczos3, refLanczos3}} {
+	}{{raster.Box, refBox}, {raster.Linear, refTriangle}, {raster.CatmullRom, refCubic}, {raster.Lanczos3, refLanczos3}} {
 		for _, size := range [][2]int{{64, 43}, {300, 200}, {640, 9}} {
-			dst, _ := kernels.NewImage(size[0], size[1], 3)
+			dst, _ := raster.NewImage(size[0], size[1], 3)
 			if err := kernels.Resize(dst, src, c.f); err != nil {
 				t.Fatal(err)
 			}

@@ -16,8 +16,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
-	"github.com/gpupipe/gpupipe/gpu/engine"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -29,8 +28,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // reference is the vignette computed directly on an image: for each pixel, its squared
 // distance from the centre over the squared half-diagonal, both in half pixels.
-func reference(src kernels.Image, strength int) kernels.Image {
-	dst, _ := kernels.NewImage(src.Width, src.Height, src.Channels)
+func reference(src raster.Image, strength int) raster.Image {
+	dst, _ := raster.NewImage(src.Width, src.Height, src.Channels)
 	w, h := int64(src.Width), int64(src.Height)
 	for y := range src.Height {
 		for x := range src.Width {
@@ -83,7 +82,7 @@ func TestVignetteFiles(t *testing.T) {
 	}
 }
 
-// TestVignetteWork drives the Work through engine.Views on batches of grey, RGB and RGBA images
+// TestVignetteWork drives the Work through gpu.Stage on batches of grey, RGB and RGBA images
 // with padded rows and odd sizes, down to one pixel.
 func TestVignetteWork(t *testing.T) {
 	dev := newDevice(t)
@@ -102,8 +101,8 @@ func TestVignetteWork(t *testing.T) {
 	}
 
 	p := pipeline.New()
-	done := engine.Views(pipeline.FromSlice(p, batches), []gpu.Device{dev}, work, engine.Options{Slots: 2})
-	pipeline.ForEach(done, func(_ context.Context, d *engine.View[*imagebatch.Batch]) error {
+	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{Slots: 2})
+	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 		defer d.Release()
 		for i, got := range outputs(d.Batch, d.Out) {
 			src := d.Batch.Images[i]
@@ -211,9 +210,9 @@ func newDevice(t *testing.T) gpu.Device {
 
 // randomImage is a w×h image of random bytes whose rows are padded with bytes that must not
 // be read.
-func randomImage(r *rand.Rand, w, h, channels int) kernels.Image {
+func randomImage(r *rand.Rand, w, h, channels int) raster.Image {
 	stride := w*channels + r.IntN(5)
-	img := kernels.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: channels}
+	img := raster.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: channels}
 	for i := range img.Pix {
 		img.Pix[i] = byte(r.Uint32())
 	}
@@ -221,7 +220,7 @@ func randomImage(r *rand.Rand, w, h, channels int) kernels.Image {
 }
 
 // pixels returns img's pixels without row padding.
-func pixels(img kernels.Image) []byte {
+func pixels(img raster.Image) []byte {
 	row := img.Width * img.Channels
 	out := make([]byte, 0, row*img.Height)
 	for y := range img.Height {
@@ -230,7 +229,7 @@ func pixels(img kernels.Image) []byte {
 	return out
 }
 
-func decodeFile(t *testing.T, path string) kernels.Image {
+func decodeFile(t *testing.T, path string) raster.Image {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/gpupipe/gpupipe/gpu"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
 )
 
@@ -155,18 +155,18 @@ func (w vignetteWork) Enqueue(s gpu.Stream, b *imagebatch.Batch, bufs gpu.SlotBu
 }
 
 // outputs returns views of the batch's results in out, the bytes of the slot's output buffer.
-func outputs(b *imagebatch.Batch, out []byte) []kernels.Image {
-	views := make([]kernels.Image, len(b.Images))
+func outputs(b *imagebatch.Batch, out []byte) []raster.Image {
+	views := make([]raster.Image, len(b.Images))
 	off := 0
 	for i, img := range b.Images {
 		n := packedLen(img)
-		views[i] = kernels.Image{Pix: out[off : off+n], Width: img.Width, Height: img.Height,
+		views[i] = raster.Image{Pix: out[off : off+n], Width: img.Width, Height: img.Height,
 			Stride: img.Width * img.Channels, Channels: img.Channels}
 		off += n
 	}
 	return views
 }
 
-func packedLen(img kernels.Image) int {
+func packedLen(img raster.Image) int {
 	return img.Width * img.Height * img.Channels
 }

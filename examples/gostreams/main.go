@@ -9,7 +9,7 @@
 //
 // go-streams moves untyped values over unbuffered channels and has no errors; the Flow that
 // pipeline/gostreams makes checks the values' type, keeps their order (the segment decodes
-// with an OrderedMap, and engine.Views hands batches on in order), and reports the segment's
+// with an OrderedMap, and gpu.Stage hands batches on in order), and reports the segment's
 // error through Wait once the go-streams side has drained. Run with -broken to see a file
 // that cannot be decoded stop the flow, and the error come back.
 //
@@ -34,8 +34,8 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
-	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/gostreams"
@@ -147,26 +147,21 @@ func (f fingerprint) line() string {
 type fingerprinter struct {
 	dev     gpu.Device
 	plan    *kernels.Plan
-	work    *kernels.Work
 	decoder *imageio.Decoder
 	batch   int
 }
 
 // hashChain shrinks every image to 8×8 by area averaging, then makes it grey.
-var hashChain = kernels.NewChain().Resize(8, 8, kernels.Box).Grey()
+var hashChain = kernels.NewChain().Resize(8, 8, raster.Box).Grey()
 
 func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 	plan, err := hashChain.Plan()
 	if err != nil {
 		return nil, err
 	}
-	work, err := plan.Bind(dev)
-	if err != nil {
-		return nil, err
-	}
 	// libjpeg-turbo decodes JPEGs at 1/8 of their size straight away: plenty for 8×8.
-	dec := &imageio.Decoder{TargetWidth: 8, TargetHeight: 8, Pool: &imageio.Pool{}}
-	return &fingerprinter{dev: dev, plan: plan, work: work, decoder: dec, batch: batch}, nil
+	dec := &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
+	return &fingerprinter{dev: dev, plan: plan, decoder: dec, batch: batch}, nil
 }
 
 // segment is the typed gpupipe part of the flow. Every stage keeps the input order, and an
@@ -175,7 +170,7 @@ func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Strea
 	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
 	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := engine.Views(batches, []gpu.Device{fp.dev}, imagebatch.Work{W: fp.work}, engine.Options{Slots: 2}, pipeline.Name("gpu"))
+	done := gpu.Stage(batches, fp.dev, imagebatch.Work{Plan: fp.plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
 	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
 }
 
@@ -184,14 +179,14 @@ func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Deco
 }
 
 // hash turns a finished batch's 8×8 grey images into fingerprints, then releases the slot.
-func (fp *fingerprinter) hash(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(fingerprint) error) error {
+func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(fingerprint) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	smalls, err := fp.plan.Images(d.Batch.Images, d.Out)
+	smalls, err := fp.plan.Views(d.Batch.Kernels(), d.Out) // hashed before the slot goes back
 	if err != nil {
 		return err
 	}
-	for i, small := range smalls {
+	for i, small := range smalls.Images {
 		src := d.Batch.Files[i]
 		f := fingerprint{Path: src.File.Path(), Width: src.SourceWidth, Height: src.SourceHeight, Hash: averageHash(small)}
 		if err := emit(f); err != nil {
@@ -202,7 +197,7 @@ func (fp *fingerprinter) hash(ctx context.Context, d *engine.View[*imagebatch.Ba
 }
 
 // averageHash sets bit i for every pixel i of the 8×8 grey image brighter than the mean.
-func averageHash(img kernels.Image) uint64 {
+func averageHash(img raster.Image) uint64 {
 	sum := 0
 	for y := range 8 {
 		for x := range 8 {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imageio"
@@ -80,7 +80,7 @@ func TestCancelledContextComesBackThroughWait(t *testing.T) {
 }
 
 func TestAverageHash(t *testing.T) {
-	img, _ := kernels.NewImage(8, 8, 1)
+	img, _ := raster.NewImage(8, 8, 1)
 	for y := range 8 {
 		for x := range 4 {
 			img.Pix[8*y+x] = 200 // the left half is bright
@@ -105,7 +105,7 @@ func expectedLines(t *testing.T, dev gpu.Device, paths []string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := fp.plan.Run([]kernels.Image{d.Image})
+		res, err := fp.plan.Run([]raster.Image{d.Image})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,8 +30,8 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
-	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imagebatch"
@@ -117,7 +117,7 @@ type result struct {
 // chain is the preprocessing of torchvision's ImageNet evaluation transform; bilinear is
 // torchvision's default filter (antialiased when downscaling, as here).
 func chain(resize, crop int) kernels.Chain {
-	return kernels.NewChain().ResizeShorter(resize, kernels.Linear).CenterCrop(crop, crop).Normalize(kernels.ImageNet)
+	return kernels.NewChain().ResizeShorter(resize, raster.Linear).CenterCrop(crop, crop).Normalize(kernels.ImageNet)
 }
 
 // newDecoder decodes every image to RGB, since every row of a shard has one shape. It decodes
@@ -130,10 +130,6 @@ func newDecoder() *imageio.Decoder {
 // in the result; rows follow the input order (walk's sorted order) without gaps.
 func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	plan, err := chain(cfg.Resize, cfg.Crop).Plan()
-	if err != nil {
-		return result{}, err
-	}
-	work, err := plan.Bind(dev)
 	if err != nil {
 		return result{}, err
 	}
@@ -154,8 +150,8 @@ func prepare(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 		pipeline.SkipErrors(pr.fail))
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	// engine.Views hands batches on in input order; one writer keeps it.
-	done := engine.Views(batches, []gpu.Device{dev}, imagebatch.Work{W: work}, engine.Options{Slots: 2}, pipeline.Name("gpu"),
+	// gpu.Stage hands batches on in input order; one writer keeps it.
+	done := gpu.Stage(batches, dev, imagebatch.Work{Plan: plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"),
 		pipeline.SkipErrors(pr.fail))
 	pipeline.ForEach(done, pr.write, pipeline.Name("write"))
 
@@ -199,14 +195,14 @@ func (pr *preparer) fail(e *pipeline.StageError) {
 
 // write appends a finished batch's tensors to the shards, in order, then gives the slot and
 // the decoded images back. A failure to write stops the run.
-func (pr *preparer) write(ctx context.Context, d *engine.View[*imagebatch.Batch]) error {
+func (pr *preparer) write(ctx context.Context, d *gpu.Done[*imagebatch.Batch]) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	tensors, err := pr.plan.Tensors(d.Batch.Images, d.Out)
+	views, err := pr.plan.Views(d.Batch.Kernels(), d.Out) // written before the slot goes back
 	if err != nil {
 		return err
 	}
-	for i, t := range tensors {
+	for i, t := range views.Tensors {
 		if err := pr.shards.AddFloat32s(t.Data, d.Batch.Files[i].File.Path()); err != nil {
 			return pipeline.Fatal(err)
 		}

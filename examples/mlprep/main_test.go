@@ -16,7 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gpupipe/gpupipe/gpu/cpu"
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -148,7 +148,7 @@ func hostTensor(t *testing.T, cfg config, f walk.File) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := plan.Run([]kernels.Image{d.Image})
+	res, err := plan.Run([]raster.Image{d.Image})
 	if err != nil {
 		t.Fatal(err)
 	}

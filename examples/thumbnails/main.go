@@ -6,7 +6,7 @@
 //	         bad files skipped)   the device)   write atomically)
 //
 // It shows how the pieces fit: a pipeline.Map that skips undecodable files, pipeline.Batch,
-// engine.Views running a gpu/kernels plan (ResizeFit, Lanczos3) with two batches in flight,
+// gpu.Stage running a gpu/kernels plan (ResizeFit, Lanczos3) with two batches in flight,
 // a stage that copies each output out of its slot and releases the slot, atomic writes with
 // stages/output, a progress bar, and at the end the statistics of every stage and the one
 // that limited the run.
@@ -37,8 +37,8 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
-	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
@@ -134,18 +134,14 @@ type result struct {
 // listed in the result's Failures; a device fault, a full disk or a cancellation stops the
 // run with an error.
 func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
-	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, kernels.Lanczos3).Plan()
-	if err != nil {
-		return result{}, err
-	}
-	work, err := plan.Bind(dev)
+	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
 	if err != nil {
 		return result{}, err
 	}
 	t := &thumbnailer{
 		cfg:     cfg,
 		plan:    plan,
-		decoder: newDecoder(cfg.Size),
+		decoder: newDecoder(plan),
 		encoder: &imageio.Encoder{Format: cfg.Format},
 	}
 	t.writer = &output.Writer{Dir: cfg.Out, Ext: t.encoder.Ext()}
@@ -156,7 +152,7 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	decoded := pipeline.Map(files, imagebatch.Decode(t.decoder, t.plan), pipeline.Name("decode"), pipeline.AllCores(), skip)
 	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
 	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := engine.Views(batches, []gpu.Device{dev}, imagebatch.Work{W: work}, engine.Options{Slots: 2}, pipeline.Name("gpu"), skip)
+	done := gpu.Stage(batches, dev, imagebatch.Work{Plan: plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
 	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
@@ -173,10 +169,11 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	return res, err
 }
 
-// newDecoder decodes at the smallest size that still leaves the resize enough pixels: with
-// libjpeg-turbo, a 4000×3000 JPEG becomes 1000×750 inside the decoder for a 256 thumbnail.
-func newDecoder(size int) *imageio.Decoder {
-	return &imageio.Decoder{TargetWidth: size, TargetHeight: size, Pool: &imageio.Pool{}}
+// newDecoder decodes at the smallest size that still leaves the plan's resize enough pixels:
+// with libjpeg-turbo, a 4000×3000 JPEG becomes 1000×750 inside the decoder for a 256
+// thumbnail.
+func newDecoder(plan *kernels.Plan) *imageio.Decoder {
+	return &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
 }
 
 // thumbnailer holds the stages' shared state.
@@ -216,7 +213,7 @@ func (t *thumbnailer) fail(e *pipeline.StageError) {
 // thumb is one finished thumbnail and the file it was made from.
 type thumb struct {
 	file walk.File
-	img  kernels.Image
+	img  raster.Image
 }
 
 // Label names the thumbnail by its source in errors.
@@ -224,18 +221,14 @@ func (th thumb) Label() string { return th.file.Label() }
 
 // unpack copies each thumbnail out of the batch's slot, then releases the slot (so the device
 // can take the next batch while the thumbnails are encoded) and the decoded images.
-func (t *thumbnailer) unpack(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(thumb) error) error {
+func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(thumb) error) error {
 	defer d.Release()
 	defer d.Batch.Release()
-	views, err := t.plan.Images(d.Batch.Images, d.Out)
+	res, err := t.plan.Result(d.Batch.Kernels(), d.Out)
 	if err != nil {
 		return err
 	}
-	for i, v := range views {
-		img, err := v.Clone()
-		if err != nil {
-			return err
-		}
+	for i, img := range res.Images {
 		if err := emit(thumb{file: d.Batch.Files[i].File, img: img}); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/imageio"
@@ -77,15 +78,15 @@ func checkThumbnail(t *testing.T, cfg config, input string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := newDecoder(cfg.Size).Decode(context.Background(), walk.File{Root: cfg.In, Rel: rel})
+	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, kernels.Lanczos3).Plan()
+	src, err := newDecoder(plan).Decode(context.Background(), walk.File{Root: cfg.In, Rel: rel})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := plan.Run([]kernels.Image{src.Image})
+	want, err := plan.Run([]raster.Image{src.Image})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func stageNamed(r result, name string) bool {
 }
 
 // pixels returns img's pixels without row padding.
-func pixels(img kernels.Image) []byte {
+func pixels(img raster.Image) []byte {
 	row := img.Width * img.Channels
 	out := make([]byte, 0, row*img.Height)
 	for y := range img.Height {

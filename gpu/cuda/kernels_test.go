@@ -12,6 +12,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Every image kernel of package kernels, run on the GPU, against its Go implementation.
@@ -19,42 +20,43 @@ import (
 // imageChains launch, between them, every kernel of package kernels (TestImageKernelsMatchHost
 // checks that they do). Every chain accepts images of 3 and 4 channels.
 var imageChains = []kernels.Chain{
-	kernels.NewChain().Resize(97, 61, kernels.Lanczos3),
-	kernels.NewChain().ResizeFit(64, 80, kernels.CatmullRom).Sharpen(1.2, 0.8, 3),
-	kernels.NewChain().ResizeShrink(50, 50, kernels.Box).FlipV(),
-	kernels.NewChain().Orient(kernels.Transpose).Grey(),
-	kernels.NewChain().Orient(kernels.Rotate270),
+	kernels.NewChain().Resize(97, 61, raster.Lanczos3),
+	kernels.NewChain().ResizeFit(64, 80, raster.CatmullRom).Sharpen(1.2, 0.8, 3),
+	kernels.NewChain().ResizeShrink(50, 50, raster.Box).FlipV(),
+	kernels.NewChain().Orient(raster.Transpose).Grey(),
+	kernels.NewChain().Orient(raster.Rotate270),
 	kernels.NewChain().Levels(0.1, 1.2, 0.9).Blur(1.5),
-	kernels.NewChain().ResizeShorter(48, kernels.Linear).CenterCrop(40, 40).FlipH().Normalize(kernels.ImageNet),
+	kernels.NewChain().ResizeShorter(48, raster.Linear).CenterCrop(40, 40).FlipH().Normalize(kernels.ImageNet),
 	kernels.NewChain().Crop(0, 0, 50, 40).Normalize(kernels.Norm{Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.5, 2}, Mirror: true}),
 }
 
 // randomBatch makes n images of random sizes, channels (3 or 4), row padding and pixels.
-func randomBatch(r *rand.Rand, n, maxSide int) []kernels.Image {
-	b := make([]kernels.Image, n)
+func randomBatch(r *rand.Rand, n, maxSide int) []raster.Image {
+	b := make([]raster.Image, n)
 	for i := range b {
 		w, h, c := 1+r.Intn(maxSide), 1+r.Intn(maxSide), 3+r.Intn(2)
 		stride := w*c + r.Intn(5)
-		m := kernels.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: c}
+		m := raster.Image{Pix: make([]byte, stride*h), Width: w, Height: h, Stride: stride, Channels: c}
 		r.Read(m.Pix)
 		b[i] = m
 	}
 	return b
 }
 
-// onDevice runs one batch of w on the GPU: upload, the plan's launches, download.
-func onDevice(t testing.TB, d *Device, s gpu.Stream, w *kernels.Work, b []kernels.Image) []byte {
+// onDevice runs one batch through p on the GPU as the overlap engine does: upload, the
+// plan's launches, download.
+func onDevice(t testing.TB, d *Device, s gpu.Stream, p *kernels.Plan, b *kernels.Batch) []byte {
 	t.Helper()
-	sz, err := w.Sizes(b)
+	sz, err := p.Sizes(b)
 	must(t, err)
 	in, out := allocHost(t, d, sz.In, Pinned), allocHost(t, d, sz.Out, Pinned)
 	bufs := gpu.SlotBuffers{In: allocDevice(t, d, sz.In), Out: allocDevice(t, d, sz.Out)}
 	if sz.Scratch > 0 {
 		bufs.Scratch = allocDevice(t, d, sz.Scratch)
 	}
-	must(t, w.Pack(b, in.Bytes()))
+	must(t, p.Pack(b, in.Bytes()))
 	must(t, s.CopyHtoD(bufs.In, 0, in, 0, sz.In))
-	must(t, w.Enqueue(s, b, bufs))
+	must(t, p.Enqueue(s, b, bufs))
 	must(t, s.CopyDtoH(out, 0, bufs.Out, 0, sz.Out))
 	must(t, s.Synchronize())
 	return append([]byte(nil), out.Bytes()...)
@@ -71,14 +73,13 @@ func TestImageKernelsMatchHost(t *testing.T) {
 		for _, k := range p.Launches() {
 			launched[k] = true
 		}
-		w, err := p.Bind(d)
-		must(t, err)
 		for round := range 3 {
 			b := randomBatch(r, 1+r.Intn(6), 300)
-			got := onDevice(t, d, s, w, b)
+			kb := kernels.NewBatch(b)
+			got := onDevice(t, d, s, p, kb)
 			want, err := p.Run(b)
 			must(t, err)
-			if err := sameOutput(p, b, got, want); err != nil {
+			if err := sameOutput(p, kb, got, want); err != nil {
 				t.Errorf("%v, round %d: %v", p, round, err)
 			}
 		}
@@ -91,12 +92,13 @@ func TestImageKernelsMatchHost(t *testing.T) {
 }
 
 // sameOutput compares the device's output bytes, decoded by the plan, with the host's.
-func sameOutput(p *kernels.Plan, b []kernels.Image, got []byte, want kernels.Result) error {
+func sameOutput(p *kernels.Plan, b *kernels.Batch, got []byte, want kernels.Output) error {
+	res, err := p.Result(b, got)
+	if err != nil {
+		return err
+	}
 	if p.Tensor() {
-		ts, err := p.Tensors(b, got)
-		if err != nil {
-			return err
-		}
+		ts := res.Tensors
 		for i := range ts {
 			if j := firstDiff(ts[i].Data, want.Tensors[i].Data); j >= 0 {
 				return fmt.Errorf("tensor %d element %d: device %v, Go %v", i, j, ts[i].Data[j], want.Tensors[i].Data[j])
@@ -104,11 +106,7 @@ func sameOutput(p *kernels.Plan, b []kernels.Image, got []byte, want kernels.Res
 		}
 		return nil
 	}
-	ims, err := p.Images(b, got)
-	if err != nil {
-		return err
-	}
-	for i, m := range ims {
+	for i, m := range res.Images {
 		wm := want.Images[i]
 		if m.Width != wm.Width || m.Height != wm.Height || m.Channels != wm.Channels {
 			return fmt.Errorf("image %d: device %dx%dx%d, Go %dx%dx%d", i, m.Width, m.Height, m.Channels, wm.Width, wm.Height, wm.Channels)
@@ -151,10 +149,10 @@ var benchChains = []struct {
 }{
 	{"grey", kernels.NewChain().Grey()},
 	{"levels", kernels.NewChain().Levels(0.05, 1.1, 0.9)},
-	{"rotate90", kernels.NewChain().Orient(kernels.Rotate90)},
+	{"rotate90", kernels.NewChain().Orient(raster.Rotate90)},
 	{"normalize", kernels.NewChain().Normalize(kernels.ImageNet)},
-	{"resize half lanczos3", kernels.NewChain().Resize(960, 540, kernels.Lanczos3)},
-	{"resize 224 crop normalize", kernels.NewChain().ResizeShorter(256, kernels.Linear).CenterCrop(224, 224).Normalize(kernels.ImageNet)},
+	{"resize half lanczos3", kernels.NewChain().Resize(960, 540, raster.Lanczos3)},
+	{"resize 224 crop normalize", kernels.NewChain().ResizeShorter(256, raster.Linear).CenterCrop(224, 224).Normalize(kernels.ImageNet)},
 	{"blur 2", kernels.NewChain().Blur(2)},
 	{"sharpen", kernels.NewChain().Sharpen(1, 0.6, 2)},
 }
@@ -172,9 +170,9 @@ func BenchmarkImageKernels(b *testing.B) {
 	if smallBenchmarks {
 		n, w, h = 2, 240, 136
 	}
-	batch := make([]kernels.Image, n)
+	batch := make([]raster.Image, n)
 	for i := range batch {
-		m, err := kernels.NewImage(w, h, 3)
+		m, err := raster.NewImage(w, h, 3)
 		must(b, err)
 		rand.New(rand.NewSource(int64(i))).Read(m.Pix)
 		batch[i] = m
@@ -186,12 +184,11 @@ func BenchmarkImageKernels(b *testing.B) {
 	}
 }
 
-func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []kernels.Image, ceiling float64) {
+func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []raster.Image, ceiling float64) {
 	p, err := c.Plan()
 	must(b, err)
-	w, err := p.Bind(d)
-	must(b, err)
-	sz, err := w.Sizes(batch)
+	kb := kernels.NewBatch(batch)
+	sz, err := p.Sizes(kb)
 	must(b, err)
 	s := newStream(b, d)
 	in := allocHost(b, d, sz.In, Pinned)
@@ -199,10 +196,10 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []k
 	if sz.Scratch > 0 {
 		bufs.Scratch = allocDevice(b, d, sz.Scratch)
 	}
-	must(b, w.Pack(batch, in.Bytes()))
+	must(b, p.Pack(kb, in.Bytes()))
 	must(b, s.CopyHtoD(bufs.In, 0, in, 0, sz.In))
 	tm := newTimer(b, d, s)
-	one := func() error { return w.Enqueue(s, batch, bufs) }
+	one := func() error { return p.Enqueue(s, kb, bufs) }
 	tm.time(b, one)
 	bytes := int64(sz.In) + 2*int64(sz.Scratch) + int64(sz.Out)
 	b.SetBytes(bytes)
@@ -214,11 +211,11 @@ func benchChain(b *testing.B, d *Device, name string, c kernels.Chain, batch []k
 	b.ReportMetric(rate, "GB/s")
 	b.ReportMetric(100*rate/ceiling, "%copy")
 	record(d, measurement{Group: "kernels", Name: fmt.Sprintf("%s (%d×%dx%d RGB)", name, len(batch), batch[0].Width, batch[0].Height), Value: rate, Unit: "GB/s",
-		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, w, batch, bufs))})
+		Note: fmt.Sprintf("%.0f%% of copy; %.3f ms per batch: %s", 100*rate/ceiling, ms(per), perLaunch(b, d, s, p, kb, bufs))})
 }
 
 // launchClock is a stream that records an event after every launch, so that one Enqueue of
-// a Work can be split into the device times of its launches.
+// a plan can be split into the device times of its launches.
 type launchClock struct {
 	gpu.Stream
 	d      *Device
@@ -240,11 +237,11 @@ func (c *launchClock) Launch(k gpu.Kernel, grid, block gpu.Dim3, args ...gpu.Arg
 }
 
 // perLaunch runs one batch with a launchClock and describes each launch's device time.
-func perLaunch(b *testing.B, d *Device, s gpu.Stream, w *kernels.Work, batch []kernels.Image, bufs gpu.SlotBuffers) string {
+func perLaunch(b *testing.B, d *Device, s gpu.Stream, p *kernels.Plan, batch *kernels.Batch, bufs gpu.SlotBuffers) string {
 	start := newEvent(b, d)
 	clock := &launchClock{Stream: s, d: d}
 	must(b, s.Record(start))
-	must(b, w.Enqueue(clock, batch, bufs))
+	must(b, p.Enqueue(clock, batch, bufs))
 	must(b, s.Synchronize())
 	parts := make([]string, len(clock.events))
 	prev := start

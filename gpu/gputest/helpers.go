@@ -29,6 +29,9 @@ func newStream(t testing.TB, dev gpu.Device) gpu.Stream {
 	s, err := dev.NewStream()
 	must(t, err)
 	t.Cleanup(func() { _ = s.Close() })
+	if s.Device() != dev {
+		t.Fatalf("a stream's Device() is %v, not the device that created it", s.Device())
+	}
 	return s
 }
 

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // benchImage is a 4000×3000 RGB photo-sized image with smooth and sharp content.
-func benchImage(w, h, c int) Image {
+func benchImage(w, h, c int) raster.Image {
 	r := rand.New(rand.NewPCG(1, 2))
-	m, _ := NewImage(w, h, c)
+	m, _ := raster.NewImage(w, h, c)
 	for y := range h {
 		for x := range w {
 			p := m.Pix[y*m.Stride+x*c:][:c]
@@ -25,7 +27,7 @@ func benchImage(w, h, c int) Image {
 func BenchmarkResize(b *testing.B) {
 	src := benchImage(4000, 3000, 3)
 	w, h := FitSize(src.Width, src.Height, 256, 256)
-	dst, _ := NewImage(w, h, 3)
+	dst, _ := raster.NewImage(w, h, 3)
 	for _, f := range allFilters {
 		b.Run(f.String(), func(b *testing.B) {
 			if err := Resize(dst, src, f); err != nil { // warms the table cache
@@ -46,11 +48,11 @@ func BenchmarkResize(b *testing.B) {
 // BenchmarkPreprocess runs the fused resize, centre crop and normalisation on a batch of
 // ImageNet-sized images on the host.
 func BenchmarkPreprocess(b *testing.B) {
-	batch := make([]Image, 16)
+	batch := make([]raster.Image, 16)
 	for i := range batch {
 		batch[i] = benchImage(500, 375, 3)
 	}
-	p, err := NewChain().ResizeShorter(256, Linear).CenterCrop(224, 224).Normalize(ImageNet).Plan()
+	p, err := NewChain().ResizeShorter(256, raster.Linear).CenterCrop(224, 224).Normalize(ImageNet).Plan()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func BenchmarkPreprocess(b *testing.B) {
 // BenchmarkBlur reports megapixels per second for a Gaussian blur of a 2000×1500 image.
 func BenchmarkBlur(b *testing.B) {
 	src := benchImage(2000, 1500, 3)
-	dst, _ := NewImage(2000, 1500, 3)
+	dst, _ := raster.NewImage(2000, 1500, 3)
 	for _, sigma := range []float64{1, 4} {
 		b.Run(fmt.Sprint(sigma), func(b *testing.B) {
 			for range b.N {

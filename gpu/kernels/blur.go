@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Gaussian blur runs the resample kernels with Gaussian tables; sharpening adds the Go side
@@ -31,7 +33,7 @@ func gaussTables(w, h int, sigma float64) (tx, ty []byte) {
 // each side; near the borders, the pixels that would fall outside the image are left out and
 // the remaining weights renormalised. Four-channel images are blurred with premultiplied
 // alpha. It uses all cores.
-func Blur(dst, src Image, sigma float64) error {
+func Blur(dst, src raster.Image, sigma float64) error {
 	if err := checkSame(dst, src); err != nil {
 		return err
 	}
@@ -46,14 +48,14 @@ func Blur(dst, src Image, sigma float64) error {
 // image blurred with sigma by at least threshold, it becomes s + amount·(s − b), rounded and
 // clamped; elsewhere, and for alpha, it is copied. amount 0.5 to 1.5 with sigma 1 to 2 and
 // threshold 0 to 5 are usual. It uses all cores.
-func Sharpen(dst, src Image, sigma, amount float64, threshold int) error {
+func Sharpen(dst, src raster.Image, sigma, amount float64, threshold int) error {
 	if err := checkSame(dst, src); err != nil {
 		return err
 	}
 	if err := checkUnsharp(sigma, amount, threshold); err != nil {
 		return err
 	}
-	blurred, err := NewImage(src.Width, src.Height, src.Channels)
+	blurred, err := raster.NewImage(src.Width, src.Height, src.Channels)
 	if err != nil {
 		return err
 	}
@@ -76,12 +78,12 @@ func checkUnsharp(sigma, amount float64, threshold int) error {
 }
 
 // checkSame checks a source and a destination of the same size and channels.
-func checkSame(dst, src Image) error {
+func checkSame(dst, src raster.Image) error {
 	if err := checkPair(dst, src); err != nil {
 		return err
 	}
 	if dst.Width != src.Width || dst.Height != src.Height {
-		return fmt.Errorf("%w: %d×%d destination for a %d×%d source", ErrImage, dst.Width, dst.Height, src.Width, src.Height)
+		return fmt.Errorf("%w: %d×%d destination for a %d×%d source", raster.ErrImage, dst.Width, dst.Height, src.Width, src.Height)
 	}
 	return nil
 }

@@ -3,12 +3,14 @@ package kernels
 import (
 	"errors"
 	"fmt"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Chain is a list of image operations to apply to every image of a batch, built by chaining
 // its methods:
 //
-//	c := kernels.NewChain().Orient(kernels.Rotate90).ResizeShorter(256, kernels.Lanczos3).
+//	c := kernels.NewChain().Orient(raster.Rotate90).ResizeShorter(256, raster.Lanczos3).
 //		CenterCrop(224, 224).Normalize(kernels.ImageNet)
 //
 // A Chain is a value: each method returns a new Chain and leaves its receiver unchanged.
@@ -50,9 +52,10 @@ type op struct {
 	mode      sizeMode
 	w, h      int
 	x, y      int
-	filter    Filter
-	o         Orientation
+	filter    raster.Filter
+	o         raster.Orientation
 	curve     Curve
+	levels    *[3]float64 // the brightness, contrast and gamma curve was made from, if any
 	sigma     float64
 	amount    float64
 	threshold int
@@ -66,34 +69,43 @@ func (c Chain) add(o op) Chain {
 	return Chain{ops: append(ops, o)}
 }
 
-// Resize scales every image to exactly w×h with filter f (antialiased when downscaling).
-func (c Chain) Resize(w, h int, f Filter) Chain {
+// Resize scales every image to exactly w×h with filter f (antialiased when downscaling),
+// without keeping the aspect ratio: the word stretch (or resize) of ParseChain.
+func (c Chain) Resize(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeExact, w: w, h: h, filter: f})
 }
 
 // ResizeFit scales every image to the largest size that fits in w×h with its aspect ratio
 // kept, enlarging small images.
-func (c Chain) ResizeFit(w, h int, f Filter) Chain {
+func (c Chain) ResizeFit(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeFit, w: w, h: h, filter: f})
 }
 
 // ResizeShrink is ResizeFit for thumbnails: images that already fit in w×h are left at their
 // size.
-func (c Chain) ResizeShrink(w, h int, f Filter) Chain {
+func (c Chain) ResizeShrink(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeShrink, w: w, h: h, filter: f})
 }
 
 // ResizeShorter scales every image so that its shorter side is side pixels, keeping the
 // aspect ratio (torchvision's Resize(side)).
-func (c Chain) ResizeShorter(side int, f Filter) Chain {
+func (c Chain) ResizeShorter(side int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeShorter, w: side, h: side, filter: f})
 }
 
 // ResizeCover scales every image to the smallest size that covers w×h with its aspect ratio
-// kept: one side gets the box's length, the other at least its length. Followed by
-// CenterCrop(w, h) it makes w×h thumbnails that fill the box (vipsthumbnail --crop).
-func (c Chain) ResizeCover(w, h int, f Filter) Chain {
+// kept: one side gets the box's length, the other at least its length (the word cover of
+// ParseChain). Followed by CenterCrop(w, h) it makes w×h thumbnails that fill the box
+// (vipsthumbnail --crop): see ResizeFill.
+func (c Chain) ResizeCover(w, h int, f raster.Filter) Chain {
 	return c.add(op{kind: opResize, mode: sizeCover, w: w, h: h, filter: f})
+}
+
+// ResizeFill makes every image exactly w×h without stretching it: it covers the box with
+// the aspect ratio kept, then keeps the centre. It is ResizeCover(w, h, f).CenterCrop(w, h),
+// the word fill of ParseChain.
+func (c Chain) ResizeFill(w, h int, f raster.Filter) Chain {
+	return c.ResizeCover(w, h, f).CenterCrop(w, h)
 }
 
 // Crop keeps the rectangle with top-left corner (x, y) and size w×h, clipped to the image.
@@ -109,13 +121,13 @@ func (c Chain) CenterCrop(w, h int) Chain {
 
 // Orient flips, rotates or transposes (see Orientation; use it with the EXIF orientation to
 // turn photos upright).
-func (c Chain) Orient(o Orientation) Chain { return c.add(op{kind: opOrient, o: o}) }
+func (c Chain) Orient(o raster.Orientation) Chain { return c.add(op{kind: opOrient, o: o}) }
 
 // FlipH mirrors left to right.
-func (c Chain) FlipH() Chain { return c.Orient(FlipH) }
+func (c Chain) FlipH() Chain { return c.Orient(raster.FlipH) }
 
 // FlipV mirrors top to bottom.
-func (c Chain) FlipV() Chain { return c.Orient(FlipV) }
+func (c Chain) FlipV() Chain { return c.Orient(raster.FlipV) }
 
 // Grey converts to one channel (BT.601 luma).
 func (c Chain) Grey() Chain { return c.add(op{kind: opGrey}) }
@@ -126,7 +138,7 @@ func (c Chain) Curve(cv Curve) Chain { return c.add(op{kind: opCurve, curve: cv}
 // Levels adjusts brightness, contrast and gamma (see the function Levels).
 func (c Chain) Levels(brightness, contrast, gamma float64) Chain {
 	cv, err := Levels(brightness, contrast, gamma)
-	return c.add(op{kind: opCurve, curve: cv, err: err})
+	return c.add(op{kind: opCurve, curve: cv, levels: &[3]float64{brightness, contrast, gamma}, err: err})
 }
 
 // Blur applies a Gaussian blur of standard deviation sigma pixels.
@@ -157,10 +169,10 @@ func (o *op) check(i, n int) error {
 	}
 	switch o.kind {
 	case opResize:
-		if !o.filter.valid() {
+		if !o.filter.Valid() {
 			return bad("unknown filter %v", o.filter)
 		}
-		if o.w < 1 || o.h < 1 || o.w > MaxSide || o.h > MaxSide {
+		if o.w < 1 || o.h < 1 || o.w > raster.MaxSide || o.h > raster.MaxSide {
 			return bad("resize to %d×%d", o.w, o.h)
 		}
 	case opCrop, opCenterCrop:
@@ -168,7 +180,7 @@ func (o *op) check(i, n int) error {
 			return bad("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
 		}
 	case opOrient:
-		if !o.o.valid() {
+		if !o.o.Valid() {
 			return bad("%v", o.o)
 		}
 	case opBlur:
@@ -190,49 +202,6 @@ func (o *op) check(i, n int) error {
 	return nil
 }
 
-// String describes the chain, one operation after another.
-func (c Chain) String() string {
-	s := ""
-	for i, o := range c.ops {
-		if i > 0 {
-			s += " → "
-		}
-		s += o.String()
-	}
-	if s == "" {
-		return "copy"
-	}
-	return s
-}
-
-func (o op) String() string {
-	switch o.kind {
-	case opResize:
-		mode := map[sizeMode]string{sizeExact: "resize", sizeFit: "fit", sizeShrink: "shrink", sizeShorter: "shorter", sizeCover: "cover"}[o.mode]
-		if o.mode == sizeShorter {
-			return fmt.Sprintf("%s %d %v", mode, o.w, o.filter)
-		}
-		return fmt.Sprintf("%s %d×%d %v", mode, o.w, o.h, o.filter)
-	case opCrop:
-		return fmt.Sprintf("crop %d,%d %d×%d", o.x, o.y, o.w, o.h)
-	case opCenterCrop:
-		return fmt.Sprintf("centre crop %d×%d", o.w, o.h)
-	case opOrient:
-		return o.o.String()
-	case opGrey:
-		return "grey"
-	case opCurve:
-		return "curve"
-	case opBlur:
-		return fmt.Sprintf("blur %g", o.sigma)
-	case opSharpen:
-		return fmt.Sprintf("sharpen %g %g %d", o.sigma, o.amount, o.threshold)
-	case opNormalize:
-		return "normalize"
-	}
-	return "?"
-}
-
 // cropRect is the rectangle a crop operation keeps of a w×h image.
 func (o *op) cropRect(w, h int) (rect, error) {
 	if o.kind == opCenterCrop {
@@ -240,7 +209,7 @@ func (o *op) cropRect(w, h int) (rect, error) {
 	}
 	x1, y1 := min(o.x+o.w, w), min(o.y+o.h, h)
 	if o.x >= x1 || o.y >= y1 {
-		return rect{}, fmt.Errorf("%w: crop %d,%d %d×%d misses a %d×%d image", ErrImage, o.x, o.y, o.w, o.h, w, h)
+		return rect{}, fmt.Errorf("%w: crop %d,%d %d×%d misses a %d×%d image", raster.ErrImage, o.x, o.y, o.w, o.h, w, h)
 	}
 	return rect{o.x, o.y, x1 - o.x, y1 - o.y}, nil
 }
@@ -267,7 +236,7 @@ func (o *op) resizeSize(w, h int) (int, int, error) {
 	case sizeCover:
 		rw, rh = cover(w, h, o.w, o.h)
 	}
-	if err := checkSize(rw, rh); err != nil {
+	if err := raster.CheckSize(rw, rh); err != nil {
 		return 0, 0, fmt.Errorf("resizing %d×%d: %w", w, h, err)
 	}
 	return rw, rh, nil
@@ -298,3 +267,16 @@ func scaled(v, num, den int) int {
 
 // FitSize is the size ResizeFit gives a w×h image in a bw×bh box.
 func FitSize(w, h, bw, bh int) (int, int) { return fit(w, h, bw, bh) }
+
+// rect is a rectangle in pixels.
+type rect struct{ x, y, w, h int }
+
+// centerRect is the centred w×h rectangle of a width×height image, clipped to it, as
+// raster.Image.CenterCrop takes it: the extra pixel of an odd margin on the right or bottom.
+func centerRect(width, height, w, h int) rect {
+	w, h = min(w, width), min(h, height)
+	return rect{(width - w) / 2, (height - h) / 2, w, h}
+}
+
+// rowBytes is the number of bytes of pixel data in one row of m.
+func rowBytes(m raster.Image) int { return m.Width * m.Channels }

@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // The Go side of grey and lut (csrc/pixel.cu).
@@ -46,7 +48,7 @@ func luma(r, g, b byte) byte {
 
 // Grey writes the luma of src into the one-channel image dst of the same size: ITU-R BT.601
 // weights (0.299, 0.587, 0.114) in 16-bit fixed point; alpha is dropped. It uses all cores.
-func Grey(dst, src Image) error {
+func Grey(dst, src raster.Image) error {
 	if err := src.Check(); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
@@ -55,7 +57,7 @@ func Grey(dst, src Image) error {
 	}
 	if dst.Channels != 1 || dst.Width != src.Width || dst.Height != src.Height {
 		return fmt.Errorf("%w: grey of %d×%d needs a one-channel %d×%d destination, not %d×%d×%d",
-			ErrImage, src.Width, src.Height, src.Width, src.Height, dst.Width, dst.Height, dst.Channels)
+			raster.ErrImage, src.Width, src.Height, src.Width, src.Height, dst.Width, dst.Height, dst.Channels)
 	}
 	j := job{sw: src.Width, sh: src.Height, ss: src.Stride, dw: dst.Width, dh: dst.Height, ds: dst.Stride, c: src.Channels}
 	return runJobs(greyK, []job{j}, src.Pix, dst.Pix, nil)
@@ -164,12 +166,12 @@ func (c Curve) table(b []byte, channels int) {
 
 // ApplyCurve maps every colour byte of src through c into dst, of the same size and channels;
 // alpha is copied. It uses all cores.
-func ApplyCurve(dst, src Image, c Curve) error {
+func ApplyCurve(dst, src raster.Image, c Curve) error {
 	if err := checkPair(dst, src); err != nil {
 		return err
 	}
 	if dst.Width != src.Width || dst.Height != src.Height {
-		return fmt.Errorf("%w: curve from %d×%d to %d×%d", ErrImage, src.Width, src.Height, dst.Width, dst.Height)
+		return fmt.Errorf("%w: curve from %d×%d to %d×%d", raster.ErrImage, src.Width, src.Height, dst.Width, dst.Height)
 	}
 	tab := make([]byte, 256*src.Channels)
 	c.table(tab, src.Channels)

@@ -4,27 +4,36 @@
 //
 // # Images
 //
-// An Image is 8-bit, interleaved (HWC), with 1, 3 or 4 channels and any row stride; a
-// Tensor is float32 planar (CHW), the layout machine-learning frameworks take. Sub and
-// CenterCrop return views without copying.
+// The operations take the types of package gpu/raster: raster.Image (8-bit, interleaved,
+// with 1, 3 or 4 channels and any row stride), raster.Tensor (float32, planar), and the
+// raster.Orientation and raster.Filter the chain's steps are given.
 //
 // # Operations on the host
 //
-// Resize (antialiased when downscaling, with Box, Linear, CatmullRom or Lanczos3), Orient
-// (flips, rotations, transposes: the eight EXIF orientations), Grey, ApplyCurve with Levels
-// (brightness, contrast, gamma), Blur (Gaussian), Sharpen (unsharp mask) and Normalize are
-// plain functions over images. Each runs on all cores, reads pixels through slices, and
-// allocates nothing per pixel.
+// Resize (antialiased when downscaling, with Box, Linear, CatmullRom or Lanczos3), Grey,
+// ApplyCurve with Levels (brightness, contrast, gamma), Blur (Gaussian), Sharpen (unsharp
+// mask) and Normalize are plain functions over images. Each runs on all cores, reads pixels
+// through slices, and allocates nothing per pixel. Flips, rotations and transposes are
+// raster.Orient, which the orient kernel's Go twin calls too.
 //
 // # Chains and plans
 //
-// A Chain lists operations for every image of a batch; Chain.Plan compiles it into kernel
-// launches, fusing where it can (see Plan). A Plan runs a batch on the host (Plan.Run) or,
-// bound to a device (Plan.Bind), is the gpu.Work that the overlap engine drives: one
-// host→device copy carries the pixels, the launch descriptions and the filter tables; the
-// intermediates live in device scratch memory sized per batch and reused across batches;
-// Plan.Images and Plan.Tensors view the results in the output bytes without copying. A batch
-// fails as a whole if one image cannot be processed; Plan.Output checks an image alone.
+// A Chain lists operations for every image of a batch, built in Go or read from text by
+// ParseChain (Chain.String writes that text back); Chain.Plan compiles it into kernel
+// launches, fusing where it can (see Plan). Before any image arrives, a plan says what an
+// image of a given size becomes (Plan.Shape), whether every output has one shape
+// (Plan.FixedShape, for tensor shards), and how small a decoder may make an image
+// (Plan.MinDecodeSize, for JPEG shrink-on-load).
+//
+// A Plan runs a batch on the host (Plan.Run), or is itself the work the overlap engine
+// drives, for batches of type *Batch and results of type Output: Sizes, Pack, Enqueue and
+// Result. One host→device copy carries the pixels, the launch descriptions and the filter
+// tables; the intermediates live in device scratch memory sized per batch and reused across
+// batches; Result copies each output out of the slot, and Plan.Views reads them in place
+// instead. A Batch lays itself out once, so that its pixels may be dropped once packed
+// (Batch.DropPixels). The kernels are looked up on the stream's device the first time a plan
+// runs there. A batch fails as a whole if one image cannot be processed; Plan.Shape checks an
+// image alone.
 //
 // # Kernels
 //

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels/csrc"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // These tests compile the CUDA sources with g++ (package csrc) and check that every kernel
@@ -150,10 +151,10 @@ func TestKernelsMatchEmulator(t *testing.T) {
 func TestKernelsMatchEmulatorOnLargerImages(t *testing.T) {
 	r := newRand(t)
 	chains := []Chain{
-		NewChain().Resize(1, 1, Lanczos3),
-		NewChain().Resize(997, 3, CatmullRom),
-		NewChain().ResizeShorter(17, Linear).CenterCrop(15, 13).FlipH().Normalize(ImageNet),
-		NewChain().Orient(Rotate90).ResizeFit(60, 60, Box).Sharpen(1.2, 0.8, 2),
+		NewChain().Resize(1, 1, raster.Lanczos3),
+		NewChain().Resize(997, 3, raster.CatmullRom),
+		NewChain().ResizeShorter(17, raster.Linear).CenterCrop(15, 13).FlipH().Normalize(ImageNet),
+		NewChain().Orient(raster.Rotate90).ResizeFit(60, 60, raster.Box).Sharpen(1.2, 0.8, 2),
 		NewChain().Blur(4.5).Grey(),
 	}
 	for _, c := range chains {
@@ -161,7 +162,7 @@ func TestKernelsMatchEmulatorOnLargerImages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		batch := []Image{randImage(r, 1+r.IntN(300), 1+r.IntN(200), 3), randImage(r, 251, 1, 4), randImage(r, 1, 97, 1)}
+		batch := []raster.Image{randImage(r, 1+r.IntN(300), 1+r.IntN(200), 3), randImage(r, 251, 1, 4), randImage(r, 1, 97, 1)}
 		l, err := p.layout(batch)
 		if err != nil {
 			t.Fatal(err)

@@ -1,82 +1,39 @@
 package kernels
 
 import (
-	"fmt"
 	"math"
-	"strings"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
-// Filter is a resampling filter. When downscaling, its support is stretched by the scale
-// factor, so that every input pixel contributes to the output (antialiasing), as in Pillow and
-// libvips.
-type Filter uint8
+// The resampling filters' functions, evaluated on the host in float64 (see package raster
+// for their names).
 
-// The resampling filters, from fastest to sharpest.
-const (
-	// Box averages the input pixels that fall in each output pixel (area averaging); when
-	// upscaling it repeats pixels.
-	Box Filter = iota + 1
-	// Linear is the triangle filter: bilinear interpolation, antialiased when downscaling.
-	Linear
-	// CatmullRom is the cubic convolution filter with a = -0.5 (Pillow's BICUBIC).
-	CatmullRom
-	// Lanczos3 is the windowed sinc with three lobes: the sharpest, with slight ringing.
-	Lanczos3
-)
-
-var filterNames = map[Filter]string{Box: "box", Linear: "linear", CatmullRom: "catmullrom", Lanczos3: "lanczos3"}
-
-// String returns the filter's name as ParseFilter accepts it.
-func (f Filter) String() string {
-	if s, ok := filterNames[f]; ok {
-		return s
-	}
-	return fmt.Sprintf("Filter(%d)", uint8(f))
-}
-
-// ParseFilter returns the filter with the given name: box, linear (or bilinear, triangle),
-// catmullrom (or cubic, bicubic) or lanczos3 (or lanczos). Case is ignored.
-func ParseFilter(name string) (Filter, error) {
-	switch strings.ToLower(name) {
-	case "box", "area":
-		return Box, nil
-	case "linear", "bilinear", "triangle":
-		return Linear, nil
-	case "catmullrom", "cubic", "bicubic":
-		return CatmullRom, nil
-	case "lanczos3", "lanczos":
-		return Lanczos3, nil
-	}
-	return 0, fmt.Errorf("kernels: unknown filter %q (want box, linear, catmullrom or lanczos3)", name)
-}
-
-func (f Filter) valid() bool { _, ok := filterNames[f]; return ok }
-
-// support is the filter's half-width at scale 1.
-func (f Filter) support() float64 {
+// filterSupport is the half-width of filter f at scale 1.
+func filterSupport(f raster.Filter) float64 {
 	switch f {
-	case Box:
+	case raster.Box:
 		return 0.5
-	case Linear:
+	case raster.Linear:
 		return 1
-	case CatmullRom:
+	case raster.CatmullRom:
 		return 2
 	}
 	return 3
 }
 
-// at evaluates the filter at x (in input pixels at scale 1).
-func (f Filter) at(x float64) float64 {
+// filterAt evaluates filter f at x (in input pixels at scale 1).
+func filterAt(f raster.Filter, x float64) float64 {
 	switch f {
-	case Box:
+	case raster.Box:
 		// Half-open, so that a pixel centre on the boundary belongs to one output only.
 		if x > -0.5 && x <= 0.5 {
 			return 1
 		}
 		return 0
-	case Linear:
+	case raster.Linear:
 		return max(0, 1-math.Abs(x))
-	case CatmullRom:
+	case raster.CatmullRom:
 		return cubic(math.Abs(x), -0.5)
 	}
 	return lanczos(x, 3)

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // newRand returns a generator seeded per test, and logs the seed so that a failure can be
@@ -35,9 +37,9 @@ var channelCounts = []int{1, 3, 4}
 // randImage returns a w×h image with c channels, padded rows and content of a random kind:
 // noise, smooth gradients, hard-edged blocks; four-channel images get transparent and opaque
 // regions.
-func randImage(r *rand.Rand, w, h, c int) Image {
+func randImage(r *rand.Rand, w, h, c int) raster.Image {
 	stride := w*c + r.IntN(3)*r.IntN(9)
-	m := Image{Pix: make([]byte, stride*(h-1)+w*c+r.IntN(5)), Width: w, Height: h, Stride: stride, Channels: c}
+	m := raster.Image{Pix: make([]byte, stride*(h-1)+w*c+r.IntN(5)), Width: w, Height: h, Stride: stride, Channels: c}
 	for i := range m.Pix {
 		m.Pix[i] = byte(r.IntN(256)) // padding gets garbage too
 	}
@@ -62,18 +64,18 @@ func randImage(r *rand.Rand, w, h, c int) Image {
 	return m
 }
 
-// at returns channel ch of pixel (x, y).
-func (m Image) at(x, y, ch int) byte { return m.Pix[y*m.Stride+x*m.Channels+ch] }
+// px returns channel ch of pixel (x, y) of m.
+func px(m raster.Image, x, y, ch int) byte { return m.Pix[y*m.Stride+x*m.Channels+ch] }
 
 // sameImages reports the first pixel where a and b differ.
-func sameImages(a, b Image) error {
+func sameImages(a, b raster.Image) error {
 	if a.Width != b.Width || a.Height != b.Height || a.Channels != b.Channels {
 		return fmt.Errorf("%d×%d×%d vs %d×%d×%d", a.Width, a.Height, a.Channels, b.Width, b.Height, b.Channels)
 	}
 	for y := range a.Height {
 		for x := range a.Width {
 			for ch := range a.Channels {
-				if u, v := a.at(x, y, ch), b.at(x, y, ch); u != v {
+				if u, v := px(a, x, y, ch), px(b, x, y, ch); u != v {
 					return fmt.Errorf("pixel (%d,%d) channel %d: %d vs %d", x, y, ch, u, v)
 				}
 			}
@@ -83,9 +85,9 @@ func sameImages(a, b Image) error {
 }
 
 // mustImage allocates an image or fails the test.
-func mustImage(t testing.TB, w, h, c int) Image {
+func mustImage(t testing.TB, w, h, c int) raster.Image {
 	t.Helper()
-	m, err := NewImage(w, h, c)
+	m, err := raster.NewImage(w, h, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func mustImage(t testing.TB, w, h, c int) Image {
 // randChain returns a random chain that uses every kind of operation now and then.
 func randChain(r *rand.Rand) Chain {
 	c := NewChain()
-	f := func() Filter { return allFilters[r.IntN(len(allFilters))] }
+	f := func() raster.Filter { return allFilters[r.IntN(len(allFilters))] }
 	for range r.IntN(5) {
 		switch r.IntN(11) {
 		case 0:
@@ -111,7 +113,7 @@ func randChain(r *rand.Rand) Chain {
 		case 5:
 			c = c.CenterCrop(randSide(r, 30), randSide(r, 30))
 		case 6:
-			c = c.Orient(Orientation(1 + r.IntN(8)))
+			c = c.Orient(raster.Orientation(1 + r.IntN(8)))
 		case 7:
 			c = c.Grey()
 		case 8:
@@ -134,8 +136,8 @@ func randChain(r *rand.Rand) Chain {
 }
 
 // randBatch returns 1 to 4 random images.
-func randBatch(r *rand.Rand) []Image {
-	b := make([]Image, 1+r.IntN(4))
+func randBatch(r *rand.Rand) []raster.Image {
+	b := make([]raster.Image, 1+r.IntN(4))
 	for i := range b {
 		b[i] = randImage(r, randSide(r, 40), randSide(r, 40), channelCounts[r.IntN(3)])
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // A kernel's Go implementation runs inside a device and must answer arguments it cannot use
@@ -29,7 +30,7 @@ func newCorruptible(t testing.TB, r *rand.Rand) *corruptible {
 }
 
 // corruptibleOf lays out chain c for batch b, or returns nil if the batch does not fit it.
-func corruptibleOf(t testing.TB, ch Chain, b []Image) *corruptible {
+func corruptibleOf(t testing.TB, ch Chain, b []raster.Image) *corruptible {
 	p, err := ch.Plan()
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +94,7 @@ func TestCorruptLaunchesAreErrorsNotPanics(t *testing.T) {
 
 func TestMalformedArguments(t *testing.T) {
 	r := newRand(t)
-	c := corruptibleOf(t, NewChain().Resize(7, 5, Lanczos3), randBatch(r))
+	c := corruptibleOf(t, NewChain().Resize(7, 5, raster.Lanczos3), randBatch(r))
 	pl := c.l.launches[0] // resample_h, which reads src, dst and tables
 	good := hostLaunch(pl, pl.grid, c.mem)
 	if err := pl.k.host(good); err != nil {
@@ -148,7 +149,8 @@ func FuzzHostLaunch(f *testing.F) {
 func TestOverlapsAreRefused(t *testing.T) {
 	r := newRand(t)
 	m := randImage(r, 20, 10, 3)
-	if err := Orient(m, m, FlipH); !errors.Is(err, gpu.ErrBadArg) {
+	j := job{sw: 20, sh: 10, ss: m.Stride, dw: 20, dh: 10, ds: m.Stride, c: 3, i0: int(raster.FlipH)}
+	if err := runJobs(orientK, []job{j}, m.Pix, m.Pix, nil); !errors.Is(err, gpu.ErrBadArg) {
 		t.Errorf("orient in place: %v, want gpu.ErrBadArg", err)
 	}
 	half, _ := m.Sub(0, 0, 10, 10)
@@ -162,7 +164,7 @@ func TestOverlapsAreRefused(t *testing.T) {
 		t.Errorf("side by side in one buffer: %v", err)
 	}
 
-	c := corruptibleOf(t, NewChain().Grey(), []Image{randImage(r, 9, 9, 3), randImage(r, 9, 9, 3)})
+	c := corruptibleOf(t, NewChain().Grey(), []raster.Image{randImage(r, 9, 9, 3), randImage(r, 9, 9, 3)})
 	pl := c.l.launches[0]
 	pl.jobs[1].dst = pl.jobs[0].dst + 3 // the second image lands inside the first
 	encodeJobs(c.mem[bufIn][pl.jobsAt:], pl.jobs)

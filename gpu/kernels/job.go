@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // blockSize is the number of threads per block of every launch.
@@ -192,7 +193,7 @@ func badArg(kernel, format string, a ...any) error {
 // offset off fits in mem, with float32 rows aligned when elem is 4.
 func checkView(what string, mem []byte, off int64, w, h, stride, rowBytes, elem int) error {
 	switch {
-	case w < 1 || h < 1 || w > MaxSide || h > MaxSide:
+	case w < 1 || h < 1 || w > raster.MaxSide || h > raster.MaxSide:
 		return fmt.Errorf("%s: %d×%d", what, w, h)
 	case stride < rowBytes:
 		return fmt.Errorf("%s: stride %d shorter than a row of %d bytes", what, stride, rowBytes)

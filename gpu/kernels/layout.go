@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // A batch's bytes are laid out in areas, placed in the three buffers of a slot:
@@ -92,27 +93,24 @@ type layout struct {
 }
 
 // layout plans batch b: shapes through every step, launches, tables and buffer sizes.
-func (p *Plan) layout(b []Image) (*layout, error) {
+func (p *Plan) layout(b []raster.Image) (*layout, error) {
 	return p.plan(b, false)
 }
 
-// plan lays out batch b; with shapes set, it skips the filter tables, so that only the
+// plan lays out batch b from the images' shapes alone: their pixels are not read, and may be
+// gone (Pack checks them). With shapes set, it skips the filter tables, so that only the
 // output views are right.
-func (p *Plan) plan(b []Image, shapes bool) (*layout, error) {
+func (p *Plan) plan(b []raster.Image, shapes bool) (*layout, error) {
 	l := &layout{tabDedup: map[any]int64{}, shapes: shapes}
 	cur := make([]view, len(b))
 	l.inputs = make([]view, len(b))
 	for i, m := range b {
-		check := m.Check
-		if shapes {
-			check = m.checkShape // no pixels
-		}
-		if err := check(); err != nil {
+		if err := m.CheckShape(); err != nil {
 			return nil, fmt.Errorf("image %d: %w", i, err)
 		}
-		cur[i] = view{area: areaPix, off: l.size[areaPix], w: m.Width, h: m.Height, stride: m.rowBytes(), c: m.Channels}
+		cur[i] = view{area: areaPix, off: l.size[areaPix], w: m.Width, h: m.Height, stride: rowBytes(m), c: m.Channels}
 		l.inputs[i] = cur[i]
-		l.size[areaPix] = alignUp(l.size[areaPix]+int64(m.rowBytes()*m.Height), imageAlign)
+		l.size[areaPix] = alignUp(l.size[areaPix]+int64(rowBytes(m)*m.Height), imageAlign)
 	}
 	if len(b) > 0 {
 		for si := range p.steps {
@@ -201,7 +199,7 @@ func (st *stepState) image(s *step, i int, v view, out area) (view, error) {
 		j.tab = st.l.addLUT(s, v.c)
 	case stepNormalize:
 		if err := s.norm.check(v.c); err != nil {
-			return view{}, fmt.Errorf("%w: %v", ErrImage, err)
+			return view{}, fmt.Errorf("%w: %v", raster.ErrImage, err)
 		}
 		j.tab = st.l.addNorm(s)
 		if s.mirror {
@@ -250,7 +248,7 @@ func (st *stepState) resample(s *step, i int, v view, out area) (view, error) {
 	for pi := range s.post {
 		o := &s.post[pi]
 		if o.kind == opOrient {
-			fx, fy := o.o.mirrors()
+			fx, fy := o.o.Mirrors()
 			ax.reverse = ax.reverse != fx
 			ay.reverse = ay.reverse != fy
 			continue
@@ -265,7 +263,7 @@ func (st *stepState) resample(s *step, i int, v view, out area) (view, error) {
 	ty := tapsKey{a: ay, filter: s.resize.filter}
 	if s.norm != nil {
 		if err := s.norm.check(v.c); err != nil {
-			return view{}, fmt.Errorf("%w: %v", ErrImage, err)
+			return view{}, fmt.Errorf("%w: %v", raster.ErrImage, err)
 		}
 	}
 	return st.passes(s, i, v, out, tx, ty), nil

@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // The Go side of normalize (csrc/pixel.cu) and of the normalising epilogue of
@@ -67,7 +69,7 @@ func checkPlanes(ln *launch, j *job) error {
 	if j.i1 < 1 || j.i1 > 4 || (j.c > 1 && j.i1 > j.c) {
 		return errorf("%d output planes from %d channels", j.i1, j.c)
 	}
-	if j.dh > MaxSide {
+	if j.dh > raster.MaxSide {
 		return errorf("%d rows", j.dh)
 	}
 	if err := j.dest(ln, j.dw, j.dh*j.i1, 4*j.dw, 4); err != nil {
@@ -124,7 +126,7 @@ func putPlanes(ln *launch, j *job, x, y int, v [4]byte) {
 // Normalize converts src to planar float32 in dst, which must have the size of src and
 // n's number of planes: plane p is (v*Scale - Mean[p]) / Std[p] for channel p of src (channel
 // 0 for grey images, so they fill every plane). It uses all cores.
-func Normalize(dst Tensor, src Image, n Norm) error {
+func Normalize(dst raster.Tensor, src raster.Image, n Norm) error {
 	if err := src.Check(); err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func Normalize(dst Tensor, src Image, n Norm) error {
 	}
 	if dst.Width != src.Width || dst.Height != src.Height || dst.Channels != n.planes() || len(dst.Data) < dst.Width*dst.Height*dst.Channels {
 		return fmt.Errorf("%w: %d×%d×%d tensor (%d values) for a %d×%d image with %d planes",
-			ErrImage, dst.Channels, dst.Height, dst.Width, len(dst.Data), src.Width, src.Height, n.planes())
+			raster.ErrImage, dst.Channels, dst.Height, dst.Width, len(dst.Data), src.Width, src.Height, n.planes())
 	}
 	rec := n.record()
 	tab := make([]byte, normSize)
@@ -145,9 +147,4 @@ func Normalize(dst Tensor, src Image, n Norm) error {
 	j := job{sw: src.Width, sh: src.Height, ss: src.Stride, dw: src.Width, dh: src.Height, ds: 4 * src.Width,
 		c: src.Channels, i0: mirror, i1: n.planes()}
 	return runJobs(normalizeK, []job{j}, src.Pix, floatBytes(dst.Data), tab)
-}
-
-// NewTensor allocates a zeroed channels×height×width tensor.
-func NewTensor(channels, height, width int) Tensor {
-	return Tensor{Data: make([]float32, channels*height*width), Channels: channels, Height: height, Width: width}
 }

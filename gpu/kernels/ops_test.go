@@ -4,53 +4,9 @@ import (
 	"errors"
 	"math"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
-
-func TestOrientMatchesCoordinateMapping(t *testing.T) {
-	r := newRand(t)
-	for range 200 {
-		src := randImage(r, randSide(r, 30), randSide(r, 30), channelCounts[r.IntN(3)])
-		o := Orientation(1 + r.IntN(8))
-		got, err := Oriented(src, o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Written from the EXIF definitions, independently of Orientation.source.
-		for y := range got.Height {
-			for x := range got.Width {
-				w, h := src.Width, src.Height
-				sx, sy := map[Orientation][2]int{
-					Identity: {x, y}, FlipH: {w - 1 - x, y}, Rotate180: {w - 1 - x, h - 1 - y}, FlipV: {x, h - 1 - y},
-					Transpose: {y, x}, Rotate90: {y, h - 1 - x}, Transverse: {w - 1 - y, h - 1 - x}, Rotate270: {w - 1 - y, x},
-				}[o][0], 0
-				sy = map[Orientation]int{
-					Identity: y, FlipH: y, Rotate180: h - 1 - y, FlipV: h - 1 - y,
-					Transpose: x, Rotate90: h - 1 - x, Transverse: h - 1 - x, Rotate270: x,
-				}[o]
-				for ch := range src.Channels {
-					if got.at(x, y, ch) != src.at(sx, sy, ch) {
-						t.Fatalf("%v of %d×%d: pixel (%d,%d) is not source (%d,%d)", o, w, h, x, y, sx, sy)
-					}
-				}
-			}
-		}
-	}
-}
-
-func TestOrientationThenComposes(t *testing.T) {
-	r := newRand(t)
-	src := randImage(r, 5, 3, 3)
-	for a := Identity; a <= Rotate270; a++ {
-		for b := Identity; b <= Rotate270; b++ {
-			ab, _ := Oriented(src, a)
-			ab, _ = Oriented(ab, b)
-			direct, _ := Oriented(src, a.Then(b))
-			if err := sameImages(ab, direct); err != nil {
-				t.Errorf("%v then %v is not %v: %v", a, b, a.Then(b), err)
-			}
-		}
-	}
-}
 
 func TestGreyIsBT601(t *testing.T) {
 	r := newRand(t)
@@ -62,15 +18,15 @@ func TestGreyIsBT601(t *testing.T) {
 		}
 		for y := range src.Height {
 			for x := range src.Width {
-				want := src.at(x, y, 0)
+				want := px(src, x, y, 0)
 				if c > 1 {
-					l := 0.299*float64(src.at(x, y, 0)) + 0.587*float64(src.at(x, y, 1)) + 0.114*float64(src.at(x, y, 2))
-					if d := float64(dst.at(x, y, 0)) - l; math.Abs(d) > 0.51 {
-						t.Fatalf("grey of %v = %d, luma %.3f", src.Pix[y*src.Stride+x*c:][:3], dst.at(x, y, 0), l)
+					l := 0.299*float64(px(src, x, y, 0)) + 0.587*float64(px(src, x, y, 1)) + 0.114*float64(px(src, x, y, 2))
+					if d := float64(px(dst, x, y, 0)) - l; math.Abs(d) > 0.51 {
+						t.Fatalf("grey of %v = %d, luma %.3f", src.Pix[y*src.Stride+x*c:][:3], px(dst, x, y, 0), l)
 					}
 					continue
 				}
-				if dst.at(x, y, 0) != want {
+				if px(dst, x, y, 0) != want {
 					t.Fatalf("grey of a grey image changed (%d,%d)", x, y)
 				}
 			}
@@ -119,12 +75,12 @@ func TestApplyCurveKeepsAlpha(t *testing.T) {
 		for y := range src.Height {
 			for x := range src.Width {
 				for ch := range c {
-					want := cv[src.at(x, y, ch)]
+					want := cv[px(src, x, y, ch)]
 					if ch == 3 {
-						want = src.at(x, y, ch)
+						want = px(src, x, y, ch)
 					}
-					if dst.at(x, y, ch) != want {
-						t.Fatalf("%d channels: (%d,%d,%d) = %d, want %d", c, x, y, ch, dst.at(x, y, ch), want)
+					if px(dst, x, y, ch) != want {
+						t.Fatalf("%d channels: (%d,%d,%d) = %d, want %d", c, x, y, ch, px(dst, x, y, ch), want)
 					}
 				}
 			}
@@ -140,7 +96,7 @@ func TestNormalize(t *testing.T) {
 		if c == 1 {
 			n.Mean, n.Std = n.Mean[:1], n.Std[:1]
 		}
-		dst := NewTensor(len(n.Mean), src.Height, src.Width)
+		dst := raster.NewTensor(len(n.Mean), src.Height, src.Width)
 		if err := Normalize(dst, src, n); err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +107,7 @@ func TestNormalize(t *testing.T) {
 					if n.Mirror {
 						sx = src.Width - 1 - x
 					}
-					want := (float64(src.at(sx, y, p))/255 - float64(n.Mean[p])) / float64(n.Std[p])
+					want := (float64(px(src, sx, y, p))/255 - float64(n.Mean[p])) / float64(n.Std[p])
 					if got := float64(dst.At(p, y, x)); math.Abs(got-want) > 1e-5 {
 						t.Fatalf("plane %d (%d,%d) = %v, want %v", p, x, y, got, want)
 					}
@@ -159,10 +115,10 @@ func TestNormalize(t *testing.T) {
 			}
 		}
 	}
-	if err := Normalize(NewTensor(4, 2, 2), randImage(r, 2, 2, 3), Norm{Mean: make([]float32, 4), Std: []float32{1, 1, 1, 1}}); err == nil {
+	if err := Normalize(raster.NewTensor(4, 2, 2), randImage(r, 2, 2, 3), Norm{Mean: make([]float32, 4), Std: []float32{1, 1, 1, 1}}); err == nil {
 		t.Error("four planes from three channels: no error")
 	}
-	if err := Normalize(NewTensor(1, 2, 2), randImage(r, 2, 2, 1), Norm{Mean: []float32{0}, Std: []float32{0}}); err == nil {
+	if err := Normalize(raster.NewTensor(1, 2, 2), randImage(r, 2, 2, 1), Norm{Mean: []float32{0}, Std: []float32{0}}); err == nil {
 		t.Error("zero deviation: no error")
 	}
 }
@@ -184,14 +140,14 @@ func TestSharpenMatchesDefinition(t *testing.T) {
 		for y := range src.Height {
 			for x := range src.Width {
 				for ch := range c {
-					s, b := float64(src.at(x, y, ch)), float64(blurred.at(x, y, ch))
+					s, b := float64(px(src, x, y, ch)), float64(px(blurred, x, y, ch))
 					want := s
 					if ch < 3 && math.Abs(s-b) >= float64(threshold) {
 						want = float64(refRound(s + amount*(s-b)))
 					}
 					// One level: the kernel computes s + amount·(s−b) in float32.
-					if d := math.Abs(float64(dst.at(x, y, ch)) - want); d > 1 {
-						t.Fatalf("(%d,%d,%d): %d, want %v (s %v, b %v)", x, y, ch, dst.at(x, y, ch), want, s, b)
+					if d := math.Abs(float64(px(dst, x, y, ch)) - want); d > 1 {
+						t.Fatalf("(%d,%d,%d): %d, want %v (s %v, b %v)", x, y, ch, px(dst, x, y, ch), want, s, b)
 					}
 				}
 			}
@@ -201,44 +157,41 @@ func TestSharpenMatchesDefinition(t *testing.T) {
 
 func TestBadArgumentsAreErrors(t *testing.T) {
 	good := mustImage(t, 4, 3, 3)
-	bad := []Image{
+	bad := []raster.Image{
 		{},
 		{Pix: make([]byte, 11), Width: 2, Height: 2, Stride: 6, Channels: 3},
 		{Pix: make([]byte, 100), Width: 2, Height: 2, Stride: 4, Channels: 3},
 		{Pix: make([]byte, 100), Width: 2, Height: 2, Stride: 4, Channels: 2},
 		{Pix: make([]byte, 100), Width: 0, Height: 2, Stride: 4, Channels: 1},
 		{Pix: make([]byte, 100), Width: 2, Height: -1, Stride: 4, Channels: 1},
-		{Pix: make([]byte, 100), Width: MaxSide + 1, Height: 1, Stride: MaxSide + 1, Channels: 1},
+		{Pix: make([]byte, 100), Width: raster.MaxSide + 1, Height: 1, Stride: raster.MaxSide + 1, Channels: 1},
 	}
 	for i, b := range bad {
 		calls := map[string]error{
-			"Resize":     Resize(good, b, Linear),
-			"Resize dst": Resize(b, good, Linear),
+			"Resize":     Resize(good, b, raster.Linear),
+			"Resize dst": Resize(b, good, raster.Linear),
 			"Blur":       Blur(good, b, 1),
 			"Sharpen":    Sharpen(b, good, 1, 1, 0),
-			"Orient":     Orient(good, b, Rotate90),
 			"Grey":       Grey(good, b),
 			"ApplyCurve": ApplyCurve(good, b, IdentityCurve()),
-			"Normalize":  Normalize(NewTensor(3, 3, 4), b, ImageNet),
+			"Normalize":  Normalize(raster.NewTensor(3, 3, 4), b, ImageNet),
 		}
 		for name, err := range calls {
-			if !errors.Is(err, ErrImage) {
+			if !errors.Is(err, raster.ErrImage) {
 				t.Errorf("%s with bad image %d: %v, want ErrImage", name, i, err)
 			}
 		}
 	}
 	other := mustImage(t, 4, 3, 1)
 	for name, err := range map[string]error{
-		"Resize filter":    Resize(good, good, Filter(99)),
-		"Resize channels":  Resize(other, good, Linear),
+		"Resize filter":    Resize(good, good, raster.Filter(99)),
+		"Resize channels":  Resize(other, good, raster.Linear),
 		"Blur sigma":       Blur(good, good, 0),
 		"Blur NaN":         Blur(good, good, math.NaN()),
 		"Sharpen amount":   Sharpen(good, good, 1, math.Inf(1), 0),
 		"Sharpen treshold": Sharpen(good, good, 1, 1, 300),
-		"Orient size":      Orient(good, good, Rotate90),
-		"Orient value":     Orient(good, good, 9),
 		"Grey channels":    Grey(good, good),
-		"Normalize shape":  Normalize(NewTensor(3, 4, 3), good, ImageNet),
+		"Normalize shape":  Normalize(raster.NewTensor(3, 4, 3), good, ImageNet),
 	} {
 		if err == nil {
 			t.Errorf("%s: no error", name)
@@ -246,22 +199,24 @@ func TestBadArgumentsAreErrors(t *testing.T) {
 	}
 }
 
-func TestSubAndCenterCrop(t *testing.T) {
+// A chain's centre crop keeps the rectangle raster.Image.CenterCrop keeps.
+func TestCenterCropMatchesRaster(t *testing.T) {
 	r := newRand(t)
-	m := randImage(r, 9, 7, 3)
-	v, err := m.CenterCrop(4, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.Width != 4 || v.Height != 4 || v.at(0, 0, 0) != m.at(2, 1, 0) || v.at(3, 3, 2) != m.at(5, 4, 2) {
-		t.Errorf("centre 4×4 of 9×7 is not at (2,1)")
-	}
-	if big, _ := m.CenterCrop(20, 3); big.Width != 9 || big.at(0, 0, 1) != m.at(0, 2, 1) {
-		t.Errorf("centre crop wider than the image is not clipped")
-	}
-	for _, rc := range [][4]int{{-1, 0, 2, 2}, {8, 0, 2, 1}, {0, 0, 0, 1}, {0, 6, 1, 2}} {
-		if _, err := m.Sub(rc[0], rc[1], rc[2], rc[3]); err == nil {
-			t.Errorf("Sub%v of 9×7: no error", rc)
+	for range 200 {
+		m := randImage(r, randSide(r, 40), randSide(r, 40), 1)
+		w, h := randSide(r, 50), randSide(r, 50)
+		v, err := m.CenterCrop(w, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := op{kind: opCenterCrop, w: w, h: h}
+		rc, err := o.cropRect(m.Width, m.Height)
+		if err != nil {
+			t.Fatal(err)
+		}
+		off := rc.y*m.Stride + rc.x
+		if rc.w != v.Width || rc.h != v.Height || &v.Pix[0] != &m.Pix[off] {
+			t.Fatalf("centre %d×%d of %d×%d: chain %+v, raster %d×%d", w, h, m.Width, m.Height, rc, v.Width, v.Height)
 		}
 	}
 }

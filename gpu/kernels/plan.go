@@ -3,10 +3,16 @@ package kernels
 import (
 	"fmt"
 	"strings"
+	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
-// Plan is a Chain turned into kernel launches. A Plan is immutable and safe for concurrent
-// use; bind it to a device with Bind, or run it on the host with Run.
+// Plan is a Chain turned into kernel launches. It runs batches on the host (Run), or is the
+// work the overlap engine drives on a device (Sizes, Pack, Enqueue, Result: see Batch), and
+// it answers what callers need to know before the images arrive (Shape, FixedShape,
+// MinDecodeSize). A Plan does not change once made, apart from the kernels it keeps per
+// device, and is safe for concurrent use.
 //
 // Planning fuses what it can, so that pixels cross device memory as few times as possible:
 //   - a crop costs nothing: before a resize it narrows the source the filter reads, after a
@@ -21,8 +27,10 @@ import (
 //     a horizontal flip before Normalize is done by Normalize.
 type Plan struct {
 	chain  Chain
+	ops    []op // the chain's operations, simplified: what the steps were built from
 	steps  []step
 	tensor bool
+	bound  sync.Map // gpu.Device → map[*kernelDef]gpu.Kernel: the kernels on each device
 }
 
 type stepKind uint8
@@ -43,7 +51,7 @@ type step struct {
 	crops     []op // crops of the input, read as views
 	resize    op   // stepResample: the size rule and filter
 	post      []op // stepResample: crops and flips of the result, folded into its tables
-	o         Orientation
+	o         raster.Orientation
 	curve     Curve
 	sigma     float64
 	amount    float64
@@ -59,8 +67,8 @@ func (c Chain) Plan() (*Plan, error) {
 			return nil, err
 		}
 	}
-	p := &Plan{chain: c}
-	p.steps = buildSteps(simplify(expand(c.ops)))
+	p := &Plan{chain: c, ops: simplify(expand(c.ops))}
+	p.steps = buildSteps(p.ops)
 	last := p.steps[len(p.steps)-1]
 	p.tensor = last.norm != nil
 	return p, nil
@@ -74,7 +82,7 @@ func expand(ops []op) []op {
 	}
 	last := ops[n-1]
 	last.norm.Mirror = false
-	return append(ops[:n-1:n-1], op{kind: opOrient, o: FlipH}, last)
+	return append(ops[:n-1:n-1], op{kind: opOrient, o: raster.FlipH}, last)
 }
 
 // simplify rewrites the operations into an equivalent, cheaper list: orientations compose and
@@ -85,7 +93,7 @@ func simplify(in []op) []op {
 		changed = false
 		for i := 0; i < len(ops); i++ {
 			a := &ops[i]
-			if a.kind == opOrient && a.o == Identity {
+			if a.kind == opOrient && a.o == raster.Identity {
 				ops = append(ops[:i], ops[i+1:]...)
 				changed = true
 				break
@@ -98,12 +106,12 @@ func simplify(in []op) []op {
 			case a.kind == opOrient && b.kind == opOrient:
 				a.o = a.o.Then(b.o)
 			case a.kind == opCurve && b.kind == opCurve:
-				a.curve = a.curve.Then(b.curve)
-			case a.kind == opOrient && b.kind == opResize && b.filter != Box:
+				a.curve, a.levels = a.curve.Then(b.curve), nil
+			case a.kind == opOrient && b.kind == opResize && b.filter != raster.Box:
 				// Box is discontinuous: which samples sit on the edge of its support
 				// depends on the direction they are counted from, so it does not commute
 				// with flips, even up to rounding.
-				if a.o.swaps() && b.mode != sizeShorter {
+				if a.o.Swaps() && b.mode != sizeShorter {
 					b.w, b.h = b.h, b.w
 				}
 				ops[i], ops[i+1] = ops[i+1], ops[i]
@@ -140,7 +148,7 @@ func buildSteps(ops []op) []step {
 	}
 	if len(crops) > 0 || len(steps) == 0 {
 		// Something must write the output: a copy of the (cropped) input.
-		steps = append(steps, step{kind: stepOrient, o: Identity, crops: crops})
+		steps = append(steps, step{kind: stepOrient, o: raster.Identity, crops: crops})
 	}
 	return steps
 }
@@ -159,7 +167,7 @@ func fold(prev *step, o op) bool {
 			return true
 		}
 	case opOrient:
-		if resampled && !o.o.swaps() {
+		if resampled && !o.o.Swaps() {
 			prev.post = append(prev.post, o) // reverse the order of table rows
 			return true
 		}
@@ -169,7 +177,7 @@ func fold(prev *step, o op) bool {
 			prev.norm = &n // the vertical pass normalises
 			return true
 		}
-		if prev.kind == stepOrient && prev.o == FlipH {
+		if prev.kind == stepOrient && prev.o == raster.FlipH {
 			*prev = step{kind: stepNormalize, crops: prev.crops, norm: &n, mirror: true}
 			return true
 		}

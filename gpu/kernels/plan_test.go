@@ -1,21 +1,23 @@
 package kernels
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
-	"github.com/gpupipe/gpupipe/gpu/engine"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // applyOps applies operations one at a time with the plain functions, with no fusion: the
 // meaning of a chain.
-func applyOps(ops []op, m Image) (Image, *Tensor, error) {
+func applyOps(ops []op, m raster.Image) (raster.Image, *raster.Tensor, error) {
 	for _, o := range ops {
 		var err error
 		switch o.kind {
@@ -30,31 +32,31 @@ func applyOps(ops []op, m Image) (Image, *Tensor, error) {
 				m, err = m.Sub(r.x, r.y, r.w, r.h)
 			}
 		case opOrient:
-			m, err = Oriented(m, o.o)
+			m, err = raster.Oriented(m, o.o)
 		case opGrey:
-			g, _ := NewImage(m.Width, m.Height, 1)
+			g, _ := raster.NewImage(m.Width, m.Height, 1)
 			m, err = g, Grey(g, m)
 		case opCurve:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, ApplyCurve(d, m, o.curve)
 		case opBlur:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, Blur(d, m, o.sigma)
 		case opSharpen:
-			d, _ := NewImage(m.Width, m.Height, m.Channels)
+			d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
 			m, err = d, Sharpen(d, m, o.sigma, o.amount, o.threshold)
 		case opNormalize:
-			t := NewTensor(o.norm.planes(), m.Height, m.Width)
-			return Image{}, &t, Normalize(t, m, o.norm)
+			t := raster.NewTensor(o.norm.planes(), m.Height, m.Width)
+			return raster.Image{}, &t, Normalize(t, m, o.norm)
 		}
 		if err != nil {
-			return Image{}, nil, err
+			return raster.Image{}, nil, err
 		}
 	}
 	return m, nil, nil
 }
 
-func sameTensors(a, b Tensor) error {
+func sameTensors(a, b raster.Tensor) error {
 	if a.Channels != b.Channels || a.Height != b.Height || a.Width != b.Width {
 		return fmt.Errorf("%d×%d×%d vs %d×%d×%d", a.Channels, a.Height, a.Width, b.Channels, b.Height, b.Width)
 	}
@@ -80,12 +82,12 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 		batch := randBatch(r)
 		res, err := p.Run(batch)
 		ops := simplify(expand(c.ops))
-		var want []Image
-		var wantT []Tensor
+		var want []raster.Image
+		var wantT []raster.Tensor
 		bad := -1
 		for i, m := range batch {
 			im, tn, uerr := applyOps(ops, m)
-			_, serr := p.Output(m.Width, m.Height, m.Channels)
+			_, serr := p.Shape(m.Width, m.Height, m.Channels)
 			if (uerr == nil) != (serr == nil) {
 				t.Fatalf("%v on %d×%d×%d: unfused: %v, Output: %v", c, m.Width, m.Height, m.Channels, uerr, serr)
 			}
@@ -108,7 +110,7 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 			t.Fatalf("%v: %v", c, err)
 		}
 		for i, m := range batch {
-			shape, _ := p.Output(m.Width, m.Height, m.Channels)
+			shape, _ := p.Shape(m.Width, m.Height, m.Channels)
 			if wantT != nil {
 				err = sameTensors(res.Tensors[i], wantT[i])
 				w := wantT[i]
@@ -138,7 +140,7 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 func TestOrientMovedPastResize(t *testing.T) {
 	r := newRand(t)
 	for range 200 {
-		o := Orientation(1 + r.IntN(8))
+		o := raster.Orientation(1 + r.IntN(8))
 		f := allFilters[1+r.IntN(len(allFilters)-1)] // not Box, which is not moved
 		w, h := randSide(r, 40), randSide(r, 40)
 		c := NewChain().Orient(o).Resize(w, h, f)
@@ -151,7 +153,7 @@ func TestOrientMovedPastResize(t *testing.T) {
 			t.Fatal(err)
 		}
 		p, _ := c.Plan()
-		got, err := p.Run([]Image{m})
+		got, err := p.Run([]raster.Image{m})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,11 +164,11 @@ func TestOrientMovedPastResize(t *testing.T) {
 		for y := range g.Height {
 			for x := range g.Width {
 				for ch := range g.Channels {
-					if want.Channels == 4 && ch < 3 && want.at(x, y, 3) < 8 {
+					if want.Channels == 4 && ch < 3 && px(want, x, y, 3) < 8 {
 						continue // colour of a nearly transparent pixel: see compareRef
 					}
-					if d := int(g.at(x, y, ch)) - int(want.at(x, y, ch)); d < -1 || d > 1 {
-						t.Fatalf("%v: (%d,%d,%d) = %d, want %d", c, x, y, ch, g.at(x, y, ch), want.at(x, y, ch))
+					if d := int(px(g, x, y, ch)) - int(px(want, x, y, ch)); d < -1 || d > 1 {
+						t.Fatalf("%v: (%d,%d,%d) = %d, want %d", c, x, y, ch, px(g, x, y, ch), px(want, x, y, ch))
 					}
 				}
 			}
@@ -180,15 +182,15 @@ func TestFusion(t *testing.T) {
 		want []string
 	}{
 		{NewChain(), []string{"orient"}},
-		{NewChain().ResizeShorter(256, Lanczos3).CenterCrop(224, 224).FlipH().Normalize(ImageNet),
+		{NewChain().ResizeShorter(256, raster.Lanczos3).CenterCrop(224, 224).FlipH().Normalize(ImageNet),
 			[]string{"resample_h", "resample_v_norm"}},
-		{NewChain().Orient(Rotate90).ResizeFit(256, 256, Linear), []string{"resample_h", "resample_v", "orient"}},
-		{NewChain().Orient(Rotate180).Crop(1, 1, 10, 10).Resize(5, 5, Box).FlipV(), []string{"orient", "resample_h", "resample_v"}},
-		{NewChain().Crop(3, 3, 50, 50).Resize(20, 20, Linear).Rotate(), []string{"resample_h", "resample_v"}},
+		{NewChain().Orient(raster.Rotate90).ResizeFit(256, 256, raster.Linear), []string{"resample_h", "resample_v", "orient"}},
+		{NewChain().Orient(raster.Rotate180).Crop(1, 1, 10, 10).Resize(5, 5, raster.Box).FlipV(), []string{"orient", "resample_h", "resample_v"}},
+		{NewChain().Crop(3, 3, 50, 50).Resize(20, 20, raster.Linear).Rotate(), []string{"resample_h", "resample_v"}},
 		{NewChain().FlipH().Normalize(ImageNet), []string{"normalize"}},
 		{NewChain().Crop(0, 0, 5, 5), []string{"orient"}},
 		{NewChain().Levels(0.1, 1, 1).Levels(0, 1.2, 1).Grey(), []string{"lut", "grey"}},
-		{NewChain().FlipH().FlipH().Orient(Rotate90).Orient(Rotate270), []string{"orient"}},
+		{NewChain().FlipH().FlipH().Orient(raster.Rotate90).Orient(raster.Rotate270), []string{"orient"}},
 		{NewChain().Sharpen(1, 1, 0).Normalize(ImageNet), []string{"resample_h", "resample_v", "unsharp", "normalize"}},
 	} {
 		p, err := tc.c.Plan()
@@ -202,12 +204,12 @@ func TestFusion(t *testing.T) {
 }
 
 // Rotate is Orient(Rotate180), for the fusion table.
-func (c Chain) Rotate() Chain { return c.Orient(Rotate180) }
+func (c Chain) Rotate() Chain { return c.Orient(raster.Rotate180) }
 
 func TestPlanErrors(t *testing.T) {
 	for _, c := range []Chain{
-		NewChain().Resize(0, 10, Linear),
-		NewChain().Resize(10, 10, Filter(0)),
+		NewChain().Resize(0, 10, raster.Linear),
+		NewChain().Resize(10, 10, raster.Filter(0)),
 		NewChain().Normalize(ImageNet).Grey(),
 		NewChain().Normalize(Norm{Mean: []float32{0, 0}, Std: []float32{1}}),
 		NewChain().Normalize(Norm{Mean: []float32{0}, Std: []float32{0}}),
@@ -216,20 +218,20 @@ func TestPlanErrors(t *testing.T) {
 		NewChain().Crop(-1, 0, 5, 5),
 		NewChain().Orient(0),
 		NewChain().Levels(0, 1, -2),
-		NewChain().ResizeShorter(MaxSide+1, Linear),
+		NewChain().ResizeShorter(raster.MaxSide+1, raster.Linear),
 	} {
 		if _, err := c.Plan(); !errors.Is(err, ErrChain) {
 			t.Errorf("%v: %v, want ErrChain", c, err)
 		}
 	}
 	r := newRand(t)
-	batch := []Image{randImage(r, 3, 3, 1), randImage(r, 10, 10, 3)}
+	batch := []raster.Image{randImage(r, 3, 3, 1), randImage(r, 10, 10, 3)}
 	for _, tc := range []struct {
 		c  Chain
 		ok bool
 	}{
 		{NewChain().Crop(20, 0, 5, 5), false},                                                     // misses the images
-		{NewChain().ResizeShorter(MaxSide, Linear), false},                                        // too many pixels
+		{NewChain().ResizeShorter(raster.MaxSide, raster.Linear), false},                          // too many pixels
 		{NewChain().Normalize(Norm{Mean: make([]float32, 4), Std: []float32{1, 1, 1, 1}}), false}, // 4 planes of 3 channels
 		{NewChain().Grey().Normalize(ImageNet), true},                                             // a grey image fills every plane
 	} {
@@ -241,107 +243,282 @@ func TestPlanErrors(t *testing.T) {
 		if tc.ok != (err == nil) {
 			t.Errorf("%v: %v", tc.c, err)
 		}
-		if err != nil && !errors.Is(err, ErrImage) && !errors.Is(err, ErrChain) {
+		if err != nil && !errors.Is(err, raster.ErrImage) && !errors.Is(err, ErrChain) {
 			t.Errorf("%v: %v wraps neither ErrImage nor ErrChain", tc.c, err)
 		}
 	}
-	p, _ := NewChain().Resize(4, 4, Linear).Plan()
-	if _, err := p.Run([]Image{{Width: 3}}); !errors.Is(err, ErrImage) {
+	p, _ := NewChain().Resize(4, 4, raster.Linear).Plan()
+	if _, err := p.Run([]raster.Image{{Width: 3}}); !errors.Is(err, raster.ErrImage) {
 		t.Errorf("bad image: %v", err)
 	}
 }
 
-// TestWorkThroughEngine runs plans through the overlap engine on the CPU device, with random
-// delays that make a buffer reused too early show up as wrong output, and compares every
-// batch with Run.
-func TestWorkThroughEngine(t *testing.T) {
+// engineWork is the interface the overlap engine (package gpu/engine) drives: a Plan is
+// that work for batches of *Batch and results of Output.
+type engineWork[B, R any] interface {
+	Sizes(b B) (gpu.Sizes, error)
+	Pack(b B, host []byte) error
+	Enqueue(s gpu.Stream, b B, bufs gpu.SlotBuffers) error
+	Result(b B, out []byte) (R, error)
+}
+
+var _ engineWork[*Batch, Output] = (*Plan)(nil)
+
+// slotBuffers is one slot of the engine, made by hand: host buffers for the input and the
+// output, and device buffers.
+type slotBuffers struct {
+	in, out gpu.HostBuffer
+	dev     gpu.SlotBuffers
+}
+
+func newSlot(t testing.TB, dev gpu.Device, s gpu.Sizes) (*slotBuffers, error) {
+	var sl slotBuffers
+	var errs []error
+	allocDev := func(n int) gpu.DeviceBuffer {
+		b, err := dev.AllocDevice(max(n, 1))
+		errs = append(errs, err)
+		return b
+	}
+	allocHost := func(n int) gpu.HostBuffer {
+		b, err := dev.AllocHost(max(n, 1))
+		errs = append(errs, err)
+		return b
+	}
+	sl.dev = gpu.SlotBuffers{In: allocDev(s.In), Out: allocDev(s.Out), Scratch: allocDev(s.Scratch)}
+	sl.in, sl.out = allocHost(s.In), allocHost(s.Out)
+	t.Cleanup(func() {
+		for _, b := range []interface{ Free() error }{sl.in, sl.out, sl.dev.In, sl.dev.Out, sl.dev.Scratch} {
+			if b != nil {
+				_ = b.Free()
+			}
+		}
+	})
+	return &sl, errors.Join(errs...)
+}
+
+// runOnDevice runs batch b through plan p as the engine would, on stream s: Sizes, Pack,
+// DropPixels, upload, Enqueue, download, Synchronize. It returns the output bytes, which
+// belong to the slot.
+func runOnDevice(t testing.TB, dev gpu.Device, s gpu.Stream, p *Plan, b *Batch) ([]byte, error) {
+	sizes, err := p.Sizes(b)
+	if err != nil {
+		return nil, err
+	}
+	sl, err := newSlot(t, dev, sizes)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Pack(b, sl.in.Bytes()[:sizes.In]); err != nil {
+		return nil, err
+	}
+	b.DropPixels() // everything after Pack works from the layout alone
+	if sizes.In > 0 {
+		if err := s.CopyHtoD(sl.dev.In, 0, sl.in, 0, sizes.In); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.Enqueue(s, b, sl.dev); err != nil {
+		return nil, err
+	}
+	if sizes.Out > 0 {
+		if err := s.CopyDtoH(sl.out, 0, sl.dev.Out, 0, sizes.Out); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.Synchronize(); err != nil {
+		return nil, err
+	}
+	return sl.out.Bytes()[:sizes.Out], nil
+}
+
+// sameOutput compares two outputs byte for byte.
+func sameOutput(got, want Output) error {
+	if len(got.Images) != len(want.Images) || len(got.Tensors) != len(want.Tensors) {
+		return fmt.Errorf("%d images and %d tensors, want %d and %d", len(got.Images), len(got.Tensors), len(want.Images), len(want.Tensors))
+	}
+	for k := range got.Images {
+		if err := sameImages(got.Images[k], want.Images[k]); err != nil {
+			return fmt.Errorf("image %d: %w", k, err)
+		}
+	}
+	for k := range got.Tensors {
+		if err := sameTensors(got.Tensors[k], want.Tensors[k]); err != nil {
+			return fmt.Errorf("tensor %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// aliases reports whether any output of o shares memory with out.
+func aliases(o Output, out []byte) bool {
+	if len(out) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(&out[0]))
+	hi := lo + uintptr(len(out))
+	in := func(b []byte) bool {
+		if len(b) == 0 {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(&b[0]))
+		return p < hi && p+uintptr(len(b)) > lo
+	}
+	for _, m := range o.Images {
+		if in(m.Pix) {
+			return true
+		}
+	}
+	for _, t := range o.Tensors {
+		if in(floatBytes(t.Data)) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPlanIsTheDevicesWork runs random batches through a plan on the CPU device by hand, as
+// the engine does, several streams at once under random delays, and compares Result and
+// Views with Run byte for byte. The batches' pixels are dropped once packed, and Result's
+// outputs must not share memory with the slot.
+func TestPlanIsTheDevicesWork(t *testing.T) {
 	r := newRand(t)
 	dev, err := cpu.New(cpu.RandomDelays(int64(r.Uint64()), 200*time.Microsecond))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dev.Close()
-	for _, c := range []Chain{
-		NewChain().ResizeShorter(24, Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
-		NewChain().Orient(Rotate270).ResizeShrink(30, 20, CatmullRom).Sharpen(1, 0.7, 1),
+	chains := []Chain{
+		NewChain().ResizeShorter(24, raster.Lanczos3).CenterCrop(20, 20).FlipH().Normalize(ImageNet),
+		NewChain().Orient(raster.Rotate270).ResizeShrink(30, 20, raster.CatmullRom).Sharpen(1, 0.7, 1),
 		NewChain().Blur(1.5).Levels(0.05, 1.1, 0.9).Grey().Crop(1, 1, 10, 10),
-	} {
+	}
+	for range 5 {
+		chains = append(chains, randChain(r))
+	}
+	ran := 0
+	for ci, c := range chains {
 		p, err := c.Plan()
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := p.Bind(dev)
-		if err != nil {
-			t.Fatal(err)
+		type job struct {
+			want Output
+			b    *Batch
 		}
-		eng, err := engine.New[[]Image](dev, w, engine.Options{Slots: 3})
-		if err != nil {
-			t.Fatal(err)
-		}
-		batches := make([][]Image, 12)
-		for i := range batches {
-			batches[i] = make([]Image, 1+r.IntN(5))
-			for k := range batches[i] {
-				batches[i][k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
+		var jobs []job
+		for range 8 {
+			imgs := make([]raster.Image, 1+r.IntN(5))
+			for k := range imgs {
+				imgs[k] = randImage(r, 1+randSide(r, 60), 1+randSide(r, 60), channelCounts[r.IntN(3)])
 			}
-		}
-		ctx := context.Background()
-		errc := make(chan error, 1)
-		go func() {
-			defer eng.Finish()
-			for _, b := range batches {
-				if err := eng.Submit(ctx, b); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
-		for i := range batches {
-			d, err := eng.Next(ctx)
+			want, err := p.Run(imgs)
 			if err != nil {
-				t.Fatalf("batch %d: %v (submit: %v)", i, err, <-errc)
+				continue // a chain some image cannot take: Run says so, as Sizes would
 			}
-			want, err := p.Run(d.Batch)
+			jobs = append(jobs, job{want, NewBatch(imgs)})
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 5*len(jobs)) // room for every error a batch reports
+		for ji, jb := range jobs {
+			s, err := dev.NewStream()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Tensor() {
-				got, err := p.Tensors(d.Batch, d.Out)
+			defer s.Close()
+			wg.Go(func() {
+				out, err := runOnDevice(t, dev, s, p, jb.b)
 				if err != nil {
-					t.Fatal(err)
+					errs <- err
+					return
 				}
-				for k := range got {
-					if err := sameTensors(got[k], want.Tensors[k]); err != nil {
-						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
-					}
-				}
-			} else {
-				got, err := p.Images(d.Batch, d.Out)
+				res, err := p.Result(jb.b, out)
 				if err != nil {
-					t.Fatal(err)
+					errs <- err
+					return
 				}
-				for k := range got {
-					if err := sameImages(got[k], want.Images[k]); err != nil {
-						t.Fatalf("%v batch %d image %d: %v", c, i, k, err)
-					}
+				views, err := p.Views(jb.b, out)
+				if err != nil {
+					errs <- err
+					return
 				}
-			}
-			d.Release()
+				if aliases(res, out) || !aliases(views, out) && len(out) > 0 {
+					errs <- fmt.Errorf("%v batch %d: Result shares the slot's memory, or Views does not", c, ji)
+				}
+				if err := sameOutput(res, jb.want); err != nil {
+					errs <- fmt.Errorf("%v (chain %d) batch %d: Result: %w", c, ci, ji, err)
+				}
+				if err := sameOutput(views, jb.want); err != nil {
+					errs <- fmt.Errorf("%v (chain %d) batch %d: Views: %w", c, ci, ji, err)
+				}
+				// The slot is reused: Result's outputs stay.
+				clear(out)
+				if err := sameOutput(res, jb.want); err != nil {
+					errs <- fmt.Errorf("%v batch %d: Result after the slot was reused: %w", c, ji, err)
+				}
+			})
 		}
-		if err := <-errc; err != nil {
-			t.Fatal(err)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
 		}
-		if err := eng.Close(); err != nil {
-			t.Fatal(err)
-		}
+		ran += len(jobs)
+	}
+	t.Logf("%d batches", ran)
+	if ran < 24 {
+		t.Errorf("only %d batches ran", ran)
+	}
+}
+
+// A batch keeps its layout: after Sizes its pixels may go, and Enqueue and Result still
+// work; only Pack needs pixels. Another plan lays it out again.
+func TestBatchLayoutIsKept(t *testing.T) {
+	r := newRand(t)
+	imgs := []raster.Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
+	b := NewBatch(imgs)
+	if b.Len() != 2 {
+		t.Fatalf("Len %d", b.Len())
+	}
+	p := mustPlan(t, NewChain().ResizeFit(16, 16, raster.Linear))
+	s1, err := p.Sizes(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, _ := b.layoutFor(p)
+	host := make([]byte, s1.In)
+	if err := p.Pack(b, host); err != nil {
+		t.Fatal(err)
+	}
+	b.DropPixels()
+	if imgs[0].Pix == nil {
+		t.Error("DropPixels changed the caller's slice")
+	}
+	if l2, _ := b.layoutFor(p); l2 != l1 {
+		t.Error("the layout was worked out again")
+	}
+	if err := p.Pack(b, host); !errors.Is(err, raster.ErrImage) {
+		t.Errorf("Pack without pixels: %v", err)
+	}
+	out, err := p.Views(b, make([]byte, s1.Out))
+	if err != nil || len(out.Images) != 2 || out.Images[0].Width != 16 || out.Images[0].Height != 12 || out.Images[1].Channels != 4 {
+		t.Errorf("Views after DropPixels: %+v %v", out, err)
+	}
+	if _, err := p.Result(b, make([]byte, s1.Out-1)); err == nil {
+		t.Error("Result of a short output: no error")
+	}
+	other := mustPlan(t, NewChain().Resize(3, 3, raster.Box))
+	if s2, err := other.Sizes(b); err != nil || s2.Out == s1.Out {
+		t.Errorf("another plan: %+v %v", s2, err)
+	}
+	if _, err := p.Sizes(NewBatch([]raster.Image{{Width: 5, Height: 5, Channels: 2}})); !errors.Is(err, raster.ErrImage) {
+		t.Errorf("a two-channel image: %v", err)
 	}
 }
 
 func TestOutputViews(t *testing.T) {
 	r := newRand(t)
-	batch := []Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
-	p, _ := NewChain().ResizeFit(16, 16, Linear).Plan()
+	batch := []raster.Image{randImage(r, 40, 30, 3), randImage(r, 7, 9, 4)}
+	p, _ := NewChain().ResizeFit(16, 16, raster.Linear).Plan()
 	res, err := p.Run(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -349,11 +526,11 @@ func TestOutputViews(t *testing.T) {
 	if a, b := res.Images[0], res.Images[1]; a.Width != 16 || a.Height != 12 || b.Width != 12 || b.Height != 16 || b.Channels != 4 {
 		t.Errorf("fit 16×16: %d×%d and %d×%d×%d", a.Width, a.Height, b.Width, b.Height, b.Channels)
 	}
-	if _, err := p.Tensors(batch, make([]byte, 1<<16)); err == nil {
-		t.Error("Tensors of an image plan: no error")
+	if res.Tensors != nil {
+		t.Error("an image plan made tensors")
 	}
-	if _, err := p.Images(batch, make([]byte, 10)); err == nil {
-		t.Error("Images of a short output: no error")
+	if _, err := p.Views(NewBatch(batch), make([]byte, 10)); err == nil {
+		t.Error("Views of a short output: no error")
 	}
 	empty, err := p.Run(nil)
 	if err != nil || len(empty.Images) != 0 {
@@ -369,7 +546,7 @@ func TestResizeCoverCoversTheBox(t *testing.T) {
 		{1000, 10, 64, 64, 6400, 64},   // extreme: the long side grows
 		{7, 5, 7, 5, 7, 5},             // same size
 	} {
-		p, err := NewChain().ResizeCover(c.bw, c.bh, Linear).CenterCrop(c.bw, c.bh).Plan()
+		p, err := NewChain().ResizeCover(c.bw, c.bh, raster.Linear).CenterCrop(c.bw, c.bh).Plan()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -377,7 +554,7 @@ func TestResizeCoverCoversTheBox(t *testing.T) {
 		if w, h, err := o.resizeSize(c.w, c.h); err != nil || w != c.ww || h != c.wh {
 			t.Errorf("cover %dx%d in %dx%d: %dx%d %v, want %dx%d", c.w, c.h, c.bw, c.bh, w, h, err, c.ww, c.wh)
 		}
-		s, err := p.Output(c.w, c.h, 3)
+		s, err := p.Shape(c.w, c.h, 3)
 		if err != nil || s.Width != c.bw || s.Height != c.bh {
 			t.Errorf("cover and crop %dx%d to %dx%d gives %+v %v", c.w, c.h, c.bw, c.bh, s, err)
 		}

@@ -4,23 +4,25 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // The float64 reference: the mathematical definition of each filter, evaluated directly over
 // every source pixel in float64, with no tables, windows, float32 or separate passes. Resize
 // and Blur must be within one level of it everywhere.
 
-func refFilter(f Filter, x float64) float64 {
+func refFilter(f raster.Filter, x float64) float64 {
 	ax := math.Abs(x)
 	switch f {
-	case Box:
+	case raster.Box:
 		if x > -0.5 && x <= 0.5 {
 			return 1
 		}
 		return 0
-	case Linear:
+	case raster.Linear:
 		return math.Max(0, 1-ax)
-	case CatmullRom:
+	case raster.CatmullRom:
 		const a = -0.5
 		if ax < 1 {
 			return (a+2)*ax*ax*ax - (a+3)*ax*ax + 1
@@ -40,7 +42,7 @@ func refFilter(f Filter, x float64) float64 {
 }
 
 // refResizeWeights is the normalised weight of every source sample for every output.
-func refResizeWeights(in, out int, f Filter) [][]float64 {
+func refResizeWeights(in, out int, f raster.Filter) [][]float64 {
 	scale := float64(in) / float64(out)
 	stretch := math.Max(scale, 1)
 	ws := make([][]float64, out)
@@ -85,7 +87,7 @@ func refGaussWeights(n int, sigma float64) [][]float64 {
 
 // refApply filters src with the weight matrices wx (outputs × width) and wy (outputs × height)
 // and returns the unrounded result, [y][x][channel]. Four channels are weighted by alpha.
-func refApply(src Image, wx, wy [][]float64) [][][]float64 {
+func refApply(src raster.Image, wx, wy [][]float64) [][][]float64 {
 	c := src.Channels
 	out := make([][][]float64, len(wy))
 	for oy := range wy {
@@ -102,15 +104,15 @@ func refApply(src Image, wx, wy [][]float64) [][][]float64 {
 						continue
 					}
 					if c == 4 {
-						a := float64(src.at(sx, sy, 3))
+						a := float64(px(src, sx, sy, 3))
 						for ch := range 3 {
-							acc[ch] += w * float64(src.at(sx, sy, ch)) * a
+							acc[ch] += w * float64(px(src, sx, sy, ch)) * a
 						}
 						acc[3] += w * a
 						continue
 					}
 					for ch := range c {
-						acc[ch] += w * float64(src.at(sx, sy, ch))
+						acc[ch] += w * float64(px(src, sx, sy, ch))
 					}
 				}
 			}
@@ -140,7 +142,7 @@ const nearHalf = 0.01
 // images colours are compared where the reference alpha is at least 8 levels: below that,
 // dividing by a nearly cancelled alpha amplifies rounding without bound, and the colour of an
 // almost transparent pixel does not show.
-func compareRef(t *testing.T, what string, got Image, ref [][][]float64) {
+func compareRef(t *testing.T, what string, got raster.Image, ref [][][]float64) {
 	t.Helper()
 	for y := range got.Height {
 		for x := range got.Width {
@@ -149,17 +151,17 @@ func compareRef(t *testing.T, what string, got Image, ref [][][]float64) {
 					continue
 				}
 				v := math.Min(math.Max(ref[y][x][ch], 0), 255)
-				d := int(got.at(x, y, ch)) - refRound(v)
+				d := int(px(got, x, y, ch)) - refRound(v)
 				tie := math.Abs(v-math.Floor(v)-0.5) < nearHalf
 				if d < -1 || d > 1 || (d != 0 && !tie) {
-					t.Fatalf("%s: pixel (%d,%d) channel %d = %d, reference %.6f", what, x, y, ch, got.at(x, y, ch), ref[y][x][ch])
+					t.Fatalf("%s: pixel (%d,%d) channel %d = %d, reference %.6f", what, x, y, ch, px(got, x, y, ch), ref[y][x][ch])
 				}
 			}
 		}
 	}
 }
 
-var allFilters = []Filter{Box, Linear, CatmullRom, Lanczos3}
+var allFilters = []raster.Filter{raster.Box, raster.Linear, raster.CatmullRom, raster.Lanczos3}
 
 func TestResizeMatchesFloat64Reference(t *testing.T) {
 	r := newRand(t)

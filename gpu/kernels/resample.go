@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // The Go side of csrc/resample.cu. Every expression mirrors the C one, operation for
@@ -218,7 +220,7 @@ func getFloats(n int) *[]byte {
 
 // resample runs the two passes that filter src into dst: along x with table tx (dst.Width
 // outputs over src.Width samples), then along y with table ty.
-func resample(dst, src Image, tx, ty []byte) error {
+func resample(dst, src raster.Image, tx, ty []byte) error {
 	c := src.Channels
 	tmp := getFloats(4 * dst.Width * src.Height * c)
 	defer floatPool.Put(tmp)
@@ -233,11 +235,11 @@ func resample(dst, src Image, tx, ty []byte) error {
 // Resize resamples src to the size of dst with filter f, antialiased when downscaling: the
 // filter's support grows with the scale factor so that every source pixel contributes.
 // Four-channel images are filtered with premultiplied alpha. It uses all cores.
-func Resize(dst, src Image, f Filter) error {
+func Resize(dst, src raster.Image, f raster.Filter) error {
 	if err := checkPair(dst, src); err != nil {
 		return err
 	}
-	if !f.valid() {
+	if !f.Valid() {
 		return fmt.Errorf("kernels: Resize: unknown filter %v", f)
 	}
 	tx := cachedTaps(tapsKey{a: axis{in: src.Width, out: dst.Width, n: dst.Width}, filter: f})
@@ -246,20 +248,20 @@ func Resize(dst, src Image, f Filter) error {
 }
 
 // Resized returns src resized to w×h with filter f.
-func Resized(src Image, w, h int, f Filter) (Image, error) {
+func Resized(src raster.Image, w, h int, f raster.Filter) (raster.Image, error) {
 	if err := src.Check(); err != nil {
-		return Image{}, err
+		return raster.Image{}, err
 	}
-	dst, err := NewImage(w, h, src.Channels)
+	dst, err := raster.NewImage(w, h, src.Channels)
 	if err != nil {
-		return Image{}, err
+		return raster.Image{}, err
 	}
 	return dst, Resize(dst, src, f)
 }
 
 // checkPair checks two images that an operation reads and writes: both well formed, with the
 // same number of channels.
-func checkPair(dst, src Image) error {
+func checkPair(dst, src raster.Image) error {
 	if err := src.Check(); err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
@@ -267,7 +269,7 @@ func checkPair(dst, src Image) error {
 		return fmt.Errorf("destination: %w", err)
 	}
 	if dst.Channels != src.Channels {
-		return fmt.Errorf("%w: %d-channel destination for a %d-channel source", ErrImage, dst.Channels, src.Channels)
+		return fmt.Errorf("%w: %d-channel destination for a %d-channel source", raster.ErrImage, dst.Channels, src.Channels)
 	}
 	return nil
 }

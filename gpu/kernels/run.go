@@ -1,37 +1,29 @@
 package kernels
 
-import "github.com/gpupipe/gpupipe/gpu"
+import (
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/raster"
+)
 
-// Result is what Run returns: the output images, or the output tensors when the plan ends
-// with Normalize. They are views into one buffer owned by the Result.
-type Result struct {
-	Images  []Image
-	Tensors []Tensor
-}
-
-// Run applies the plan to batch b on the host with the Go implementations, on all cores, and
-// computes exactly the bytes a device computes for the same batch. It allocates the batch's
-// buffers; for a stream of batches, bind the plan to a device instead.
-func (p *Plan) Run(b []Image) (Result, error) {
-	l, err := p.layout(b)
+// Run applies the plan to the images on the host with the Go implementations, on all
+// cores, and computes exactly the bytes a device computes for the same batch. It allocates
+// the batch's buffers, and its outputs are views into one of them; for a stream of batches,
+// give the plan to the overlap engine instead.
+func (p *Plan) Run(images []raster.Image) (Output, error) {
+	l, err := p.layout(images)
 	if err != nil {
-		return Result{}, err
+		return Output{}, err
 	}
 	in := make([]byte, l.sizes.In)
 	scratch := make([]byte, l.sizes.Scratch)
 	out := make([]byte, l.sizes.Out)
-	if err := l.pack(b, in); err != nil {
-		return Result{}, err
+	if err := l.pack(images, in); err != nil {
+		return Output{}, err
 	}
 	if err := l.runHost(in, scratch, out); err != nil {
-		return Result{}, err
+		return Output{}, err
 	}
-	if p.tensor {
-		ts, err := p.Tensors(b, out)
-		return Result{Tensors: ts}, err
-	}
-	ims, err := p.Images(b, out)
-	return Result{Images: ims}, err
+	return l.views(p.tensor, out)
 }
 
 // runHost runs every launch of the layout through the kernels' host functions, with the same

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // A separable filter along one axis is a table (the layout of struct Taps in
@@ -46,10 +48,10 @@ func (a axis) index(i int) int {
 func (a axis) scale() float64 { return float64(a.in) / float64(a.out) }
 
 // resizeTaps builds the table that resamples a with filter f.
-func resizeTaps(a axis, f Filter) []byte {
+func resizeTaps(a axis, f raster.Filter) []byte {
 	scale := a.scale()
 	fs := max(scale, 1) // the filter is stretched when downscaling
-	support := f.support() * fs
+	reach := filterSupport(f) * fs
 	// Weights of every output, trimmed to the samples where they are not zero.
 	los := make([]int, a.n)
 	ends := make([]int, a.n+1)
@@ -60,12 +62,12 @@ func resizeTaps(a axis, f Filter) []byte {
 		// Sample s sits at s+0.5. One sample more on each side than the support needs, so
 		// that rounding of center never leaves out a sample the filter reaches; the zero
 		// weights are trimmed below.
-		lo := max(int(math.Floor(center-support-0.5)), 0)
-		hi := min(int(math.Floor(center+support+0.5))+1, a.in)
+		lo := max(int(math.Floor(center-reach-0.5)), 0)
+		hi := min(int(math.Floor(center+reach+0.5))+1, a.in)
 		first := len(ws)
 		sum := 0.0
 		for s := lo; s < hi; s++ {
-			w := f.at((float64(s) + 0.5 - center) / fs)
+			w := filterAt(f, (float64(s)+0.5-center)/fs)
 			ws = append(ws, w)
 			sum += w
 		}
@@ -225,7 +227,7 @@ const tapsCacheLimit = 64 << 20
 
 type tapsKey struct {
 	a      axis
-	filter Filter
+	filter raster.Filter
 	sigma  float64
 }
 

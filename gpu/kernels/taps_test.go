@@ -3,6 +3,8 @@ package kernels
 import (
 	"math"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // checkTable decodes an encoded table and checks what the kernels rely on: every window
@@ -35,7 +37,7 @@ func TestResizeTablesAtExtremeScales(t *testing.T) {
 			in, out := c[0], c[1]
 			tb := checkTable(t, f.String(), resizeTaps(axis{in: in, out: out, n: out}, f), out, in)
 			// The support stretches with the downscale factor: taps grow with in/out.
-			if want := min(int(2*f.support()*float64(in)/float64(out)), in); in > 2*out && tb.taps < want-2 {
+			if want := min(int(2*filterSupport(f)*float64(in)/float64(out)), in); in > 2*out && tb.taps < want-2 {
 				t.Errorf("%v %d→%d: %d taps, want about %d (antialiasing)", f, in, out, tb.taps, want)
 			}
 		}
@@ -43,9 +45,9 @@ func TestResizeTablesAtExtremeScales(t *testing.T) {
 }
 
 func TestResizeTableCropAndReverse(t *testing.T) {
-	full := resizeTaps(axis{in: 97, out: 40, n: 40}, Lanczos3)
+	full := resizeTaps(axis{in: 97, out: 40, n: 40}, raster.Lanczos3)
 	ft := checkTable(t, "full", full, 40, 97)
-	part := resizeTaps(axis{in: 97, out: 40, first: 5, n: 30, reverse: true}, Lanczos3)
+	part := resizeTaps(axis{in: 97, out: 40, first: 5, n: 30, reverse: true}, raster.Lanczos3)
 	pt := checkTable(t, "part", part, 30, 97)
 	for i := range 30 {
 		fs, fw := ft.weights(5 + 29 - i)
@@ -77,7 +79,7 @@ func TestGaussTablesShareInteriorRows(t *testing.T) {
 }
 
 func TestDecodeTapsRefusesBadTables(t *testing.T) {
-	good := resizeTaps(axis{in: 10, out: 4, n: 4}, Linear)
+	good := resizeTaps(axis{in: 10, out: 4, n: 4}, raster.Linear)
 	if _, err := decodeTaps(good, 4, 10); err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,6 @@ import (
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -112,7 +111,6 @@ type run struct {
 	plan    *kernels.Plan
 	devs    []gpu.Device
 	ownDevs bool
-	work    *imagebatch.Bound // the plan bound to every device
 	writer  *output.Writer
 	encoder *imageio.Encoder
 	decoder *imageio.Decoder
@@ -135,7 +133,7 @@ func newRun(cfg Config) (*run, error) {
 	r.rec.Inputs, r.rec.Output, r.rec.Shard = cfg.Inputs, cfg.Output, shardName(cfg.Shard)
 	r.decoder = &imageio.Decoder{
 		MaxPixels: cfg.MaxPixels, Channels: cfg.Channels, Background: cfg.Background, Pool: r.pool,
-		TargetWidth: cfg.Ops.Target.Width, TargetHeight: cfg.Ops.Target.Height, Cover: cfg.Ops.Target.Cover,
+		MinSize: plan.MinDecodeSize,
 	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
 	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
@@ -250,8 +248,7 @@ func (r *run) openDevices() (err error) {
 		names += d.Name()
 	}
 	r.rec.Device = names
-	r.work, err = imagebatch.Bind(r.plan, r.devs)
-	return err
+	return nil
 }
 
 // total counts the input files for the progress bar; a failure leaves the total unknown.
@@ -306,17 +303,8 @@ func (r *run) dryRun(ctx context.Context, f walk.File) error {
 
 // fail records a skipped item of any stage and names it on the log.
 func (r *run) fail(e *pipeline.StageError) {
-	if b, ok := e.Item.(*imagebatch.Batch); ok {
-		for _, d := range b.Files {
-			r.logFailure(d.Label(), e.Stage, e.Err)
-			r.rec.Fail(d.Label(), e.Stage, e.Err)
-		}
-		b.Release()
-		return
-	}
 	r.logFailure(e.ItemLabel(), e.Stage, e.Err)
 	r.rec.FailStage(e)
-	imagebatch.ReleaseItem(e.Item)
 }
 
 func (r *run) logFailure(path, stage string, err error) {

@@ -5,71 +5,41 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
+	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
+	"github.com/gpupipe/gpupipe/stages/process"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 // process adds the stages from decoding to writing.
 func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
-	decoded := pipeline.OrderedMap(files, imagebatch.Decode(r.decoder, r.plan), pipeline.Name("decode"),
+	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
-	// Batches of decoded images are the bulk of the memory, so they are handed on without
-	// queueing: a batch held by the stage before the device is already one batch ready.
-	groups := pipeline.Batch(decoded, cfg.Batch, batchWait, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"), pipeline.Buffer(0))
-	done := engine.Views(batches, r.devs, r.work, engine.Options{Slots: cfg.Slots},
-		pipeline.Name("gpu"), pipeline.SkipErrors(r.fail), pipeline.Buffer(0))
+	results := process.Images(decoded, r.devs, r.plan, process.Options{Batch: cfg.Batch,
+		Engine: engine.Options{Slots: cfg.Slots}, OnError: r.fail})
 	if cfg.Tensors != nil {
-		rows := pipeline.FlatMap(done, r.unpackRows, pipeline.Name("unpack"))
-		pipeline.ForEach(rows, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
+		pipeline.ForEach(results, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
 		return
 	}
-	outs := pipeline.FlatMap(done, r.unpackImages, pipeline.Name("unpack"))
-	pipeline.ForEach(outs, r.writeImage, pipeline.Name("write"), pipeline.Workers(cfg.EncodeWorkers),
+	pipeline.ForEach(results, r.writeImage, pipeline.Name("write"), pipeline.Workers(cfg.EncodeWorkers),
 		pipeline.Buffer(2*cfg.EncodeWorkers), pipeline.SkipErrors(r.fail))
 }
 
-// outImage is one output image, copied out of its slot so the slot can be reused at once.
-type outImage struct {
-	file walk.File
-	img  kernels.Image
-}
-
-func (o outImage) Label() string { return o.file.Label() }
-
-// unpackImages splits a finished batch into its images and gives the slot back.
-func (r *run) unpackImages(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(outImage) error) error {
-	defer d.Release()
-	defer d.Batch.Release()
-	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
-	if err != nil {
-		return err
-	}
-	for i, img := range imgs {
-		c, err := img.Clone()
-		if err != nil {
-			return err
-		}
-		if err := emit(outImage{file: d.Batch.Files[i].File, img: c}); err != nil {
-			return err
-		}
-	}
-	return nil
+// decode reads one file at the smallest size the chain allows.
+func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
+	return r.decoder.Decode(ctx, f)
 }
 
 // writeImage encodes one image and writes it atomically. A full disk stops the run: every
 // later file would fail the same way.
-func (r *run) writeImage(ctx context.Context, o outImage) error {
-	_, err := r.writer.Write(ctx, o.file, func(w io.Writer) error { return r.encoder.Encode(w, o.img) })
+func (r *run) writeImage(ctx context.Context, o process.Result) error {
+	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return pipeline.Fatal(err)
 	}
@@ -79,53 +49,14 @@ func (r *run) writeImage(ctx context.Context, o outImage) error {
 	return err
 }
 
-// row is one tensor-shard row, float32 values or bytes, and the file it came from.
-type row struct {
-	floats []float32
-	pix    []byte
-	source string
-}
-
-// unpackRows turns a finished batch into shard rows, in order.
-func (r *run) unpackRows(ctx context.Context, d *engine.View[*imagebatch.Batch], emit func(row) error) error {
-	defer d.Release()
-	defer d.Batch.Release()
-	if r.plan.Tensor() {
-		ts, err := r.plan.Tensors(d.Batch.Images, d.Out)
-		if err != nil {
-			return err
-		}
-		for i, t := range ts {
-			if err := emit(row{floats: slices.Clone(t.Data), source: d.Batch.Files[i].File.Path()}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	imgs, err := r.plan.Images(d.Batch.Images, d.Out)
-	if err != nil {
-		return err
-	}
-	for i, img := range imgs {
-		c, err := img.Clone()
-		if err != nil {
-			return err
-		}
-		if err := emit(row{pix: c.Pix, source: d.Batch.Files[i].File.Path()}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// writeRow appends a row to the shards. Every row has the chain's fixed shape (fixedShape
-// checked it), so a failure here is the disk's and stops the run.
-func (r *run) writeRow(ctx context.Context, rw row) error {
+// writeRow appends a result to the shards as a row. Every row has the chain's fixed shape
+// (fixedShape checked it), so a failure here is the disk's and stops the run.
+func (r *run) writeRow(ctx context.Context, res process.Result) error {
 	var err error
-	if rw.floats != nil {
-		err = r.shards.AddFloat32s(rw.floats, rw.source)
+	if res.Tensor.Data != nil {
+		err = r.shards.AddFloat32s(res.Tensor.Data, res.Source.File.Path())
 	} else {
-		err = r.shards.Add(rw.pix, rw.source)
+		err = r.shards.Add(res.Image.Pix, res.Source.File.Path())
 	}
 	if err != nil {
 		return pipeline.Fatal(err)
@@ -161,15 +92,13 @@ func (r *run) openShards() error {
 
 // fixedShape is the output shape of the chain, which must not depend on the input's size.
 func (r *run) fixedShape() (kernels.Shape, error) {
-	channels := max(r.cfg.Channels, 3)
-	a, errA := r.plan.Output(640, 480, channels)
-	b, errB := r.plan.Output(333, 1001, channels)
-	if err := errors.Join(errA, errB); err != nil {
-		return kernels.Shape{}, err
+	channels := r.cfg.Channels
+	if channels == 0 {
+		channels = 3
 	}
-	if a != b {
-		return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the operations %q make %dx%d from 640x480 and %dx%d from 333x1001: end them with a fixed size (resize=WxH, fill=WxH or centercrop=WxH)",
-			strings.TrimSpace(r.cfg.Ops.Chain.String()), a.Width, a.Height, b.Width, b.Height)
+	if s, ok := r.plan.FixedShape(channels); ok {
+		return s, nil
 	}
-	return a, nil
+	return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the size of what the operations %q make depends on the input's: end them with a fixed size (resize=WxH, fill=WxH, or centercrop=WxH after shorter=S)",
+		r.cfg.Ops.Chain.String())
 }

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 )
 
@@ -246,7 +247,7 @@ func TestWriteRefusesBadOptions(t *testing.T) {
 	}
 }
 
-func mustImage(t *testing.T, seed int64, index, w, h int) imageio.Image {
+func mustImage(t *testing.T, seed int64, index, w, h int) raster.Image {
 	t.Helper()
 	img, err := Image(seed, index, w, h)
 	if err != nil {
@@ -283,7 +284,7 @@ func modTime(t *testing.T, path string) time.Time {
 }
 
 // compact returns img's pixels without row padding.
-func compact(img imageio.Image) []byte {
+func compact(img raster.Image) []byte {
 	row := img.Width * img.Channels
 	out := make([]byte, 0, row*img.Height)
 	for y := range img.Height {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Image returns image number index of the set that seed makes: a width×height RGB picture
@@ -15,12 +15,12 @@ import (
 //
 // The pixels depend on seed, index, width and height only: every machine, Go version and
 // number of cores makes the same bytes.
-func Image(seed int64, index, width, height int) (imageio.Image, error) {
+func Image(seed int64, index, width, height int) (raster.Image, error) {
 	if width < 1 || height < 1 || width > maxSide || height > maxSide {
-		return imageio.Image{}, fmt.Errorf("samples: size %d×%d: each side must be 1 to %d pixels", width, height, maxSide)
+		return raster.Image{}, fmt.Errorf("samples: size %d×%d: each side must be 1 to %d pixels", width, height, maxSide)
 	}
 	sc := newScene(seed, index, width, height)
-	img := imageio.Image{Pix: make([]byte, 3*width*height), Width: width, Height: height, Stride: 3 * width, Channels: 3}
+	img := raster.Image{Pix: make([]byte, 3*width*height), Width: width, Height: height, Stride: 3 * width, Channels: 3}
 	sc.render(img)
 	return img, nil
 }
@@ -70,7 +70,7 @@ func newScene(seed int64, index, w, h int) *scene {
 }
 
 // render draws the scene into img, row by row.
-func (sc *scene) render(img imageio.Image) {
+func (sc *scene) render(img raster.Image) {
 	tex := make([]float32, sc.w)
 	tint := make([]float32, sc.w)
 	rgb := make([]float32, 3*sc.w)

@@ -29,8 +29,8 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 	}{
 		{"go", &Decoder{PureGo: true}},
 		{"turbo", &Decoder{}},
-		{"turbo-shrink2", &Decoder{TargetWidth: 1000, TargetHeight: 1000}},
-		{"turbo-shrink8", &Decoder{TargetWidth: 224, TargetHeight: 224}},
+		{"turbo-shrink2", &Decoder{MinSize: twiceFit(1000, 1000)}},
+		{"turbo-shrink8", &Decoder{MinSize: twiceFit(224, 224)}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

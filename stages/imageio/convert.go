@@ -3,6 +3,8 @@ package imageio
 import (
 	"image"
 	"image/color"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // FromImage converts a decoded Go image to interleaved pixels in a buffer from pool (which
@@ -10,7 +12,7 @@ import (
 // at least one pixel that is not fully opaque give 4, non-premultiplied. The common concrete
 // types are converted row by row without the per-pixel interface calls of At; the results
 // equal what At followed by the matching color model would give.
-func FromImage(m image.Image, pool *Pool) Image {
+func FromImage(m image.Image, pool *Pool) raster.Image {
 	switch m := m.(type) {
 	case *image.YCbCr:
 		if out, ok := fromYCbCr(m, nil, pool); ok {
@@ -44,10 +46,10 @@ func FromImage(m image.Image, pool *Pool) Image {
 // color.YCbCrToRGB, written out here because the call is not inlined and this loop is a third
 // of a pure-Go JPEG decode. It declines (ok false) for negative coordinates, where the chroma
 // subsampling arithmetic would differ.
-func fromYCbCr(m *image.YCbCr, a *image.NYCbCrA, pool *Pool) (Image, bool) {
+func fromYCbCr(m *image.YCbCr, a *image.NYCbCrA, pool *Pool) (raster.Image, bool) {
 	r := m.Rect
 	if r.Min.X < 0 || r.Min.Y < 0 {
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	hs, vs := subsampleShifts(m.SubsampleRatio)
 	ch := 3
@@ -108,7 +110,7 @@ func subsampleShifts(r image.YCbCrSubsampleRatio) (h, v int) {
 }
 
 // fromRGBA converts 8-bit RGBA samples, premultiplied or not. Opaque images drop alpha.
-func fromRGBA(pix []byte, stride int, r image.Rectangle, premul bool, pool *Pool) Image {
+func fromRGBA(pix []byte, stride int, r image.Rectangle, premul bool, pool *Pool) raster.Image {
 	w, h := r.Dx(), r.Dy()
 	if opaque8(pix, stride, w, h) {
 		out := newImage(pool, w, h, 3)
@@ -161,7 +163,7 @@ func unpremultiply(p []byte) {
 	}
 }
 
-func fromGray(m *image.Gray, pool *Pool) Image {
+func fromGray(m *image.Gray, pool *Pool) raster.Image {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	out := newImage(pool, w, h, 1)
 	for y := range h {
@@ -170,7 +172,7 @@ func fromGray(m *image.Gray, pool *Pool) Image {
 	return out
 }
 
-func fromGray16(m *image.Gray16, pool *Pool) Image {
+func fromGray16(m *image.Gray16, pool *Pool) raster.Image {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	out := newImage(pool, w, h, 1)
 	for y := range h {
@@ -184,7 +186,7 @@ func fromGray16(m *image.Gray16, pool *Pool) Image {
 
 // fromRGBA64 converts 16-bit RGBA samples (big-endian) to 8 bits, keeping the high bytes
 // as color.NRGBAModel does.
-func fromRGBA64(pix []byte, stride int, r image.Rectangle, premul bool, pool *Pool) Image {
+func fromRGBA64(pix []byte, stride int, r image.Rectangle, premul bool, pool *Pool) raster.Image {
 	w, h := r.Dx(), r.Dy()
 	opaque := true
 	for y := 0; y < h && opaque; y++ {
@@ -229,7 +231,7 @@ func unpremul16(c, a uint32) uint32 {
 
 // fromPaletted looks pixels up in a 256-entry table made from the palette; indexes past the
 // palette's end read as opaque black.
-func fromPaletted(m *image.Paletted, pool *Pool) Image {
+func fromPaletted(m *image.Paletted, pool *Pool) raster.Image {
 	var lut [256][4]uint8
 	for i := range lut {
 		lut[i] = [4]uint8{0, 0, 0, 0xff}
@@ -261,7 +263,7 @@ func fromPaletted(m *image.Paletted, pool *Pool) Image {
 	return out
 }
 
-func fromCMYK(m *image.CMYK, pool *Pool) Image {
+func fromCMYK(m *image.CMYK, pool *Pool) raster.Image {
 	w, h := m.Rect.Dx(), m.Rect.Dy()
 	out := newImage(pool, w, h, 3)
 	for y := range h {
@@ -275,7 +277,7 @@ func fromCMYK(m *image.CMYK, pool *Pool) Image {
 }
 
 // fromAny is the slow path for image types without a fast one.
-func fromAny(m image.Image, pool *Pool) Image {
+func fromAny(m image.Image, pool *Pool) raster.Image {
 	r := m.Bounds()
 	ch := 4
 	if o, ok := m.(interface{ Opaque() bool }); ok && o.Opaque() {
@@ -300,7 +302,7 @@ func fromAny(m image.Image, pool *Pool) Image {
 // reduced to gray with the luma weights of color.GrayModel, alpha is flattened onto bg
 // (an RGB colour), and opaque alpha is added. When img already has c channels it is returned
 // as it is; otherwise the result is new, from pool, and img is left alone.
-func ToChannels(img Image, c int, bg [3]uint8, pool *Pool) Image {
+func ToChannels(img raster.Image, c int, bg [3]uint8, pool *Pool) raster.Image {
 	if img.Channels == c || c <= 0 {
 		return img
 	}

@@ -7,6 +7,8 @@ import (
 	"image/color/palette"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // randomImages returns one random image of every type FromImage has a fast path for, and
@@ -121,7 +123,7 @@ func TestFromImageMatchesColorModels(t *testing.T) {
 }
 
 func TestToChannels(t *testing.T) {
-	rgba := Image{Pix: []byte{
+	rgba := raster.Image{Pix: []byte{
 		10, 20, 30, 255, 200, 100, 50, 0, 255, 255, 255, 128,
 	}, Width: 3, Height: 1, Stride: 12, Channels: 4}
 	bg := [3]uint8{0, 0, 255}
@@ -150,7 +152,7 @@ func TestToChannels(t *testing.T) {
 	}
 
 	// A padded stride is honoured.
-	padded := Image{Pix: []byte{1, 2, 3, 99, 4, 5, 6, 99}, Width: 1, Height: 2, Stride: 4, Channels: 3}
+	padded := raster.Image{Pix: []byte{1, 2, 3, 99, 4, 5, 6, 99}, Width: 1, Height: 2, Stride: 4, Channels: 3}
 	g := ToChannels(padded, 4, bg, nil)
 	if string(g.Pix) != string([]byte{1, 2, 3, 255, 4, 5, 6, 255}) {
 		t.Fatalf("padded: got %v", g.Pix)

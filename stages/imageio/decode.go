@@ -18,7 +18,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -58,12 +58,11 @@ type Decoder struct {
 	// MaxFileSize refuses larger files before reading them; 0 means DefaultMaxFileSize and a
 	// negative value means no limit.
 	MaxFileSize int64
-	// TargetWidth and TargetHeight, when set, are the size the image will be resized to
-	// afterwards (0 leaves a side free). JPEGs decoded by libjpeg-turbo are then decoded at
-	// 1/2, 1/4 or 1/8 size where that leaves at least twice the target; see ShrinkFactor.
-	TargetWidth, TargetHeight int
-	// Cover says the resize will cover the target box (and crop) rather than fit inside it.
-	Cover bool
+	// MinSize, when set, reports the smallest size an image of width×height (as shown,
+	// after EXIF orientation) may be decoded at: JPEGs decoded by libjpeg-turbo are then
+	// decoded at 1/2, 1/4 or 1/8 size where that leaves at least this much (shrink-on-load;
+	// see ShrinkFactor). A kernels plan answers it: MinSize: plan.MinDecodeSize.
+	MinSize func(width, height int) (minWidth, minHeight int)
 	// Channels, when 1, 3 or 4, converts every image to that many channels; see ToChannels.
 	Channels int
 	// Background is the RGB colour alpha is flattened onto when Channels drops it.
@@ -78,7 +77,7 @@ type Decoder struct {
 
 // Decoded is a decoded file.
 type Decoded struct {
-	Image  Image
+	Image  raster.Image
 	File   walk.File
 	Format string // as named by package image: "jpeg", "png", "gif", "bmp", "tiff", "webp"
 	// SourceWidth and SourceHeight are the size stored in the file, before orientation and
@@ -207,8 +206,8 @@ func (d *Decoder) probe(data []byte) (header, error) {
 	case cfg.Width <= 0 || cfg.Height <= 0:
 		return header{}, fmt.Errorf("%w: %s header gives no pixels (%d×%d)", ErrCorrupt, format, cfg.Width, cfg.Height)
 	}
-	if cfg.Width > kernels.MaxSide || cfg.Height > kernels.MaxSide {
-		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, kernels.MaxSide)
+	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
+		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
 	}
 	max := limit(d.MaxPixels, DefaultMaxPixels)
 	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {
@@ -242,7 +241,9 @@ func (d *Decoder) decode(data []byte) (*Decoded, error) {
 			return nil, err
 		}
 	}
-	img = d.replace(img, Orient(img, h.orientation, d.Pool))
+	if img, err = d.orient(img, raster.Orientation(h.orientation)); err != nil {
+		return nil, err
+	}
 	if d.Channels == 1 || d.Channels == 3 || d.Channels == 4 {
 		img = d.replace(img, ToChannels(img, d.Channels, d.Background, d.Pool))
 	}
@@ -250,8 +251,24 @@ func (d *Decoder) decode(data []byte) (*Decoded, error) {
 	return out, nil
 }
 
+// orient returns img turned upright by o, in a new image from the pool (img goes back to it),
+// or img itself when o is the identity.
+func (d *Decoder) orient(img raster.Image, o raster.Orientation) (raster.Image, error) {
+	if o == raster.Identity {
+		return img, nil
+	}
+	w, h := o.Size(img.Width, img.Height)
+	out := newImage(d.Pool, w, h, img.Channels)
+	if err := raster.Orient(out, img, o); err != nil {
+		d.Pool.Put(out.Pix)
+		d.Pool.Put(img.Pix)
+		return raster.Image{}, err
+	}
+	return d.replace(img, out), nil
+}
+
 // replace returns next, giving old's buffer back when next is a new image.
-func (d *Decoder) replace(old, next Image) Image {
+func (d *Decoder) replace(old, next raster.Image) raster.Image {
 	if len(old.Pix) > 0 && len(next.Pix) > 0 && &old.Pix[0] != &next.Pix[0] {
 		d.Pool.Put(old.Pix)
 	}
@@ -261,19 +278,28 @@ func (d *Decoder) replace(old, next Image) Image {
 // decodeTurbo decodes a JPEG with libjpeg-turbo, when loaded. It declines (ok false) for
 // other formats, CMYK JPEGs and any failure, which the pure-Go decoder then meets and
 // reports in the same words whichever path is built.
-func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (Image, bool) {
+func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (raster.Image, bool) {
 	if h.format != "jpeg" || d.PureGo || turboLoad() != nil {
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	th, err := turboReadHeader(data)
 	if err != nil || th.cmyk || th.width != h.width || th.height != h.height {
-		return Image{}, false
+		return raster.Image{}, false
 	}
-	w, ht := h.width, h.height
-	if h.orientation >= 5 {
-		w, ht = ht, w // the target applies to the image as shown
+	scale := 1
+	if d.MinSize != nil {
+		// MinSize answers for the image as shown.
+		swap := raster.Orientation(h.orientation).Swaps()
+		w, ht := h.width, h.height
+		if swap {
+			w, ht = ht, w
+		}
+		mw, mh := d.MinSize(w, ht)
+		if swap {
+			mw, mh = mh, mw
+		}
+		scale = ShrinkFactor(h.width, h.height, mw, mh)
 	}
-	scale := ShrinkFactor(w, ht, d.TargetWidth, d.TargetHeight, d.Cover)
 	ch := 3
 	if th.gray {
 		ch = 1
@@ -281,13 +307,13 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (Image, bool)
 	img := newImage(d.Pool, ceilDiv(h.width, scale), ceilDiv(h.height, scale), ch)
 	if err := turboDecode(data, img); err != nil {
 		d.Pool.Put(img.Pix)
-		return Image{}, false
+		return raster.Image{}, false
 	}
 	out.Scale, out.Turbo = scale, true
 	return img, true
 }
 
-func (d *Decoder) decodeGo(data []byte, format string) (img Image, err error) {
+func (d *Decoder) decodeGo(data []byte, format string) (img raster.Image, err error) {
 	defer func() {
 		// The x/image decoders have panicked on crafted input before: a bad file must not
 		// take the process down.
@@ -297,36 +323,23 @@ func (d *Decoder) decodeGo(data []byte, format string) (img Image, err error) {
 	}()
 	m, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return Image{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, eofToTruncated(err))
+		return raster.Image{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, eofToTruncated(err))
 	}
 	return FromImage(m, d.Pool), nil
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-// ShrinkFactor returns the largest of 8, 4, 2 by which a w×h image can be shrunk while
-// decoding and still be at least twice the size it will be resized to, or 1. The resize
-// scales the image to fit inside tw×th, or to cover it when cover is set; a side of 0 is
-// free. Twice the target leaves the final resize enough pixels to filter well, as
-// vipsthumbnail does.
-func ShrinkFactor(w, h, tw, th int, cover bool) int {
-	if w <= 0 || h <= 0 || (tw <= 0 && th <= 0) {
+// ShrinkFactor returns the largest of 8, 4 and 2 by which a w×h image can be shrunk while
+// decoding and still be at least minW×minH, or 1. The shrunk sides are rounded up, as
+// libjpeg-turbo rounds them. A plan's MinDecodeSize gives minW×minH: twice the size its
+// resize makes, which leaves the resize enough pixels to filter well, as vipsthumbnail does.
+func ShrinkFactor(w, h, minW, minH int) int {
+	if w <= 0 || h <= 0 {
 		return 1
 	}
-	sx, sy := float64(tw)/float64(w), float64(th)/float64(h)
-	var s float64 // the final scale
-	switch {
-	case tw <= 0:
-		s = sy
-	case th <= 0:
-		s = sx
-	case cover:
-		s = max(sx, sy)
-	default:
-		s = min(sx, sy)
-	}
 	for _, f := range []int{8, 4, 2} {
-		if float64(ceilDiv(w, f)) >= 2*s*float64(w) && float64(ceilDiv(h, f)) >= 2*s*float64(h) {
+		if ceilDiv(w, f) >= minW && ceilDiv(h, f) >= minH {
 			return f
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/image/draw"
 
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -40,7 +41,7 @@ func TestDecodeLosslessFormats(t *testing.T) {
 	cases := []struct {
 		name string
 		data []byte
-		want Image
+		want raster.Image
 	}{
 		{"rgb.png", encodePNG(t, opaque), fromNRGBA(opaque, 3)},
 		{"rgba.png", encodePNG(t, alpha), fromNRGBA(alpha, 4)},
@@ -107,7 +108,7 @@ func TestDecodeWebP(t *testing.T) {
 	alpha := fromNRGBA(webpPattern(64, 48, true), 4)
 	cases := []struct {
 		file    string
-		want    Image
+		want    raster.Image
 		maxDiff float64
 	}{
 		{"lossless.webp", opaque, 0},
@@ -116,7 +117,7 @@ func TestDecodeWebP(t *testing.T) {
 		// misplaced or misread pixels would differ by tens.
 		{"lossy.webp", opaque, 10},
 		{"lossy_alpha.webp", alpha, 10},
-		{"lossless_orient6.webp", Orient(opaque, 6, nil), 0},
+		{"lossless_orient6.webp", orient(t, opaque, 6), 0},
 	}
 	for _, c := range cases {
 		f := walk.File{Root: "testdata", Rel: c.file}

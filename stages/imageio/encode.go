@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // Output formats an Encoder writes.
@@ -60,7 +62,7 @@ func (e *Encoder) Ext() string {
 }
 
 // Encode writes img to w. Images with 4 channels lose their alpha to Background in JPEG.
-func (e *Encoder) Encode(w io.Writer, img Image) error {
+func (e *Encoder) Encode(w io.Writer, img raster.Image) error {
 	if err := check(img); err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func (e *Encoder) Encode(w io.Writer, img Image) error {
 
 // check refuses an Image whose fields do not describe its buffer, which would otherwise
 // make an encoder read out of bounds.
-func check(m Image) error {
+func check(m raster.Image) error {
 	if m.Width <= 0 || m.Height <= 0 || (m.Channels != 1 && m.Channels != 3 && m.Channels != 4) ||
 		m.Stride < m.Width*m.Channels || len(m.Pix) < (m.Height-1)*m.Stride+m.Width*m.Channels {
 		return fmt.Errorf("imageio: invalid image %d×%d, %d channels, stride %d, %d bytes",
@@ -91,7 +93,7 @@ func (e *Encoder) quality() int {
 	return min(e.Quality, 100)
 }
 
-func (e *Encoder) encodeJPEG(w io.Writer, img Image) error {
+func (e *Encoder) encodeJPEG(w io.Writer, img raster.Image) error {
 	if img.Channels == 4 {
 		flat := ToChannels(img, 3, e.Background, e.Pool)
 		defer e.Pool.Put(flat.Pix)
@@ -113,7 +115,7 @@ func (e *Encoder) encodeJPEG(w io.Writer, img Image) error {
 	return jpeg.Encode(w, rgbaView(rgba), opts)
 }
 
-func (e *Encoder) encodePNG(w io.Writer, img Image) error {
+func (e *Encoder) encodePNG(w io.Writer, img raster.Image) error {
 	e.pngOnce.Do(func() {
 		e.png = &png.Encoder{CompressionLevel: e.Compression, BufferPool: &pngBuffers{}}
 	})
@@ -130,15 +132,15 @@ func (e *Encoder) encodePNG(w io.Writer, img Image) error {
 
 // The views share img's pixels: the layouts are the same.
 
-func grayView(m Image) *image.Gray {
+func grayView(m raster.Image) *image.Gray {
 	return &image.Gray{Pix: m.Pix, Stride: m.Stride, Rect: image.Rect(0, 0, m.Width, m.Height)}
 }
 
-func rgbaView(m Image) *image.RGBA {
+func rgbaView(m raster.Image) *image.RGBA {
 	return &image.RGBA{Pix: m.Pix, Stride: m.Stride, Rect: image.Rect(0, 0, m.Width, m.Height)}
 }
 
-func nrgbaView(m Image) *image.NRGBA {
+func nrgbaView(m raster.Image) *image.NRGBA {
 	return &image.NRGBA{Pix: m.Pix, Stride: m.Stride, Rect: image.Rect(0, 0, m.Width, m.Height)}
 }
 

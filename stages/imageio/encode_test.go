@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/image/draw"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 func TestEncodePNGRoundTrip(t *testing.T) {
@@ -65,7 +67,7 @@ func TestEncodeJPEG(t *testing.T) {
 
 // Alpha is flattened onto the background for JPEG, on both paths.
 func TestEncodeJPEGFlattensAlpha(t *testing.T) {
-	img := Image{Pix: make([]byte, 16*16*4), Width: 16, Height: 16, Stride: 64, Channels: 4}
+	img := raster.Image{Pix: make([]byte, 16*16*4), Width: 16, Height: 16, Stride: 64, Channels: 4}
 	for i := 0; i < len(img.Pix); i += 4 {
 		img.Pix[i], img.Pix[i+3] = 255, 0 // red, fully transparent
 	}
@@ -86,7 +88,7 @@ func TestEncodeJPEGFlattensAlpha(t *testing.T) {
 }
 
 func TestEncodeRefusesBadImages(t *testing.T) {
-	for _, m := range []Image{
+	for _, m := range []raster.Image{
 		{},
 		{Pix: make([]byte, 10), Width: 2, Height: 2, Stride: 6, Channels: 3},
 		{Pix: make([]byte, 100), Width: 2, Height: 2, Stride: 2, Channels: 3},
@@ -98,14 +100,14 @@ func TestEncodeRefusesBadImages(t *testing.T) {
 			}
 		}
 	}
-	img := Image{Pix: make([]byte, 3), Width: 1, Height: 1, Stride: 3, Channels: 3}
+	img := raster.Image{Pix: make([]byte, 3), Width: 1, Height: 1, Stride: 3, Channels: 3}
 	if err := (&Encoder{Format: "gif"}).Encode(&bytes.Buffer{}, img); err == nil || !strings.Contains(err.Error(), "gif") {
 		t.Errorf("gif: %v", err)
 	}
 }
 
 func TestEncodeWriteError(t *testing.T) {
-	img := Image{Pix: make([]byte, 64*64*3), Width: 64, Height: 64, Stride: 192, Channels: 3}
+	img := raster.Image{Pix: make([]byte, 64*64*3), Width: 64, Height: 64, Stride: 192, Channels: 3}
 	boom := errors.New("disk on fire")
 	for _, e := range []*Encoder{{}, {PureGo: true}, {Format: PNG}} {
 		if err := e.Encode(failWriter{boom}, img); !errors.Is(err, boom) {

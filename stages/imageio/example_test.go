@@ -45,8 +45,9 @@ func Example() {
 }
 
 func ExampleShrinkFactor() {
-	// A 12-megapixel photo that will become a 224×224 thumbnail can be decoded at 1/8.
-	fmt.Println(imageio.ShrinkFactor(4000, 3000, 224, 224, false))
+	// A 12-megapixel photo that will become a thumbnail of 224×168 needs twice that,
+	// 448×336: it can be decoded at 1/8, 500×375.
+	fmt.Println(imageio.ShrinkFactor(4000, 3000, 448, 336))
 	// Output: 8
 }
 

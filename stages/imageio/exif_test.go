@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 func TestOrientationParsers(t *testing.T) {
@@ -55,8 +57,9 @@ func TestOrientationParsers(t *testing.T) {
 	}
 }
 
-// The orientations, checked against the transforms of github.com/disintegration/imaging,
-// whose Rotate functions turn counter-clockwise.
+// The orientations as the decoder applies them (raster.Orient), checked against the
+// transforms of github.com/disintegration/imaging, whose Rotate functions turn
+// counter-clockwise.
 func TestOrientMatchesImaging(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	src := noise(rng, 7, 5, true)
@@ -74,19 +77,19 @@ func TestOrientMatchesImaging(t *testing.T) {
 		for o := 1; o <= 8; o++ {
 			t.Run(fmt.Sprintf("o%d-c%d", o, ch), func(t *testing.T) {
 				in := ToChannels(fromNRGBA(src, 4), ch, [3]uint8{}, nil)
-				got := Orient(in, o, nil)
+				got := orient(t, in, o)
 				equalImages(t, got, ToChannels(fromNRGBA(want[o], 4), ch, [3]uint8{}, nil))
 			})
 		}
 	}
 	// A padded source stride is honoured.
 	in := fromNRGBA(src, 3)
-	padded := Image{Pix: make([]byte, in.Height*(in.Stride+5)), Width: in.Width, Height: in.Height,
+	padded := raster.Image{Pix: make([]byte, in.Height*(in.Stride+5)), Width: in.Width, Height: in.Height,
 		Stride: in.Stride + 5, Channels: 3}
 	for y := range in.Height {
 		copy(row(&padded, y), row(&in, y))
 	}
-	equalImages(t, Orient(padded, 6, nil), fromNRGBA(want[6], 3))
+	equalImages(t, orient(t, padded, 6), fromNRGBA(want[6], 3))
 }
 
 // Decoding an EXIF-rotated JPEG gives what imaging.Decode with AutoOrientation gives.

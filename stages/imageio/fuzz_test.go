@@ -23,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 		}
 	}
 	const maxPixels = 1 << 16
-	decs := []*Decoder{{PureGo: true, MaxPixels: maxPixels}, {MaxPixels: maxPixels, TargetWidth: 4, TargetHeight: 4}}
+	decs := []*Decoder{{PureGo: true, MaxPixels: maxPixels}, {MaxPixels: maxPixels, MinSize: twiceFit(4, 4)}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, d := range decs {
 			got, err := d.DecodeBytes("fuzz", data)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
 
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -116,7 +117,7 @@ func writeFile(t testing.TB, name string, data []byte) walk.File {
 }
 
 // reference converts m with At and the color models, the slow, obviously right way.
-func reference(m image.Image) Image {
+func reference(m image.Image) raster.Image {
 	b := m.Bounds()
 	ch := 4
 	switch m.(type) {
@@ -156,7 +157,7 @@ func nrgbaOf(c color.Color) []byte {
 }
 
 // equalImages fails unless a and b have the same shape and pixels.
-func equalImages(t testing.TB, got, want Image) {
+func equalImages(t testing.TB, got, want raster.Image) {
 	t.Helper()
 	if got.Width != want.Width || got.Height != want.Height || got.Channels != want.Channels {
 		t.Fatalf("got %d×%d×%d, want %d×%d×%d", got.Width, got.Height, got.Channels,
@@ -176,7 +177,7 @@ func equalImages(t testing.TB, got, want Image) {
 }
 
 // meanAbsDiff is the mean absolute difference of two images of the same shape, per sample.
-func meanAbsDiff(t testing.TB, a, b Image) float64 {
+func meanAbsDiff(t testing.TB, a, b raster.Image) float64 {
 	t.Helper()
 	if a.Width != b.Width || a.Height != b.Height || a.Channels != b.Channels {
 		t.Fatalf("shapes differ: %d×%d×%d and %d×%d×%d", a.Width, a.Height, a.Channels,
@@ -193,7 +194,7 @@ func meanAbsDiff(t testing.TB, a, b Image) float64 {
 }
 
 // fromNRGBA copies an NRGBA image to an Image with ch channels (3 drops alpha).
-func fromNRGBA(m *image.NRGBA, ch int) Image {
+func fromNRGBA(m *image.NRGBA, ch int) raster.Image {
 	b := m.Bounds()
 	out := newImage(nil, b.Dx(), b.Dy(), ch)
 	for y := range b.Dy() {
@@ -283,4 +284,23 @@ func hugeJPEG(jpg []byte, w, h uint16) []byte {
 		i += 2 + n
 	}
 	panic("no SOF0")
+}
+
+// orient returns img turned by EXIF orientation o, with raster.Oriented.
+func orient(t testing.TB, img raster.Image, o int) raster.Image {
+	t.Helper()
+	m, err := raster.Oriented(img, raster.Orientation(o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// twiceFit is a Decoder.MinSize for a resize into tw×th with the aspect ratio kept: twice
+// the fitted size, as kernels.Plan.MinDecodeSize answers for ResizeFit.
+func twiceFit(tw, th int) func(w, h int) (int, int) {
+	return func(w, h int) (int, int) {
+		s := min(float64(tw)/float64(w), float64(th)/float64(h))
+		return min(w, 2*int(math.Round(s*float64(w)))), min(h, 2*int(math.Round(s*float64(h))))
+	}
 }

@@ -1,6 +1,6 @@
 // Package imageio decodes and encodes image files for the pipeline: it turns a file found by
-// package walk into the uint8 interleaved pixels the GPU kernels take, and pixels back into
-// JPEG or PNG bytes.
+// package walk into a raster.Image, the uint8 interleaved pixels the GPU kernels take, and
+// pixels back into JPEG or PNG bytes.
 //
 // # Decoding
 //
@@ -16,14 +16,15 @@
 //
 // Go's image/jpeg decodes about 3× slower than libjpeg-turbo and always at full size. Where
 // the program is built with cgo and libturbojpeg.so.0 can be loaded at run time, JPEG files
-// are decoded by libjpeg-turbo instead, straight into the pooled buffer, and a Decoder given a
-// target size decodes at 1/2, 1/4 or 1/8 of the stored size in the DCT domain when that still
-// leaves at least twice the target (shrink-on-load, as vipsthumbnail does). The library is
-// opened with dlopen and its few functions are declared here, so building needs neither its
-// headers nor a build tag, and a binary built with cgo still runs, on the pure-Go decoder,
-// where the library is absent. CGO_ENABLED=0 builds the pure-Go decoder only. TurboJPEG
-// reports which path is in use; the environment variable GPUPIPE_TURBOJPEG set to "off"
-// disables the library, and set to a file path loads that file instead.
+// are decoded by libjpeg-turbo instead, straight into the pooled buffer, and a Decoder told
+// the smallest size an image may have (Decoder.MinSize, which a kernels plan answers with
+// MinDecodeSize) decodes at 1/2, 1/4 or 1/8 of the stored size in the DCT domain when that
+// still leaves that size (shrink-on-load, as vipsthumbnail does). The library is opened with
+// dlopen and its few functions are declared here, so building needs neither its headers nor a
+// build tag, and a binary built with cgo still runs, on the pure-Go decoder, where the library
+// is absent. CGO_ENABLED=0 builds the pure-Go decoder only. TurboJPEG reports which path is in
+// use; the environment variable GPUPIPE_TURBOJPEG set to "off" disables the library, and set
+// to a file path loads that file instead.
 //
 // # Encoding
 //
@@ -35,22 +36,17 @@ import (
 	"math/bits"
 	"sync"
 
-	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
-
-// Image is an uncompressed image in the layout the GPU kernels take: Height rows of Width
-// pixels, each of Channels interleaved uint8 samples (1: gray, 3: RGB, 4: RGBA,
-// non-premultiplied), row y starting at Pix[y*Stride].
-type Image = kernels.Image
 
 // newImage returns a packed w×h image with c channels whose pixels come from pool (which may
 // be nil). Its contents are undefined.
-func newImage(pool *Pool, w, h, c int) Image {
-	return Image{Pix: pool.Get(w * h * c), Width: w, Height: h, Stride: w * c, Channels: c}
+func newImage(pool *Pool, w, h, c int) raster.Image {
+	return raster.Image{Pix: pool.Get(w * h * c), Width: w, Height: h, Stride: w * c, Channels: c}
 }
 
 // row returns the bytes of row y that hold pixels.
-func row(m *Image, y int) []byte {
+func row(m *raster.Image, y int) []byte {
 	off := y * m.Stride
 	return m.Pix[off : off+m.Width*m.Channels]
 }

@@ -72,6 +72,8 @@ import (
 	"strings"
 	"sync"
 	"unsafe"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // TurboJPEG pixel formats, colour spaces, subsampling and flags, from turbojpeg.h.
@@ -175,7 +177,7 @@ func turboReadHeader(data []byte) (turboHeader, error) {
 
 // turboDecode decodes data into dst, which holds w×h pixels of c channels (1 or 3), w and h
 // being the scaled size.
-func turboDecode(data []byte, dst Image) error {
+func turboDecode(data []byte, dst raster.Image) error {
 	h, err := getHandle(turbo.decoders, false)
 	if err != nil {
 		return err
@@ -208,7 +210,7 @@ func turboError(h C.tjhandle) error {
 // turboEncode compresses img (1 or 3 channels) at quality q with 4:2:0 chroma subsampling,
 // the choice of Go's encoder too, and returns the JPEG bytes to give to put, which must
 // copy them.
-func turboEncode(img Image, q int, put func([]byte) error) error {
+func turboEncode(img raster.Image, q int, put func([]byte) error) error {
 	h, err := getHandle(turbo.encoders, true)
 	if err != nil {
 		return err

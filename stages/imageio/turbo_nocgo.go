@@ -2,7 +2,11 @@
 
 package imageio
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
+)
 
 // Without cgo there is no way to call libjpeg-turbo: every JPEG takes the pure-Go path.
 
@@ -17,9 +21,9 @@ func turboLoad() error { return errNoCgo }
 
 func turboReadHeader([]byte) (turboHeader, error) { return turboHeader{}, errNoCgo }
 
-func turboDecode([]byte, Image) error { return errNoCgo }
+func turboDecode([]byte, raster.Image) error { return errNoCgo }
 
-func turboEncode(Image, int, func([]byte) error) error { return errNoCgo }
+func turboEncode(raster.Image, int, func([]byte) error) error { return errNoCgo }
 
 // cgoBuild says whether this build can call libjpeg-turbo at all.
 const cgoBuild = false

@@ -7,6 +7,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
 // turboLibrary is where Debian's libturbojpeg0 package installs the library.
@@ -72,29 +75,26 @@ func TestTurboEnvironment(t *testing.T) {
 
 func TestShrinkFactor(t *testing.T) {
 	cases := []struct {
-		w, h, tw, th int
-		cover        bool
-		want         int
+		w, h, minW, minH int
+		want             int
 	}{
-		{4000, 3000, 0, 0, false, 1},       // no target
-		{4000, 3000, 250, 250, false, 8},   // 500×375 ≥ 2×(250×188)
-		{4000, 3000, 251, 251, false, 4},   // 500 < 502
-		{4000, 3000, 500, 500, false, 4},   // 1000×750 ≥ 2×(500×375)
-		{4000, 3000, 1000, 1000, false, 2}, // 2000 ≥ 2×1000
-		{4000, 3000, 1001, 1001, false, 1}, // 2000 < 2002
-		{4000, 3000, 250, 250, true, 4},    // cover: 250/3000 scale, 3000/8=375 < 2×250
-		{4000, 3000, 0, 187, false, 8},     // height only: 375 ≥ 374
-		{4000, 3000, 0, 188, false, 4},     // 375 < 376
-		{4000, 3000, 300, 0, false, 4},     // width only: 500 < 600, 1000 ≥ 600
-		{4001, 3001, 250, 250, false, 8},   // sizes round up: 501×376
-		{3000, 4000, 250, 250, false, 8},   // portrait
-		{100, 100, 200, 200, false, 1},     // enlarging
-		{17, 9, 1, 1, false, 8},            // 3×2 ≥ 2×1
-		{0, 10, 1, 1, false, 1},            // no pixels
+		{4000, 3000, 4000, 3000, 1}, // no shrinking
+		{4000, 3000, 500, 375, 8},   // exactly 1/8
+		{4000, 3000, 500, 376, 4},   // fit in 250×250 makes 250×188: 1/8 is a row short of twice
+		{4000, 3000, 502, 377, 4},   // fit in 251×251: 500 < 502
+		{4000, 3000, 1000, 750, 4},  // fit in 500×500
+		{4000, 3000, 2000, 1500, 2}, // fit in 1000×1000
+		{4000, 3000, 2002, 1502, 1}, // fit in 1001×1001: 2000 < 2002
+		{4000, 3000, 666, 500, 4},   // cover 250×250: 3000/8 = 375 < 500
+		{4001, 3001, 501, 376, 8},   // sizes round up: 501×376
+		{3000, 4000, 375, 500, 8},   // portrait
+		{17, 9, 2, 2, 8},            // 3×2
+		{0, 10, 1, 1, 1},            // no pixels
+		{100, 100, 0, 0, 8},         // anything goes
 	}
 	for _, c := range cases {
-		if got := ShrinkFactor(c.w, c.h, c.tw, c.th, c.cover); got != c.want {
-			t.Errorf("ShrinkFactor(%d, %d, %d, %d, %v) = %d, want %d", c.w, c.h, c.tw, c.th, c.cover, got, c.want)
+		if got := ShrinkFactor(c.w, c.h, c.minW, c.minH); got != c.want {
+			t.Errorf("ShrinkFactor(%d, %d, %d, %d) = %d, want %d", c.w, c.h, c.minW, c.minH, got, c.want)
 		}
 	}
 }
@@ -107,7 +107,7 @@ func TestShrinkOnLoad(t *testing.T) {
 	src := photo(rng, 803, 601)
 	jpg := encodeJPEG(t, src, 92)
 	for _, c := range []struct{ tw, th, scale int }{{50, 50, 8}, {100, 100, 4}, {200, 200, 2}, {400, 400, 1}} {
-		got, err := (&Decoder{TargetWidth: c.tw, TargetHeight: c.th}).DecodeBytes("big.jpg", jpg)
+		got, err := (&Decoder{MinSize: twiceFit(c.tw, c.th)}).DecodeBytes("big.jpg", jpg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,32 +121,36 @@ func TestShrinkOnLoad(t *testing.T) {
 		}
 	}
 	// The pure-Go path has no shrink-on-load: it decodes at full size.
-	got, err := (&Decoder{TargetWidth: 50, TargetHeight: 50, PureGo: true}).DecodeBytes("big.jpg", jpg)
+	got, err := (&Decoder{MinSize: twiceFit(50, 50), PureGo: true}).DecodeBytes("big.jpg", jpg)
 	if err != nil || got.Scale != 1 || got.Image.Width != 803 {
 		t.Fatalf("pure Go: %+v, %v", got, err)
 	}
 }
 
-// The target applies to the image as shown: a portrait photo stored sideways is shrunk by
-// its shown size.
+// MinSize answers for the image as shown: a portrait photo stored sideways is shrunk by its
+// shown size.
 func TestShrinkOnLoadWithOrientation(t *testing.T) {
 	requireTurbo(t)
 	rng := rand.New(rand.NewPCG(33, 34))
 	jpg := withJPEGExif(encodeJPEG(t, photo(rng, 800, 400), 90), 6, binary.LittleEndian)
 	// Shown as 400×800, fitted into 100×100 it becomes 50×100. At 1/8 it would be 50×100,
 	// less than twice that; at 1/4 it is 100×200.
-	got, err := (&Decoder{TargetWidth: 100, TargetHeight: 100}).DecodeBytes("side.jpg", jpg)
+	var asked [2]int
+	fit := twiceFit(100, 100)
+	minSize := func(w, h int) (int, int) { asked = [2]int{w, h}; return fit(w, h) }
+	got, err := (&Decoder{MinSize: minSize}).DecodeBytes("side.jpg", jpg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Scale != 4 || got.Image.Width != 100 || got.Image.Height != 200 {
-		t.Fatalf("scale %d, size %d×%d; want 4, 100×200", got.Scale, got.Image.Width, got.Image.Height)
+	if got.Scale != 4 || got.Image.Width != 100 || got.Image.Height != 200 || asked != [2]int{400, 800} {
+		t.Fatalf("scale %d, size %d×%d, MinSize asked for %v; want 4, 100×200, 400×800",
+			got.Scale, got.Image.Width, got.Image.Height, asked)
 	}
 }
 
 // boxShrink averages s×s blocks (smaller at the right and bottom edges), which is what
 // decoding at 1/s in the DCT domain approximates.
-func boxShrink(m Image, s int) Image {
+func boxShrink(m raster.Image, s int) raster.Image {
 	out := newImage(nil, ceilDiv(m.Width, s), ceilDiv(m.Height, s), m.Channels)
 	for y := range out.Height {
 		for x := range out.Width {
@@ -163,4 +167,22 @@ func boxShrink(m Image, s int) Image {
 		}
 	}
 	return out
+}
+
+// A decoder asks a kernels plan directly.
+func TestShrinkOnLoadAsksThePlan(t *testing.T) {
+	requireTurbo(t)
+	jpg := encodeJPEG(t, photo(rand.New(rand.NewPCG(35, 36)), 1603, 1201), 90)
+	plan, err := kernels.NewChain().ResizeFit(200, 200, raster.Lanczos3).Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := (&Decoder{MinSize: plan.MinDecodeSize}).DecodeBytes("plan.jpg", jpg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 200×150 needs 400×300: 1/4 leaves 401×301, 1/8 only 201×151.
+	if got.Scale != 4 || got.Image.Width != 401 || got.Image.Height != 301 {
+		t.Fatalf("scale %d, size %d×%d; want 4, 401×301", got.Scale, got.Image.Width, got.Image.Height)
+	}
 }

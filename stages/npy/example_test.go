@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/npy"
 )
 
@@ -20,7 +20,7 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	img := imageio.Image{Pix: make([]byte, 12), Width: 2, Height: 2, Stride: 6, Channels: 3}
+	img := raster.Image{Pix: make([]byte, 12), Width: 2, Height: 2, Stride: 6, Channels: 3}
 	for _, src := range []string{"a.jpg", "b.jpg", "c.jpg"} {
 		w.AddImage(img, src)
 	}

@@ -21,7 +21,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/output"
 )
 
@@ -147,8 +147,8 @@ func files(t *testing.T, dir string) []string {
 }
 
 // randomImage is a w×h image with c channels of random samples, its stride padded.
-func randomImage(rng *rand.Rand, w, h, c int) imageio.Image {
-	m := imageio.Image{Pix: make([]byte, h*(w*c+5)), Width: w, Height: h, Stride: w*c + 5, Channels: c}
+func randomImage(rng *rand.Rand, w, h, c int) raster.Image {
+	m := raster.Image{Pix: make([]byte, h*(w*c+5)), Width: w, Height: h, Stride: w*c + 5, Channels: c}
 	for i := range m.Pix {
 		m.Pix[i] = uint8(rng.IntN(256))
 	}
@@ -162,7 +162,7 @@ func TestShardsHWC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var images []imageio.Image
+	var images []raster.Image
 	for i := range 7 {
 		img := randomImage(rng, 5, 4, 3)
 		images = append(images, img)
@@ -320,7 +320,7 @@ func TestShardsRefuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := imageio.Image{Pix: make([]byte, 27), Width: 3, Height: 3, Stride: 9, Channels: 3}
+	bad := raster.Image{Pix: make([]byte, 27), Width: 3, Height: 3, Stride: 9, Channels: 3}
 	if err := w.AddImage(bad, "/in/big.jpg"); err == nil || !strings.Contains(err.Error(), "/in/big.jpg is 3×3") {
 		t.Fatalf("wrong size: %v", err)
 	}
@@ -365,7 +365,7 @@ func TestShardsConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 25 {
 				id := g*25 + i
-				img := imageio.Image{Pix: bytes.Repeat([]byte{byte(id)}, 192), Width: 8, Height: 8, Stride: 24, Channels: 3}
+				img := raster.Image{Pix: bytes.Repeat([]byte{byte(id)}, 192), Width: 8, Height: 8, Stride: 24, Channels: 3}
 				if err := w.AddImage(img, fmt.Sprint(id)); err != nil {
 					t.Error(err)
 				}

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/output"
 )
 
@@ -182,7 +182,7 @@ func (w *ShardWriter) Add(row []byte, source string) error {
 }
 
 // AddFloat32s appends one row of float32 values in the shard's layout (a CHWFloat32 shard's
-// RowBytes/4 values, such as a kernels.Tensor's Data), made from the file source. The values
+// RowBytes/4 values, such as a raster.Tensor's Data), made from the file source. The values
 // are written little-endian, as the header's "<f4" says, whatever the machine.
 func (w *ShardWriter) AddFloat32s(row []float32, source string) error {
 	if w.opts.Layout != CHWFloat32 || 4*len(row) != w.rowBytes {
@@ -209,7 +209,7 @@ func (w *ShardWriter) AddFloat32s(row []float32, source string) error {
 // AddImage appends img, made from the file source, converting it to the shard's layout:
 // uint8 samples are copied, float32 values normalised with Mean and Std. The image must
 // have the shard's size and channels (resize first).
-func (w *ShardWriter) AddImage(img imageio.Image, source string) error {
+func (w *ShardWriter) AddImage(img raster.Image, source string) error {
 	o := w.opts
 	if img.Width != o.Width || img.Height != o.Height || img.Channels != o.Channels {
 		return fmt.Errorf("npy: %s is %d×%d with %d channels, shards take %d×%d with %d",
@@ -236,7 +236,7 @@ func (w *ShardWriter) AddImage(img imageio.Image, source string) error {
 }
 
 // toCHWFloat32 converts img into buf (grown as needed) as normalised CHW float32.
-func (w *ShardWriter) toCHWFloat32(img imageio.Image, buf []byte) []byte {
+func (w *ShardWriter) toCHWFloat32(img raster.Image, buf []byte) []byte {
 	buf = append(buf[:0], make([]byte, w.rowBytes)...)
 	plane := img.Width * img.Height
 	for c := range img.Channels {

@@ -1,4 +1,4 @@
-package kernels
+package raster
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 )
 
 // MaxSide is the largest width or height an image may have. It keeps every row stride and
-// coordinate of the kernels, including four-channel float32 rows, inside a C int.
+// coordinate, including those of four-channel float32 rows, inside a C int.
 const MaxSide = 1 << 20
 
 // MaxPixels is the largest number of pixels of any image, input, intermediate or output. It
@@ -14,8 +14,9 @@ const MaxSide = 1 << 20
 // terabytes.
 const MaxPixels = 1 << 28
 
-// ErrImage is wrapped by every error about an image argument; test with errors.Is.
-var ErrImage = errors.New("kernels: bad image")
+// ErrImage is wrapped by every error about an image argument, here and in the packages that
+// take images; test with errors.Is.
+var ErrImage = errors.New("raster: bad image")
 
 // Image is an 8-bit image with interleaved channels (HWC): channel c of pixel (x, y) is
 // Pix[y*Stride + x*Channels + c]. Channels is 1 (grey), 3 (RGB) or 4 (RGBA with straight,
@@ -28,20 +29,20 @@ type Image struct {
 	Channels      int
 }
 
-// NewImage allocates a zeroed image with compact rows.
+// NewImage allocates a zeroed image with compact rows (Stride = width*channels).
 func NewImage(width, height, channels int) (Image, error) {
 	m := Image{Width: width, Height: height, Channels: channels, Stride: width * channels}
-	if err := m.checkShape(); err != nil {
+	if err := m.CheckShape(); err != nil {
 		return Image{}, err
 	}
 	m.Pix = make([]byte, m.Stride*height)
 	return m, nil
 }
 
-// Check reports whether the image is well formed: a supported channel count, a size of at
-// least 1×1 and at most MaxSide on a side, a stride that holds a row, and Pix long enough.
+// Check reports whether the image is well formed: CheckShape, a stride that holds a row, and
+// Pix long enough.
 func (m Image) Check() error {
-	if err := m.checkShape(); err != nil {
+	if err := m.CheckShape(); err != nil {
 		return err
 	}
 	if m.Stride < m.Width*m.Channels {
@@ -54,18 +55,21 @@ func (m Image) Check() error {
 	return nil
 }
 
-func (m Image) checkShape() error {
+// CheckShape is Check without the pixels: it reports whether the channel count is 1, 3 or 4
+// and the size at least 1×1 and within CheckSize. Stride and Pix are not looked at, so it
+// answers for an image whose pixels are gone or not decoded yet.
+func (m Image) CheckShape() error {
 	switch {
 	case m.Channels != 1 && m.Channels != 3 && m.Channels != 4:
 		return fmt.Errorf("%w: %d channels (want 1, 3 or 4)", ErrImage, m.Channels)
 	case m.Width < 1 || m.Height < 1:
 		return fmt.Errorf("%w: empty %d×%d image", ErrImage, m.Width, m.Height)
 	}
-	return checkSize(m.Width, m.Height)
+	return CheckSize(m.Width, m.Height)
 }
 
-// checkSize reports a size past MaxSide or MaxPixels.
-func checkSize(w, h int) error {
+// CheckSize reports a size with a side past MaxSide or more than MaxPixels pixels.
+func CheckSize(w, h int) error {
 	switch {
 	case w > MaxSide || h > MaxSide:
 		return fmt.Errorf("%w: %d×%d is larger than %d on a side", ErrImage, w, h, MaxSide)
@@ -79,9 +83,6 @@ func checkSize(w, h int) error {
 func (m Image) size() int {
 	return (m.Height-1)*m.Stride + m.Width*m.Channels
 }
-
-// rowBytes is the number of bytes of pixel data in one row.
-func (m Image) rowBytes() int { return m.Width * m.Channels }
 
 // Sub returns the view of the rectangle with top-left corner (x, y) and size w×h. It shares
 // Pix with m; nothing is copied. The rectangle must lie inside the image.
@@ -99,16 +100,16 @@ func (m Image) Sub(x, y, w, h int) (Image, error) {
 }
 
 // CenterCrop returns the view of the centred w×h rectangle, clipped to the image. When the
-// margin is odd the extra pixel is on the right or bottom.
+// margin is odd the extra pixel is on the right or bottom. Nothing is copied.
 func (m Image) CenterCrop(w, h int) (Image, error) {
 	if w < 1 || h < 1 {
 		return Image{}, fmt.Errorf("%w: centre crop to %d×%d", ErrImage, w, h)
 	}
-	r := centerRect(m.Width, m.Height, w, h)
-	return m.Sub(r.x, r.y, r.w, r.h)
+	w, h = min(w, m.Width), min(h, m.Height)
+	return m.Sub((m.Width-w)/2, (m.Height-h)/2, w, h)
 }
 
-// Clone returns a copy of m with compact rows.
+// Clone returns a copy of m with compact rows, in memory of its own.
 func (m Image) Clone() (Image, error) {
 	if err := m.Check(); err != nil {
 		return Image{}, err
@@ -120,20 +121,16 @@ func (m Image) Clone() (Image, error) {
 	return c, nil
 }
 
-// rect is a rectangle in pixels.
-type rect struct{ x, y, w, h int }
-
-// centerRect is the centred w×h rectangle of a width×height image, clipped to it.
-func centerRect(width, height, w, h int) rect {
-	w, h = min(w, width), min(h, height)
-	return rect{(width - w) / 2, (height - h) / 2, w, h}
-}
-
 // Tensor is a float32 image in planar layout (CHW): element (c, y, x) is
 // Data[(c*Height+y)*Width + x].
 type Tensor struct {
 	Data                    []float32
 	Channels, Height, Width int
+}
+
+// NewTensor allocates a zeroed channels×height×width tensor.
+func NewTensor(channels, height, width int) Tensor {
+	return Tensor{Data: make([]float32, channels*height*width), Channels: channels, Height: height, Width: width}
 }
 
 // At returns element (c, y, x).

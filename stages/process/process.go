@@ -1,0 +1,238 @@
+// Package process is the image stage: decoded images in, processed images or tensors out,
+// through an operation chain (a *kernels.Plan) on one or more devices.
+//
+//	decoded ─▶ batch ─▶ pack ─▶ gpu ─────────────────────────────▶ unpack ─▶ results
+//	           (up to    (bad    slots in flight on every device:   (one per
+//	           Batch)    images  upload ▶ kernels ▶ download        image, in
+//	                     fail                                       input order)
+//	                     alone)
+//
+// The stage owns every buffer on the way: a decoded image's pixels go back to its decoder's
+// pool as soon as they are in a slot's pinned buffer, each output is copied out of its slot
+// once, and the slot goes back to the ring at once, so a slow consumer never holds the
+// device. Results own their memory; nothing needs releasing. Images dropped by a failure or a
+// cancellation are released by the pipeline.
+//
+// Results come out in input order. An image the chain cannot handle fails alone, before it
+// is batched; a batch that fails on the device (a slot that cannot grow, a Work error) fails
+// each of its images. With Options.OnError set, failures are reported and skipped, one call
+// per image; without it the first failure stops the run.
+package process
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
+	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+)
+
+// Options configure the image stage. The zero value is usable.
+type Options struct {
+	// Name names the device stage in statistics and errors ("gpu" by default); the stages
+	// around it are Name.batch, Name.pack and Name.unpack.
+	Name string
+	// Batch is the number of images per batch (16 by default); MaxWait is how long a batch
+	// waits for more images before it goes to the device incomplete (50 ms by default).
+	Batch   int
+	MaxWait time.Duration
+	// Engine configures each device's overlap engine: Slots (batches in flight per device),
+	// Reserve, HoldLimit.
+	Engine engine.Options
+	// OnError, when set, receives every image that failed, one call at a time, and the run
+	// goes on; when nil, the first failure stops the run.
+	OnError func(*pipeline.StageError)
+}
+
+// Result is one processed image: Image for chains that make images, Tensor for chains that
+// end with Normalize. Both own their memory.
+type Result struct {
+	// Source is the decoded input. Its pixels are gone (returned to the decoder's pool);
+	// its file, format and sizes remain.
+	Source *imageio.Decoded
+	Image  raster.Image
+	Tensor raster.Tensor
+}
+
+// Label names the result by its source file.
+func (r Result) Label() string { return r.Source.Label() }
+
+// Images adds the image stage to in's pipeline: every decoded image goes through plan on
+// one of devs. The plan is checked against each image before batching, so an image it
+// cannot process fails alone.
+func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kernels.Plan, opts Options) *pipeline.Stream[Result] {
+	opts = opts.withDefaults()
+	skip := func(name string) []pipeline.Option {
+		o := []pipeline.Option{pipeline.Name(name)}
+		if opts.OnError != nil {
+			o = append(o, pipeline.SkipErrors(perImage(opts.OnError)))
+		}
+		return o
+	}
+	// Decoded images are most of the memory: groups and batches are handed on without a
+	// queue, so a batch held before the device is the only one waiting.
+	groups := pipeline.Batch(in, opts.Batch, opts.MaxWait, pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
+	batches := pipeline.Custom(groups, packer(plan), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
+	done := engine.Stage(batches, devs, work{plan}, opts.Engine, append(skip(opts.Name), pipeline.Buffer(0))...)
+	return pipeline.FlatMap(done, unpack, pipeline.Name(opts.Name+".unpack"))
+}
+
+func (o Options) withDefaults() Options {
+	if o.Name == "" {
+		o.Name = "gpu"
+	}
+	if o.Batch <= 0 {
+		o.Batch = 16
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 50 * time.Millisecond
+	}
+	return o
+}
+
+// perImage turns the failure of a batch into one failure per image, so that a handler sees
+// files, never batches.
+func perImage(handler func(*pipeline.StageError)) func(*pipeline.StageError) {
+	return func(e *pipeline.StageError) {
+		b, ok := e.Item.(*batch)
+		if !ok {
+			handler(e)
+			return
+		}
+		for _, d := range b.files {
+			handler(&pipeline.StageError{Stage: e.Stage, Item: d, Err: e.Err})
+		}
+	}
+}
+
+// batch is a group of decoded images on its way through a device.
+type batch struct {
+	files []*imageio.Decoded
+	kb    *kernels.Batch
+}
+
+// Label names the batch in errors by its first and last file.
+func (b *batch) Label() string {
+	switch len(b.files) {
+	case 0:
+		return "empty batch"
+	case 1:
+		return b.files[0].Label()
+	}
+	return fmt.Sprintf("%d images, %s … %s", len(b.files), b.files[0].Label(), b.files[len(b.files)-1].Label())
+}
+
+// Release gives the batch's pixels back to their pools. Calling it again does nothing; the
+// batch's layout, which is all its outputs need, stays.
+func (b *batch) Release() {
+	if b.kb != nil {
+		b.kb.DropPixels()
+	}
+	for _, d := range b.files {
+		d.Release()
+	}
+}
+
+// packer checks every image of a group against the plan and makes a batch of those it can
+// process; the others fail alone, through the stage's error policy.
+func packer(plan *kernels.Plan) func(context.Context, *pipeline.IO[[]*imageio.Decoded, *batch]) error {
+	return func(ctx context.Context, sio *pipeline.IO[[]*imageio.Decoded, *batch]) error {
+		for {
+			group, ok := sio.Recv()
+			if !ok {
+				return nil
+			}
+			start := time.Now()
+			b, err := pack(plan, group, sio)
+			sio.AddBusy(time.Since(start))
+			if err != nil {
+				return err
+			}
+			if b == nil {
+				continue
+			}
+			if err := sio.Send(b); err != nil {
+				b.Release()
+				return err
+			}
+		}
+	}
+}
+
+func pack(plan *kernels.Plan, group []*imageio.Decoded, sio *pipeline.IO[[]*imageio.Decoded, *batch]) (*batch, error) {
+	b := &batch{files: make([]*imageio.Decoded, 0, len(group))}
+	images := make([]raster.Image, 0, len(group))
+	for i, d := range group {
+		m := d.Image
+		if _, err := plan.Shape(m.Width, m.Height, m.Channels); err != nil {
+			if ferr := sio.Fail(d, fmt.Errorf("%s: %w", d.Label(), err)); ferr != nil {
+				releaseAll(group[i:])
+				b.Release()
+				return nil, ferr
+			}
+			continue
+		}
+		b.files = append(b.files, d)
+		images = append(images, m)
+	}
+	if len(b.files) == 0 {
+		return nil, nil
+	}
+	b.kb = kernels.NewBatch(images)
+	return b, nil
+}
+
+func releaseAll(ds []*imageio.Decoded) {
+	for _, d := range ds {
+		d.Release()
+	}
+}
+
+// work runs the plan on batches: the engine's Work[*batch, []Result].
+type work struct{ plan *kernels.Plan }
+
+func (w work) Sizes(b *batch) (gpu.Sizes, error) { return w.plan.Sizes(b.kb) }
+
+// Pack copies the pixels into the slot's pinned buffer, after which they are no longer
+// needed: they go back to the decoder's pool here, not when the batch comes out.
+func (w work) Pack(b *batch, host []byte) error {
+	err := w.plan.Pack(b.kb, host)
+	b.Release()
+	return err
+}
+
+func (w work) Enqueue(s gpu.Stream, b *batch, bufs gpu.SlotBuffers) error {
+	return w.plan.Enqueue(s, b.kb, bufs)
+}
+
+// Result copies each output out of the slot, so that the slot goes back to the ring at once.
+func (w work) Result(b *batch, out []byte) ([]Result, error) {
+	o, err := w.plan.Result(b.kb, out)
+	if err != nil {
+		return nil, err
+	}
+	rs := make([]Result, len(b.files))
+	for i, d := range b.files {
+		rs[i].Source = d
+		if o.Tensors != nil {
+			rs[i].Tensor = o.Tensors[i]
+		} else {
+			rs[i].Image = o.Images[i]
+		}
+	}
+	return rs, nil
+}
+
+func unpack(_ context.Context, rs []Result, emit func(Result) error) error {
+	for _, r := range rs {
+		if err := emit(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
