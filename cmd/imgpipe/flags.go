@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/gpupipe/gpupipe/gpu/device"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/job"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
@@ -39,16 +41,19 @@ Flags:
 
 const usageTail = `
 Operations (--ops), applied in order, separated by commas:
-  resize=WxH  fit=WxH|S  shrink=WxH|S  fill=WxH  shorter=S  filter=box|linear|catmullrom|lanczos3
+  fit=WxH|S  shrink=WxH|S  fill=WxH  cover=WxH  stretch=WxH (or resize=WxH)  shorter=S
+  filter=box|linear|catmullrom|lanczos3 (for the resizes after it)
   crop=WxH+X+Y  centercrop=WxH  fliph  flipv  rotate=90|180|270  transpose  transverse
   grey  brightness=B  contrast=C  gamma=G  blur=SIGMA  sharpen=SIGMA[:AMOUNT[:THRESHOLD]]
   normalize=imagenet|M1:M2:M3/S1:S2:S3   (last; makes float32 tensors: use with --tensor)
 
-Size modes (--mode, with --size):
-  fit     the largest size inside the box, keeping the aspect ratio (default)
-  shrink  as fit, but images already inside the box keep their size
-  fill    exactly WxH, stretched (aspect ratio not kept)
-  crop    cover the box keeping the aspect ratio, then crop the centre to exactly WxH
+Size modes (--mode, with --size; the same words as in --ops):
+  fit      the largest size inside the box, keeping the aspect ratio (default)
+  shrink   as fit, but images already inside the box keep their size
+  fill     cover the box keeping the aspect ratio, then crop the centre to exactly WxH
+           (crop is accepted as another name for it)
+  cover    the smallest size that covers the box, keeping the aspect ratio; no crop
+  stretch  exactly WxH, the aspect ratio not kept
 
 Tensor presets (--tensor):
   imagenet        shorter side 256, centre crop 224x224, ImageNet mean and std: float32 NCHW
@@ -64,7 +69,7 @@ Exit status:
 Examples:
   imgpipe --demo build/demo
   imgpipe --in photos --out thumbs --size 256
-  imgpipe --in photos --out thumbs --size 320x240 --mode crop --format png
+  imgpipe --in photos --out thumbs --size 320x240 --mode fill --format png
   imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
   imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
   imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
@@ -104,7 +109,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file); repeat for several")
 	fs.StringVar(&raw.out, "out", "", "output `folder`")
 	fs.StringVar(&raw.size, "size", "", "resize to `S` (longest side) or WxH, see --mode")
-	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: fit, shrink, fill or crop")
+	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
 	fs.StringVar(&raw.ops, "ops", "", "operation `chain`, such as \"resize=512x512,grey,blur=1.5\" (see below)")
 	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
@@ -237,46 +242,54 @@ func (raw *rawFlags) chain(c *job.Config) error {
 	if raw.tensor != "" {
 		return raw.tensorChain(c)
 	}
-	text := raw.ops
+	filter, err := raster.ParseFilter(raw.filter)
+	if err != nil {
+		return fmt.Errorf("--filter: %w", err)
+	}
+	chain := kernels.NewChain()
 	if raw.size != "" {
-		op, err := sizeOp(raw.size, raw.mode)
-		if err != nil {
+		if chain, err = sizeChain(raw.size, raw.mode, filter); err != nil {
 			return err
 		}
-		text = op + "," + text
 	} else if raw.mode != "fit" {
 		return errors.New("--mode needs --size")
 	}
-	ops, err := job.ParseOps("filter=" + raw.filter + "," + text)
+	ops, err := kernels.ParseChain("filter=" + raw.filter + "," + raw.ops)
 	if err != nil {
-		return err
+		return fmt.Errorf("--ops: %w", err)
 	}
-	if ops.Tensor {
+	c.Chain = chain.Then(ops)
+	plan, err := c.Chain.Plan()
+	if err != nil {
+		return fmt.Errorf("--ops: %w", err)
+	}
+	if plan.Tensor() {
 		return errors.New("--ops ends with normalize, which makes tensors: add --tensor to write shards")
 	}
-	c.Ops = ops
 	return nil
 }
 
-// sizeOp turns --size and --mode into an operation.
-func sizeOp(size, mode string) (string, error) {
-	if _, _, err := job.ParseSize(size); err != nil {
-		return "", fmt.Errorf("--size: %w", err)
+// sizeChain turns --size and --mode into a resize. The modes are the words --ops uses for
+// the same operations.
+func sizeChain(size, mode string, f raster.Filter) (kernels.Chain, error) {
+	w, h, err := kernels.ParseSize(size)
+	if err != nil {
+		return kernels.Chain{}, fmt.Errorf("--size: %w", err)
 	}
-	square := !strings.ContainsAny(size, "xX")
+	c := kernels.NewChain()
 	switch mode {
-	case "fit", "shrink":
-		return mode + "=" + size, nil
-	case "fill", "crop":
-		if square {
-			size += "x" + size
-		}
-		if mode == "fill" {
-			return "resize=" + size, nil
-		}
-		return "fill=" + size, nil
+	case "fit":
+		return c.ResizeFit(w, h, f), nil
+	case "shrink":
+		return c.ResizeShrink(w, h, f), nil
+	case "fill", "crop": // crop: the name this mode had before it took --ops' word
+		return c.ResizeFill(w, h, f), nil
+	case "cover":
+		return c.ResizeCover(w, h, f), nil
+	case "stretch":
+		return c.Resize(w, h, f), nil
 	}
-	return "", fmt.Errorf("--mode %q: want fit, shrink, fill or crop", mode)
+	return kernels.Chain{}, fmt.Errorf("--mode %q: want fit, shrink, fill, cover or stretch", mode)
 }
 
 // tensorChain is the chain of a --tensor preset, and the shard layout.
@@ -297,8 +310,8 @@ func (raw *rawFlags) tensorChain(c *job.Config) error {
 	if raw.shardRows < 1 {
 		return fmt.Errorf("--shard-rows %d: want at least 1", raw.shardRows)
 	}
-	ops, err := job.ParseOps("filter=" + raw.filter + "," + text)
-	c.Ops, c.Tensors = ops, t
+	chain, err := kernels.ParseChain("filter=" + raw.filter + "," + text)
+	c.Chain, c.Tensors = chain, t
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"image/gif"
 	"image/jpeg"
 	"image/png"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -331,7 +332,7 @@ func TestUsageErrors(t *testing.T) {
 		{"--out", in},
 		{"--in", filepath.Join(in, "missing"), "--out", in},
 		{"--in", in, "--out", in, "--size", "big"},
-		{"--in", in, "--out", in, "--size", "10", "--mode", "stretch"},
+		{"--in", in, "--out", in, "--size", "10", "--mode", "squash"},
 		{"--in", in, "--out", in, "--ops", "explode=3"},
 		{"--in", in, "--out", in, "--quality", "0"},
 		{"--in", in, "--out", in, "--device", "tpu"},
@@ -523,4 +524,45 @@ func waitForOutputs(t *testing.T, dir string, n int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no %d outputs in %s after a minute", n, dir)
+}
+
+// --mode and --ops use the same word for the same operation: the outputs are identical.
+func TestModeAndOpsWordsAgree(t *testing.T) {
+	in := t.TempDir()
+	goodImages(t, in, 3, 2)
+	for _, mode := range []string{"fit", "shrink", "fill", "cover", "stretch"} {
+		byMode, byOps := t.TempDir(), t.TempDir()
+		for _, args := range [][]string{
+			{"--out", byMode, "--size", "30x20", "--mode", mode},
+			{"--out", byOps, "--ops", mode + "=30x20"},
+		} {
+			res := imgpipe(t, append([]string{"--in", in, "--format", "png", "--progress", "none"}, args...)...)
+			if res.code != exitOK {
+				t.Fatalf("%v: exit %d\n%s", args, res.code, res.stderr)
+			}
+		}
+		a, b := readTree(t, byMode), readTree(t, byOps)
+		if len(a) != 3 || !maps.EqualFunc(a, b, bytes.Equal) {
+			t.Errorf("--mode %s and --ops %s=30x20 differ (%d and %d files)", mode, mode, len(a), len(b))
+		}
+	}
+}
+
+// readTree reads every file under dir, keyed by its path relative to dir.
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path)
+		files[rel] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

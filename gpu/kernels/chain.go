@@ -69,6 +69,11 @@ func (c Chain) add(o op) Chain {
 	return Chain{ops: append(ops, o)}
 }
 
+// Then returns the chain of c's operations followed by next's.
+func (c Chain) Then(next Chain) Chain {
+	return Chain{ops: append(append(make([]op, 0, len(c.ops)+len(next.ops)), c.ops...), next.ops...)}
+}
+
 // Resize scales every image to exactly w×h with filter f (antialiased when downscaling),
 // without keeping the aspect ratio: the word stretch (or resize) of ParseChain.
 func (c Chain) Resize(w, h int, f raster.Filter) Chain {

@@ -44,8 +44,9 @@ type Config struct {
 	// Shard takes one part of the sorted input, for runs split between machines.
 	Shard walk.Shard
 
-	// Ops is the chain every image goes through.
-	Ops Ops
+	// Chain is the operations every image goes through (kernels.ParseChain reads them from
+	// text).
+	Chain kernels.Chain
 
 	// Format ("jpeg" or "png"), Quality and Background (for alpha in JPEG) describe image
 	// outputs; Template names them (nil: output.DefaultTemplate); Overwrite replaces
@@ -122,7 +123,7 @@ type run struct {
 
 func newRun(cfg Config) (*run, error) {
 	cfg = withDefaults(cfg)
-	plan, err := cfg.Ops.Chain.Plan()
+	plan, err := cfg.Chain.Plan()
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/engine"
+	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -84,13 +85,13 @@ func cpuDevice(t *testing.T, opts ...cpu.Option) gpu.Device {
 	return dev
 }
 
-func mustOps(t *testing.T, text string) Ops {
+func mustChain(t *testing.T, text string) kernels.Chain {
 	t.Helper()
-	ops, err := ParseOps(text)
+	c, err := kernels.ParseChain(text)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ops
+	return c
 }
 
 // Every output must be exactly what the chain computes on the host for its own input: a
@@ -99,10 +100,10 @@ func mustOps(t *testing.T, text string) Ops {
 func TestOutputsMatchTheHostComputation(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	names := writePNGs(t, in, 40, 1)
-	ops := mustOps(t, "fit=24x20,sharpen=1:0.7,fliph")
+	ops := mustChain(t, "fit=24x20,sharpen=1:0.7,fliph")
 	dev := cpuDevice(t, cpu.RandomDelays(7, 300*time.Microsecond))
 	rep, err := Run(context.Background(), Config{
-		Inputs: []string{in}, Output: out, Ops: ops, Format: "png", Devices: []gpu.Device{dev},
+		Inputs: []string{in}, Output: out, Chain: ops, Format: "png", Devices: []gpu.Device{dev},
 		Batch: 3, Slots: 3, DecodeWorkers: 3, EncodeWorkers: 2,
 	})
 	if err != nil {
@@ -111,7 +112,7 @@ func TestOutputsMatchTheHostComputation(t *testing.T) {
 	if rep.Counts.Done != int64(len(names)) || rep.Counts.Failed != 0 {
 		t.Fatalf("counts %+v, failures %v", rep.Counts, rep.Failures)
 	}
-	plan, err := ops.Chain.Plan()
+	plan, err := ops.Plan()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestDeviceFaultStopsTheRunAndNamesTheBatch(t *testing.T) {
 	writePNGs(t, in, 30, 3)
 	dev := cpuDevice(t, cpu.FailLaunch(5))
 	_, err := Run(context.Background(), Config{
-		Inputs: []string{in}, Output: out, Ops: mustOps(t, "fit=16"), Format: "png",
+		Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=16"), Format: "png",
 		Devices: []gpu.Device{dev}, Batch: 4,
 	})
 	var be *engine.BatchError
@@ -179,7 +180,7 @@ func TestCancelledRunLeavesNoPartialFiles(t *testing.T) {
 	dev := cpuDevice(t, cpu.RandomDelays(1, time.Millisecond))
 	go func() { time.Sleep(30 * time.Millisecond); cancel() }()
 	rep, err := Run(ctx, Config{
-		Inputs: []string{in}, Output: out, Ops: mustOps(t, "fit=40"), Format: "png",
+		Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=40"), Format: "png",
 		Devices: []gpu.Device{dev}, Batch: 2, DecodeWorkers: 1, EncodeWorkers: 1,
 	})
 	if !errors.Is(err, context.Canceled) || !rep.Interrupted {
@@ -197,7 +198,7 @@ func TestTensorShardsNeedAFixedSize(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	writePNGs(t, in, 2, 5)
 	_, err := Run(context.Background(), Config{
-		Inputs: []string{in}, Output: out, Ops: mustOps(t, "fit=32,normalize=imagenet"),
+		Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=32,normalize=imagenet"),
 		Tensors: &Tensors{Layout: 1}, Devices: []gpu.Device{cpuDevice(t)},
 	})
 	if err == nil || !strings.Contains(err.Error(), "one output size") {
@@ -205,15 +206,3 @@ func TestTensorShardsNeedAFixedSize(t *testing.T) {
 	}
 }
 
-// ParseOps is kernels.ParseChain (tested there) with the chain's kind of output.
-func TestParseOps(t *testing.T) {
-	for text, tensor := range map[string]bool{"fit=50x50,grey": false, "shorter=256,centercrop=224x224,normalize=imagenet": true} {
-		ops, err := ParseOps(text)
-		if err != nil || ops.Tensor != tensor || ops.Chain.String() != text {
-			t.Errorf("%q: %+v %v", text, ops, err)
-		}
-	}
-	if _, err := ParseOps("resize=10"); err == nil {
-		t.Error("ParseOps(resize=10) accepted it")
-	}
-}

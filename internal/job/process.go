@@ -100,5 +100,5 @@ func (r *run) fixedShape() (kernels.Shape, error) {
 		return s, nil
 	}
 	return kernels.Shape{}, fmt.Errorf("tensor shards need one output size, but the size of what the operations %q make depends on the input's: end them with a fixed size (resize=WxH, fill=WxH, or centercrop=WxH after shorter=S)",
-		r.cfg.Ops.Chain.String())
+		r.cfg.Chain.String())
 }
