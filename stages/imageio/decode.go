@@ -126,6 +126,12 @@ func (d *Decoder) Decode(ctx context.Context, f walk.File) (*Decoded, error) {
 	return out, nil
 }
 
+// DecodeFile reads and decodes the file at path, for callers that have a path rather than a
+// walk.File; its File has Root "" and Rel path.
+func (d *Decoder) DecodeFile(ctx context.Context, path string) (*Decoded, error) {
+	return d.Decode(ctx, walk.File{Rel: path})
+}
+
 // DecodeBytes decodes an image held in memory; name is used in errors. data is only read.
 func (d *Decoder) DecodeBytes(name string, data []byte) (*Decoded, error) {
 	out, err := d.decode(data)

@@ -2,10 +2,15 @@ package imageio_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/gpupipe/gpupipe/stages/imageio"
 )
@@ -57,4 +62,26 @@ func ExampleDecoder_DecodeBytes_tooLarge() {
 	_, err := dec.DecodeBytes("bomb.png", pngHeader(100000, 100000))
 	fmt.Println(err)
 	// Output: bomb.png: image too large: 100000×100000 is 10000.0 megapixels, over the limit of 100.0
+}
+
+func ExampleDecoder_DecodeFile() {
+	dir, _ := os.MkdirTemp("", "decodefile-")
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "grey.png")
+	f, _ := os.Create(path)
+	png.Encode(f, image.NewGray(image.Rect(0, 0, 3, 5)))
+	f.Close()
+
+	d, err := (&imageio.Decoder{}).DecodeFile(context.Background(), path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer d.Release()
+	fmt.Println(d.Format, d.Image.Width, d.Image.Height, d.Image.Channels, d.Label() == path)
+	_, err = (&imageio.Decoder{}).DecodeFile(context.Background(), filepath.Join(dir, "missing.png"))
+	fmt.Println(errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// png 3 5 1 true
+	// true
 }
