@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -126,4 +127,36 @@ func ExamplePipeline_Stats() {
 	// slow: in 20 out 20
 	// sink: in 20 out 20
 	// bottleneck: slow
+}
+
+// WriteStats prints a run's statistics as a table. Here the statistics are made up, as a
+// run of 1000 images would leave them: the decode stage is the bottleneck, its workers busy
+// 95% of the time.
+func ExampleWriteStats() {
+	ms := time.Millisecond
+	stats := []pipeline.StageStats{
+		{Name: "walk", Kind: "generate", Workers: 1, Out: 1000,
+			Busy: 150 * ms, WaitOut: 1850 * ms, Elapsed: 2 * time.Second},
+		{Name: "decode", Kind: "ordered-map", Workers: 4, In: 1000, Out: 998, Errors: 2, ErrorUnits: 2,
+			Busy: 7600 * ms, WaitIn: 120 * ms, WaitOut: 80 * ms, WaitOrder: 200 * ms,
+			QueueLen: 8, QueueCap: 8, Elapsed: 2 * time.Second},
+		{Name: "batch", Kind: "batch", Workers: 1, In: 998, Out: 63,
+			Busy: 20 * ms, WaitIn: 1900 * ms, WaitOut: 80 * ms, QueueCap: 2, Elapsed: 2 * time.Second},
+		{Name: "gpu", Kind: "custom", Workers: 1, In: 63, Out: 63, Units: true, DoneUnits: 998,
+			Busy: 1100 * ms, WaitIn: 850 * ms, QueueLen: 1, QueueCap: 2, Elapsed: 2 * time.Second,
+			Extra: map[string]float64{"slots": 2, "batches": 63, "h2d_ms": 212.5}},
+		{Name: "write", Kind: "for-each", Workers: 2, In: 998, Out: 998,
+			Busy: 1400 * ms, WaitIn: 2600 * ms, QueueCap: 4, Elapsed: 2 * time.Second},
+	}
+	if err := pipeline.WriteStats(os.Stdout, stats); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// stage     workers    in   out  errors  busy  wait in  wait out  wait order  queue  units  extra
+	// walk            1     0  1000       0    8%        0     1.85s           0      -      -
+	// decode *        4  1000   998       2   95%    120ms    80.0ms       200ms    8/8      -
+	// batch           1   998    63       0    1%    1.90s    80.0ms           0    0/2      -
+	// gpu             1    63    63       0   55%    850ms         0           0    1/2    998  batches=63 h2d_ms=212.5 slots=2
+	// write           2   998   998       0   35%    2.60s         0           0    0/4      -
+	// * bottleneck: decode, 95% busy
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gpupipe/gpupipe/pipeline"
 )
@@ -134,5 +135,38 @@ func TestCountUnitsBuildErrors(t *testing.T) {
 	pipeline.Discard(pipeline.FromSlice(p, ints(3), pipeline.CountUnits(func(int) int { return 1 })))
 	if err := p.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "a source has none") {
 		t.Errorf("on a source: %v", err)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+func TestWriteStatsOfARun(t *testing.T) {
+	p := pipeline.New()
+	slow := pipeline.OrderedMap(pipeline.FromSlice(p, ints(200), pipeline.Name("src")), func(_ context.Context, x int) (int, error) {
+		time.Sleep(100 * time.Microsecond)
+		return x, nil
+	}, pipeline.Workers(2), pipeline.Name("slow"))
+	pipeline.Discard(slow, pipeline.Name("sink"))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := pipeline.WriteStats(&b, p.Stats()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "stage ") || !strings.HasPrefix(lines[2], "slow *") ||
+		!strings.HasPrefix(lines[4], "* bottleneck: slow, ") || strings.Contains(lines[0], "units") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	for _, line := range lines[:4] {
+		if utf8.RuneCountInString(line) > utf8.RuneCountInString(lines[0]) || strings.HasSuffix(line, " ") {
+			t.Errorf("line %q is not aligned with the header or has trailing spaces", line)
+		}
+	}
+	if err := pipeline.WriteStats(failingWriter{}, p.Stats()); err == nil || err.Error() != "disk full" {
+		t.Errorf("write error: %v", err)
 	}
 }
