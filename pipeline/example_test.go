@@ -160,3 +160,90 @@ func ExampleWriteStats() {
 	// write           2   998   998       0   35%    2.60s         0           0    0/4      -
 	// * bottleneck: decode, 95% busy
 }
+
+func ExampleOrderedMap() {
+	p := pipeline.New()
+	delays := pipeline.FromSlice(p, []int{30, 20, 10, 0})
+	// Four workers finish the items in reverse order; the results come out in input order.
+	done := pipeline.OrderedMap(delays, func(_ context.Context, ms int) (string, error) {
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return fmt.Sprintf("%dms", ms), nil
+	}, pipeline.Workers(4))
+	out := pipeline.Collect(done)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(out.Value())
+	// Output: [30ms 20ms 10ms 0ms]
+}
+
+// buffer stands for an item that holds a resource, such as pooled memory.
+type buffer struct{ name string }
+
+func (b *buffer) Release()      { fmt.Println("released", b.name) }
+func (b *buffer) Label() string { return b.name }
+
+// Example_droppedItems shows the rule for dropped items: an item the pipeline does not
+// deliver (here, one that fails under SkipErrors) has its Release method called by the
+// pipeline, after the SkipErrors handler has seen it. Delivered items are never released
+// by the pipeline: they are the receiver's.
+func Example_droppedItems() {
+	p := pipeline.New()
+	bufs := pipeline.FromSlice(p, []*buffer{{"a"}, {"b"}, {"c"}})
+	checked := pipeline.Map(bufs, func(_ context.Context, b *buffer) (*buffer, error) {
+		if b.name == "b" {
+			return nil, errors.New("checksum mismatch") // b stays the pipeline's
+		}
+		return b, nil
+	}, pipeline.Name("check"), pipeline.SkipErrors(func(err *pipeline.StageError) {
+		fmt.Println("skipped:", err)
+	}))
+	out := pipeline.Collect(checked)
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	for _, b := range out.Value() {
+		fmt.Println("delivered", b.name)
+	}
+	// Output:
+	// skipped: stage "check": item "b": checksum mismatch
+	// released b
+	// delivered a
+	// delivered c
+}
+
+// CountUnits lets the statistics, and the progress display, count the items inside
+// batches.
+func ExampleCountUnits() {
+	p := pipeline.New()
+	batches := pipeline.Batch(pipeline.FromSlice(p, []int{1, 2, 3, 4, 5}), 2, 0)
+	pipeline.ForEach(batches, func(context.Context, []int) error { return nil },
+		pipeline.Name("write"), pipeline.CountUnits(func(b []int) int { return len(b) }))
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	for _, s := range p.Stats() {
+		if s.Name == "write" {
+			fmt.Printf("%s: %d batches, %d items\n", s.Name, s.Out, s.DoneUnits)
+		}
+	}
+	// Output: write: 3 batches, 5 items
+}
+
+// Items without a Label or String method, such as plain strings, are not named by the error:
+// its message is the stage's name and the function's error, which often names the item
+// itself, as os.Stat's does.
+func ExampleStageError_unlabelled() {
+	p := pipeline.New()
+	paths := pipeline.FromSlice(p, []string{"/nonexistent/x"})
+	sizes := pipeline.Map(paths, func(_ context.Context, path string) (int64, error) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0, err
+		}
+		return fi.Size(), nil
+	}, pipeline.Name("stat"))
+	pipeline.Discard(sizes)
+	fmt.Println(p.Run(context.Background()))
+	// Output: stage "stat": stat /nonexistent/x: no such file or directory
+}
