@@ -55,13 +55,13 @@ func (io *IO[T, R]) Recv() (T, bool) {
 // context's error once the run is cancelled. Time blocked counts as waiting for room. v is
 // the pipeline's from the call on: when Send returns an error, v has been released.
 func (io *IO[T, R]) Send(v R) error {
-	if !send(io.ctx, io.out, v, io.c, true) {
-		if io.dropOut != nil {
-			io.dropOut(v)
-		}
-		return io.ctx.Err()
+	if send(io.ctx, io.out, v, io.c, true) {
+		return nil
 	}
-	return nil
+	if io.dropOut != nil {
+		io.dropOut(v)
+	}
+	return io.ctx.Err()
 }
 
 // AddBusy adds d to the stage's busy time: time spent working, as opposed to waiting.

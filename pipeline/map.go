@@ -9,6 +9,16 @@ import "context"
 // seen it; handle itself releases what it could not hand on.
 func itemLoop[T any](s *stage, inq <-chan T, drop func(T), handle func(ctx context.Context, c *counters, x T) (stop bool, err error)) func(context.Context, *counters) error {
 	count := unitCounter[T](s)
+	if count != nil { // only stages that count units pay for it
+		uncounted := handle
+		handle = func(ctx context.Context, c *counters, x T) (bool, error) {
+			stop, err := uncounted(ctx, c, x)
+			if err == nil && !stop {
+				bump(&c.doneUnits, int64(count(x)))
+			}
+			return stop, err
+		}
+	}
 	return func(ctx context.Context, c *counters) error {
 		for {
 			x, ok := recv(ctx, inq, c, false)
@@ -28,9 +38,6 @@ func itemLoop[T any](s *stage, inq <-chan T, drop func(T), handle func(ctx conte
 			}
 			if stop {
 				return nil
-			}
-			if count != nil {
-				bump(&c.doneUnits, int64(count(x)))
 			}
 		}
 	}
@@ -52,21 +59,33 @@ func Map[T, R any](in *Stream[T], fn func(ctx context.Context, x T) (R, error), 
 	cfg := newConfig(opts)
 	s, inq := consume(in, "map", cfg, cfg.workers)
 	out := newStream[R](s)
-	dropIn, dropOut := dropper[T](s), dropper[R](s)
-	s.runWorkers(itemLoop(s, inq, dropIn, func(ctx context.Context, c *counters, x T) (bool, error) {
+	s.runWorkers(itemLoop(s, inq, dropper[T](s), mapItem(fn, out, dropper[R](s))), func() { close(out.ch) })
+	return out
+}
+
+// mapItem is Map's handling of one item. Where results have nothing to release (drop is
+// nil), it is the plain version: nothing on the hot path is spent on the rule.
+func mapItem[T, R any](fn func(context.Context, T) (R, error), out *Stream[R], drop func(R)) func(context.Context, *counters, T) (bool, error) {
+	if drop == nil {
+		return func(ctx context.Context, c *counters, x T) (bool, error) {
+			r, err := call1(fn, ctx, x)
+			if err != nil {
+				return false, err
+			}
+			return !send(ctx, out.ch, r, c, false), nil
+		}
+	}
+	return func(ctx context.Context, c *counters, x T) (bool, error) {
 		r, err := call1(fn, ctx, x)
 		if err != nil {
 			return false, err
 		}
-		if !send(ctx, out.out(), r, c, false) {
-			if dropOut != nil {
-				dropOut(r)
-			}
-			return true, nil
+		if send(ctx, out.ch, r, c, false) {
+			return false, nil
 		}
-		return false, nil
-	}), func() { close(out.ch) })
-	return out
+		drop(r)
+		return true, nil
+	}
 }
 
 // Filter emits the items for which keep returns true, with Workers goroutines. With more
@@ -77,20 +96,33 @@ func Filter[T any](in *Stream[T], keep func(ctx context.Context, x T) (bool, err
 	s, inq := consume(in, "filter", cfg, cfg.workers)
 	out := newStream[T](s)
 	drop := dropper[T](s)
-	s.runWorkers(itemLoop(s, inq, drop, func(ctx context.Context, c *counters, x T) (bool, error) {
+	s.runWorkers(itemLoop(s, inq, drop, filterItem(keep, out, drop)), func() { close(out.ch) })
+	return out
+}
+
+// filterItem is Filter's handling of one item, in a plain version where items have nothing
+// to release.
+func filterItem[T any](keep func(context.Context, T) (bool, error), out *Stream[T], drop func(T)) func(context.Context, *counters, T) (bool, error) {
+	if drop == nil {
+		return func(ctx context.Context, c *counters, x T) (bool, error) {
+			pass, err := call1(keep, ctx, x)
+			if err != nil || !pass {
+				return false, err
+			}
+			return !send(ctx, out.ch, x, c, false), nil
+		}
+	}
+	return func(ctx context.Context, c *counters, x T) (bool, error) {
 		pass, err := call1(keep, ctx, x)
 		if err != nil {
 			return false, err
 		}
-		if pass && send(ctx, out.out(), x, c, false) {
+		if pass && send(ctx, out.ch, x, c, false) {
 			return false, nil
 		}
-		if drop != nil {
-			drop(x)
-		}
+		drop(x)
 		return pass, nil // passed but not sent: the run is over
-	}), func() { close(out.ch) })
-	return out
+	}
 }
 
 // FlatMap calls fn for every item with Workers goroutines; fn emits any number of results
@@ -108,9 +140,8 @@ func FlatMap[T, R any](in *Stream[T], fn func(ctx context.Context, x T, emit fun
 	out := newStream[R](s)
 	dropIn, dropOut := dropper[T](s), dropper[R](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
-		emitted := false
+		emitted := false // whether fn has called emit for the current item; kept only if dropIn
 		emit := func(r R) error {
-			emitted = true
 			if !send(ctx, out.out(), r, c, false) {
 				if dropOut != nil {
 					dropOut(r)
@@ -121,6 +152,11 @@ func FlatMap[T, R any](in *Stream[T], fn func(ctx context.Context, x T, emit fun
 		}
 		var drop func(T)
 		if dropIn != nil {
+			plain := emit
+			emit = func(r R) error {
+				emitted = true
+				return plain(r)
+			}
 			drop = func(x T) {
 				if !emitted {
 					dropIn(x)

@@ -165,18 +165,15 @@ func (o *reorder[T, R]) acquire(ctx context.Context) bool {
 }
 
 func (o *reorder[T, R]) work(ctx context.Context, c *counters) error {
-	done := ctx.Done()
 	for {
 		j, ok := o.next(c)
 		if !ok {
 			return nil
 		}
-		select {
-		case <-done: // the run is over: drop the item rather than work on it
+		if ctx.Err() != nil { // the run is over: drop the item rather than work on it
 			o.drop(j.x)
 			o.results <- seqResult[R]{seq: j.seq}
 			continue
-		default:
 		}
 		r, err := call1(o.fn, ctx, j.x)
 		if err != nil {

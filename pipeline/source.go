@@ -22,13 +22,14 @@ func source[T any](p *Pipeline, kind string, opts []Option, release bool, body f
 	}
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		ch := out.out()
+		if drop == nil {
+			return body(ctx, func(v T) bool { return send(ctx, ch, v, c, false) })
+		}
 		return body(ctx, func(v T) bool {
 			if send(ctx, ch, v, c, false) {
 				return true
 			}
-			if drop != nil {
-				drop(v)
-			}
+			drop(v)
 			return false
 		})
 	}, func() { close(out.ch) })
