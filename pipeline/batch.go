@@ -8,7 +8,9 @@ import (
 
 // Batch groups items into slices of up to maxSize, in input order. A batch is emitted when it
 // is full, when maxWait has passed since its first item arrived (maxWait ≤ 0: never), or when
-// the input ends. Each batch is a new slice that the consumer owns.
+// the input ends. Each batch is a new slice that the consumer owns. When the run ends early,
+// the items of a batch not handed on are released one by one (see "Dropped items" in the
+// package documentation), as are those of a batch dropped further down.
 func Batch[T any](in *Stream[T], maxSize int, maxWait time.Duration, opts ...Option) *Stream[[]T] {
 	cfg := single(opts)
 	s, inq := consume(in, "batch", cfg, 1)
@@ -16,8 +18,9 @@ func Batch[T any](in *Stream[T], maxSize int, maxWait time.Duration, opts ...Opt
 	if maxSize < 1 {
 		in.p.buildError(fmt.Errorf("pipeline: stage %q: Batch size %d is below 1", s.name, maxSize))
 	}
+	drop, count := dropper[T](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
-		b := batcher[T]{ctx: ctx, c: c, in: inq, out: out.out(), size: maxSize, wait: maxWait}
+		b := batcher[T]{ctx: ctx, c: c, in: inq, out: out.out(), size: maxSize, wait: maxWait, drop: drop, count: count}
 		b.run()
 		return nil
 	}, func() { close(out.ch) })
@@ -32,6 +35,8 @@ type batcher[T any] struct {
 	size  int
 	wait  time.Duration
 	timer *time.Timer
+	drop  func(T)
+	count func(T) int
 }
 
 func (b *batcher[T]) run() {
@@ -42,7 +47,16 @@ func (b *batcher[T]) run() {
 		}
 		batch := append(make([]T, 0, b.size), first)
 		batch, more := b.fill(batch)
-		if !send(b.ctx, b.out, batch, b.c, false) || !more {
+		if !send(b.ctx, b.out, batch, b.c, false) {
+			dropAll(b.drop, batch)
+			return
+		}
+		if b.count != nil {
+			for _, x := range batch {
+				bump(&b.c.doneUnits, int64(b.count(x)))
+			}
+		}
+		if !more {
 			return
 		}
 	}
@@ -108,21 +122,27 @@ func (b *batcher[T]) startTimer() <-chan time.Time {
 	return b.timer.C
 }
 
-// Unbatch emits the items of each slice in order.
+// Unbatch emits the items of each slice in order. When the run ends early, the items of a
+// slice not yet handed on are released.
 func Unbatch[T any](in *Stream[[]T], opts ...Option) *Stream[T] {
 	cfg := single(opts)
 	s, inq := consume(in, "unbatch", cfg, 1)
 	out := newStream[T](s)
+	drop, count := dropper[T](s), unitCounter[[]T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		for {
 			batch, ok := recv(ctx, inq, c, false)
 			if !ok {
 				return nil
 			}
-			for _, x := range batch {
+			for i, x := range batch {
 				if !send(ctx, out.out(), x, c, false) {
+					dropAll(drop, batch[i:])
 					return nil
 				}
+			}
+			if count != nil {
+				bump(&c.doneUnits, int64(count(batch)))
 			}
 		}
 	}, func() { close(out.ch) })

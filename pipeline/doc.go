@@ -32,14 +32,46 @@
 //
 // User functions return errors. By default the first error cancels the run and Run returns
 // it as a *StageError that names the stage and, when the item has a Label or String method,
-// the item. With SkipErrors the failing item is dropped, passed to a handler and counted, and
-// the run goes on. A panic in a user function becomes a *PanicError with its stack. When the
+// the item. With SkipErrors the failing item is passed to a handler, counted and dropped
+// (released, see below), and the run goes on. A panic in a user function becomes a *PanicError with its stack. When the
 // context given to Run is cancelled, every stage stops promptly and Run returns ctx.Err().
+//
+// # Dropped items
+//
+// An item that will not be delivered downstream is dropped, and the pipeline releases it:
+// when it has a Release() method, the pipeline calls it; otherwise a Close() error or
+// Close() method; a slice (such as a batch made by Batch) has each of its elements released
+// that way. Release is called exactly once per dropped item, never on an item that was
+// delivered, and nil pointers are left alone. A panic in it fails the run. Items with none
+// of these methods cost nothing: each stage examines its item type once, when it is built.
+//
+// The pipeline drops and releases:
+//   - an item whose stage function returned an error (or panicked), whether SkipErrors
+//     skipped it or it stopped the run; the SkipErrors handler sees it first, and a
+//     *StageError returned by Run holds it already released, so Label and String methods
+//     should not need what Release frees;
+//   - when the run ends early (cancellation, an error in any stage), the items left in
+//     stage queues, an item a worker or a source could not hand on, the items a Batch stage
+//     had gathered, the results an OrderedMap holds in its reorder window and the items its
+//     workers had not started, the rest of a slice Unbatch was emitting;
+//   - the items Filter filters out, and every item Discard receives.
+//
+// Who owns what: a stage function owns its input once it returns without error (it hands
+// it on inside its result, or releases it). When it returns an error the item is still the
+// pipeline's: the function must not release it on that path (or its Release must be safe
+// to call twice, as a sync.Once makes it). A FlatMap function owns its input once it has
+// called emit. Items passed to Generate's emit or a Custom stage's Send are the pipeline's
+// from the call on. A Custom function owns the items it received until it sends them or
+// gives them back with Fail; FromSlice never releases the caller's items; Collect and
+// Reduce results are never released.
 //
 // # Statistics
 //
 // Stats returns, for every stage and at any time, the items in and out, the errors, the time
-// spent in the user function (busy), blocked on input, and blocked on a full downstream
-// queue, and the input queue's length and capacity. Bottleneck compares two snapshots and
-// names the stage whose workers were busiest: the one that limits throughput.
+// spent in the user function (busy), blocked on input, blocked on a full downstream queue,
+// and, for OrderedMap, waiting for the oldest item of its reorder window; and the input
+// queue's length and capacity. A stage with the option CountUnits also counts the units of
+// work its items stand for (the images of a batch). Bottleneck compares two snapshots and
+// names the stage whose workers were busiest: the one that limits throughput. WriteStats
+// prints them as a table.
 package pipeline

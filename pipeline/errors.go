@@ -18,8 +18,11 @@ type Labeler interface {
 // StageError is the failure of one stage, usually on one item.
 type StageError struct {
 	Stage string // the stage's name
-	Item  any    // the input item that failed; nil for failures not tied to an item
-	Err   error  // what went wrong; a *PanicError when the user function panicked
+	// Item is the input item that failed; nil for failures not tied to an item. The pipeline
+	// releases it (see "Dropped items" in the package documentation) once the SkipErrors
+	// handler has returned, or before Run returns the error.
+	Item any
+	Err  error // what went wrong; a *PanicError when the user function panicked
 }
 
 func (e *StageError) Error() string {

@@ -12,6 +12,7 @@ type config struct {
 	window  int // OrderedMap only; 0: default
 	onError func(*StageError)
 	skip    bool
+	units   any // a func(T) int from CountUnits; nil: not counted
 }
 
 func newConfig(opts []Option) config {
@@ -49,9 +50,24 @@ func Window(n int) Option { return func(c *config) { c.window = n } }
 
 // SkipErrors makes the stage skip items whose function returns an error (or panics) instead
 // of stopping the run, except errors marked with Fatal. Each failure is counted in the
-// stage's statistics and passed to handler, which may be nil. One stage calls its handler
-// from one goroutine at a time; a handler shared by several stages must be safe for
-// concurrent use.
+// stage's statistics and passed to handler, which may be nil; once the handler has returned,
+// the pipeline releases the item (see "Dropped items" in the package documentation), so the
+// handler needs not and must not keep it. One stage calls its handler from one goroutine at
+// a time; a handler shared by several stages must be safe for concurrent use.
 func SkipErrors(handler func(*StageError)) Option {
 	return func(c *config) { c.skip, c.onError = true, handler }
+}
+
+// CountUnits makes the stage measure its input items in the units of work they stand for,
+// such as the images of a batch: an item counts as fn(item) units. The stage's StageStats
+// then has Units set, DoneUnits (the units of the items it handled without error) and
+// ErrorUnits (those of the items that failed), which the progress display uses to count
+// the images of a batch rather than the batches. T must be the stage's input item type;
+// Run reports a build error otherwise, and for a source.
+//
+//	pipeline.ForEach(batches, write, pipeline.CountUnits(func(b []Image) int { return len(b) }))
+//
+// Cost: one call of fn per item handled or failed.
+func CountUnits[T any](fn func(T) int) Option {
+	return func(c *config) { c.units = fn }
 }

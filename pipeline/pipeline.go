@@ -48,6 +48,7 @@ type stage struct {
 	finished atomic.Int64 // nanoseconds after the run started; 0 while running
 	extra    atomic.Pointer[func() map[string]float64]
 	errMu    sync.Mutex // serializes the SkipErrors handler
+	drain    func()     // releases what is left in the input queue once the stage has ended; nil: nothing to release
 
 	// explicitBusy marks stages that add busy time themselves instead of deriving it.
 	explicitBusy bool
@@ -98,6 +99,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer s.drainInput()
 			defer s.finish()
 			defer func() {
 				if v := recover(); v != nil {
@@ -159,6 +161,15 @@ func (s *stage) finish() {
 	s.finished.Store(max(int64(time.Since(*s.p.base.Load())), 1))
 }
 
+// drainInput releases the items left in the stage's input queue, waiting for its producer to
+// close it. It runs after the stage has ended, and finds the queue empty unless the run was
+// cut short.
+func (s *stage) drainInput() {
+	if s.drain != nil {
+		s.drain()
+	}
+}
+
 // elapsed is the stage's running time so far.
 func (s *stage) elapsed() time.Duration {
 	base := s.p.base.Load()
@@ -171,13 +182,15 @@ func (s *stage) elapsed() time.Duration {
 	return time.Since(*base)
 }
 
-// itemError applies the stage's error policy to a failed item: it returns nil when the item
-// is skipped, or the error that stops the run. Cancellation is passed through uncounted.
-func (s *stage) itemError(ctx context.Context, c *counters, item any, err error) error {
+// itemError applies the stage's error policy to a failed item that stands for units units of
+// work: it returns nil when the item is skipped, or the error that stops the run.
+// Cancellation is passed through uncounted. The caller releases the item afterwards.
+func (s *stage) itemError(ctx context.Context, c *counters, item any, units int, err error) error {
 	if isCancel(ctx, err) {
 		return err
 	}
 	c.errs.Add(1)
+	c.errUnits.Add(int64(units))
 	var fatal *fatalError
 	if errors.As(err, &fatal) {
 		return &StageError{Stage: s.name, Item: item, Err: fatal.err}
@@ -208,7 +221,7 @@ func (p *Pipeline) Stats() []StageStats {
 }
 
 func (s *stage) stats() StageStats {
-	st := StageStats{Name: s.name, Kind: s.kind, Workers: s.cfg.workers}
+	st := StageStats{Name: s.name, Kind: s.kind, Workers: s.cfg.workers, Units: s.cfg.units != nil}
 	now := clock()
 	for i := range s.counters {
 		s.counters[i].add(&st, !s.explicitBusy, now)

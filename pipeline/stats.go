@@ -19,6 +19,19 @@ type StageStats struct {
 	Busy    time.Duration // time inside the stage's function
 	WaitIn  time.Duration // time blocked waiting for input
 	WaitOut time.Duration // time blocked waiting for room downstream
+	// WaitOrder is the time an OrderedMap's workers stood idle because its reorder window was
+	// full while the oldest item in it was still being worked on: the cost of keeping order
+	// behind a slow item, which is neither work nor downstream back-pressure. Zero for other
+	// stages.
+	WaitOrder time.Duration
+
+	// With the option CountUnits, the stage measures its input items in the units of work
+	// they stand for (the images of a batch): Units is true, DoneUnits counts the units of
+	// the items it handled without error (passed on, consumed, filtered out, or received by
+	// a Custom stage and not failed) and ErrorUnits those of the items that failed. Without
+	// it, Units is false and ErrorUnits equals Errors.
+	Units                 bool
+	DoneUnits, ErrorUnits int64
 
 	QueueLen int // items waiting in the input queue now
 	QueueCap int // capacity of the input queue; 0 for sources and synchronous queues
@@ -32,7 +45,9 @@ type StageStats struct {
 }
 
 // Utilization is the fraction of the stage's worker time spent inside its function:
-// Busy / (Workers × Elapsed). A stage near 1 is working flat out.
+// Busy / (Workers × Elapsed). A stage near 1 is working flat out. For the stages that run a
+// function per item, Busy + WaitIn + WaitOut + WaitOrder is about Workers × Elapsed, so the
+// waits say where the rest of the time went.
 func (s StageStats) Utilization() float64 {
 	return utilization(s.Busy, s.Workers, s.Elapsed)
 }
@@ -74,16 +89,20 @@ func Bottleneck(prev, cur []StageStats) (StageStats, float64, bool) {
 //
 // Busy time is derived for most stages: the worker's lifetime minus the time it spent
 // blocked on its queues. The clock is then read only when a worker blocks, never per item,
-// which keeps the per-item cost of statistics near zero. Stages that cannot derive it (Custom,
-// OrderedMap's workers) add busy time explicitly.
+// which keeps the per-item cost of statistics near zero. Custom stages, which cannot derive
+// it, add busy time explicitly.
 type counters struct {
-	in, out, errs         atomic.Int64
-	busy, waitIn, waitOut atomic.Int64 // nanoseconds
-	start, end, blocked   atomic.Int64 // clock readings; 0: not started, not ended, not blocked
-	// waits is odd while a wait is being accounted (waitIn or waitOut grows and blocked
-	// clears), so that a reader deriving busy time sees both fields from the same side of it.
-	waits atomic.Int64
-	_     [128 - 10*8]byte
+	in, out, errs                    atomic.Int64
+	busy, waitIn, waitOut, waitOrder atomic.Int64 // nanoseconds
+	start, end, blocked              atomic.Int64 // clock readings; 0: not started, not ended, not blocked
+	// waits is odd while a wait is being accounted (a wait total grows and blocked clears),
+	// so that a reader deriving busy time sees them from the same side of it.
+	waits               atomic.Int64
+	doneUnits, errUnits atomic.Int64 // CountUnits
+	// aux marks the counters of a helper goroutine (an OrderedMap's dispatcher and emitter):
+	// their items count, their waits do not, since the workers' waits account for that time.
+	aux bool
+	_   [128 - 13*8 - 8]byte
 }
 
 // beginWait marks the worker as blocked from clock reading t.
@@ -108,25 +127,34 @@ func bump(v *atomic.Int64, d int64) { v.Store(v.Load() + d) }
 
 // waitState reads the wait totals and the wait in progress consistently: not halfway
 // through endWait. A reader that keeps meeting a writer there settles for what it read.
-func (c *counters) waitState() (waitIn, waitOut, blocked int64) {
+func (c *counters) waitState() (w waitTotals, blocked int64) {
 	for range 4 {
 		v := c.waits.Load()
-		waitIn, waitOut, blocked = c.waitIn.Load(), c.waitOut.Load(), c.blocked.Load()
+		w = waitTotals{c.waitIn.Load(), c.waitOut.Load(), c.waitOrder.Load()}
+		blocked = c.blocked.Load()
 		if v%2 == 0 && c.waits.Load() == v {
 			break
 		}
 	}
-	return waitIn, waitOut, blocked
+	return w, blocked
 }
+
+type waitTotals struct{ in, out, order int64 }
 
 // add sums the counters into a snapshot taken at clock reading now.
 func (c *counters) add(into *StageStats, derived bool, now int64) {
-	waitIn, waitOut, blocked := c.waitState()
+	w, blocked := c.waitState()
 	into.In += c.in.Load()
 	into.Out += c.out.Load()
 	into.Errors += c.errs.Load()
-	into.WaitIn += time.Duration(waitIn)
-	into.WaitOut += time.Duration(waitOut)
+	into.DoneUnits += c.doneUnits.Load()
+	into.ErrorUnits += c.errUnits.Load()
+	if c.aux {
+		return
+	}
+	into.WaitIn += time.Duration(w.in)
+	into.WaitOut += time.Duration(w.out)
+	into.WaitOrder += time.Duration(w.order)
 	if !derived {
 		into.Busy += time.Duration(c.busy.Load())
 		return
@@ -141,5 +169,5 @@ func (c *counters) add(into *StageStats, derived bool, now int64) {
 			end = min(end, blocked) // the wait in progress is not busy either
 		}
 	}
-	into.Busy += time.Duration(max(end-start-waitIn-waitOut, 0))
+	into.Busy += time.Duration(max(end-start-w.in-w.out-w.order, 0))
 }

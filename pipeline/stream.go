@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 )
@@ -42,7 +43,28 @@ func consume[T any](in *Stream[T], kind string, cfg config, counterSets int) (*s
 	}
 	in.to, in.ch = s, ch
 	s.queue = func() (int, int) { return len(ch), cap(ch) }
+	if cfg.units != nil {
+		if _, ok := cfg.units.(func(T) int); !ok {
+			in.p.buildError(fmt.Errorf("pipeline: stage %q: CountUnits takes a %s, but the stage's items are %s",
+				s.name, reflect.TypeOf(cfg.units).In(0), reflect.TypeFor[T]()))
+		}
+	}
+	drainInput(s, ch)
 	return s, ch
+}
+
+// unitCounter returns the stage's CountUnits function, or nil.
+func unitCounter[T any](s *stage) func(T) int {
+	f, _ := s.cfg.units.(func(T) int)
+	return f
+}
+
+// unitsOf is the number of units x stands for: count(x), or 1 without a count function.
+func unitsOf[T any](count func(T) int, x T) int {
+	if count == nil {
+		return 1
+	}
+	return count(x)
 }
 
 // single forces a stage to one worker.

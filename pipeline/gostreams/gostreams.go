@@ -12,7 +12,8 @@
 // A value of the wrong type is an error that stops the pipeline, never a panic. When a
 // pipeline stops early (an error or a cancellation), the adapters keep draining their
 // go-streams input until it is closed, because go-streams goroutines upstream block forever
-// on unbuffered sends that nobody receives.
+// on unbuffered sends that nobody receives. The values they drop are released as the
+// pipeline releases its dropped items (pipeline.Release).
 package gostreams
 
 import (
@@ -25,8 +26,9 @@ import (
 )
 
 // From is a source stage that emits the values of src, each of which must be a T. When the
-// run ends before src does, a goroutine goes on receiving (and dropping) src's values until
-// src closes its output, so that go-streams goroutines upstream can finish.
+// run ends before src does, a goroutine goes on receiving src's values, releasing them
+// (pipeline.Release), until src closes its output, so that go-streams goroutines upstream
+// can finish.
 func From[T any](p *pipeline.Pipeline, src streams.Outlet, opts ...pipeline.Option) *pipeline.Stream[T] {
 	return pipeline.Generate(p, func(ctx context.Context, emit func(T) error) error {
 		out := src.Out()
@@ -38,6 +40,7 @@ func From[T any](p *pipeline.Pipeline, src streams.Outlet, opts ...pipeline.Opti
 				}
 				x, isT := v.(T)
 				if !isT {
+					pipeline.Release(v)
 					go drain(out)
 					return fmt.Errorf("gostreams: received a %T where a %T was expected", v, x)
 				}
@@ -54,13 +57,15 @@ func From[T any](p *pipeline.Pipeline, src streams.Outlet, opts ...pipeline.Opti
 }
 
 func drain(ch <-chan any) {
-	for range ch {
+	for v := range ch {
+		pipeline.Release(v)
 	}
 }
 
 // To is a sink stage that sends every item to sink and then closes the sink's input. The
 // stage, and so the pipeline's Run, ends only after sink.AwaitCompletion has returned. When
-// the run stops early the sink's input is closed all the same, so the sink can finish.
+// the run stops early the sink's input is closed all the same, so the sink can finish, and
+// the item it could not send is released.
 func To[T any](in *pipeline.Stream[T], sink streams.Sink, opts ...pipeline.Option) {
 	done := pipeline.Custom(in, func(ctx context.Context, io *pipeline.IO[T, struct{}]) error {
 		defer sink.AwaitCompletion()
@@ -73,6 +78,7 @@ func To[T any](in *pipeline.Stream[T], sink streams.Sink, opts ...pipeline.Optio
 			select {
 			case sink.In() <- x:
 			case <-ctx.Done():
+				pipeline.Release(x)
 				return ctx.Err()
 			}
 		}

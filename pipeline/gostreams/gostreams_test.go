@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -175,5 +176,53 @@ func TestCancelledFlowDrainsUpstream(t *testing.T) {
 	}
 	if got := sink.values(); len(got) > 9000 || got[len(got)-1] != "end" {
 		t.Fatalf("sink got %d values", len(got))
+	}
+}
+
+// counted is released once by whoever drops it.
+type counted struct {
+	released *atomic.Int64
+	once     atomic.Bool
+	t        *testing.T
+}
+
+func (c *counted) Release() {
+	if !c.once.CompareAndSwap(false, true) {
+		c.t.Error("released twice")
+	}
+	c.released.Add(1)
+}
+
+// The values a cancelled run drops, inside the pipeline or drained from go-streams, are
+// released.
+func TestDroppedValuesAreReleased(t *testing.T) {
+	const n = 1000
+	var released, consumed atomic.Int64
+	values := make(chan any)
+	go func() {
+		defer close(values)
+		for range n {
+			values <- &counted{released: &released, t: t}
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := pipeline.New()
+	in := gostreams.From[*counted](p, extension.NewChanSource(values).Via(flow.NewPassThrough()))
+	pipeline.ForEach(in, func(_ context.Context, c *counted) error {
+		if consumed.Add(1) == 20 {
+			cancel()
+		}
+		return nil
+	})
+	if err := p.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run returned %v", err)
+	}
+	// The drain of go-streams goes on after Run has returned.
+	for deadline := time.Now().Add(5 * time.Second); released.Load()+consumed.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if r, c := released.Load(), consumed.Load(); r+c != n {
+		t.Fatalf("%d released + %d consumed of %d", r, c, n)
 	}
 }

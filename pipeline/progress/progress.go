@@ -2,6 +2,12 @@
 // rate, elapsed time and ETA, and a compact line per stage (how busy its workers are and how
 // full its input queue is) that shows which stage limits the run while it runs.
 //
+// Items done are the items the done stage (Options.Stage) has handled, plus the items that
+// failed and were skipped (pipeline.SkipErrors) in it or in the stages before it: a failure
+// is handled too, so a run of 10 files of which 2 fail ends at 10/10, 100%. Where items are
+// batches, give the stages that carry them the option pipeline.CountUnits, and the display
+// counts what the batches hold (the images of each) rather than the batches.
+//
 // On a terminal it draws two live lines with github.com/cheggaaa/pb/v3. Elsewhere (a log
 // file, a pipe, CI) it prints a plain line every few seconds, or nothing: never terminal
 // escape codes.
@@ -58,9 +64,12 @@ func (m Mode) String() string {
 type Options struct {
 	Mode   Mode
 	Output io.Writer // default os.Stderr
-	// Stage names the stage whose output counts as done; default: the last stage.
+	// Stage names the stage whose output counts as done; default: the last stage. Failures
+	// in it and in the stages added before it count as done too. With pipeline.CountUnits,
+	// the stage counts the units of its items (pipeline.StageStats.DoneUnits).
 	Stage string
-	// Total is the number of items expected; 0 while unknown (see SetTotal).
+	// Total is the number of items expected; 0 while unknown (see SetTotal). Items that a
+	// Filter stage drops are not counted as done: lower the total for them (AddTotal(-1)).
 	Total int64
 	// Unit names the items, such as "images"; default "items".
 	Unit string
@@ -212,17 +221,27 @@ func (pr *Progress) snapshot() snapshot {
 	return s
 }
 
-// doneCount is the output count of the named stage, or of the last one.
+// doneCount is what the named stage (or the last one) has handled, counted in units where it
+// counts them, plus the units that failed in it and in the stages before it.
 func doneCount(stats []pipeline.StageStats, name string) int64 {
 	if len(stats) == 0 {
 		return 0
 	}
-	for _, st := range stats {
+	end := len(stats) - 1
+	for i, st := range stats {
 		if st.Name == name {
-			return st.Out
+			end = i
+			break
 		}
 	}
-	return stats[len(stats)-1].Out
+	done := stats[end].Out
+	if stats[end].Units {
+		done = stats[end].DoneUnits
+	}
+	for _, st := range stats[:end+1] {
+		done += st.ErrorUnits // equal to Errors where the stage counts no units
+	}
+	return done
 }
 
 // stagesText is the compact per-stage line: "decode 97% q16/16 · resize 41% q2/8".

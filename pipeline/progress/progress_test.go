@@ -3,6 +3,8 @@ package progress
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -161,5 +163,47 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("fancy"); err == nil {
 		t.Error("ParseMode accepted fancy")
+	}
+}
+
+// A run of 10 files, decoded one by one and written in batches, ends at 10/10 although 2
+// files fail to decode and one batch of 3 fails to write: failures are handled items, and
+// the write stage counts the files in its batches.
+func TestFailuresAndBatchesCountTowardsTheTotal(t *testing.T) {
+	var out syncBuffer
+	p := pipeline.New()
+	files := pipeline.FromSlice(p, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, pipeline.Name("walk"))
+	decoded := pipeline.Map(files, func(_ context.Context, f int) (int, error) {
+		if f == 3 || f == 8 {
+			return 0, errors.New("corrupt")
+		}
+		return f, nil
+	}, pipeline.Name("decode"), pipeline.SkipErrors(nil))
+	batches := pipeline.Batch(decoded, 3, 0, pipeline.Name("batch")) // [0 1 2] [4 5 6] [7 9]
+	files3 := func(b []int) int { return len(b) }
+	pipeline.ForEach(batches, func(_ context.Context, b []int) error {
+		time.Sleep(5 * time.Millisecond)
+		if b[0] == 4 {
+			return errors.New("disk quota")
+		}
+		return nil
+	}, pipeline.Name("write"), pipeline.CountUnits(files3), pipeline.SkipErrors(nil))
+	pr := Start(p, Options{Mode: Plain, Output: &out, Total: 10, Unit: "files", Stage: "write", Interval: 2 * time.Millisecond})
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pr.Stop()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "finished: 10/10 files (100.0%)") {
+		t.Errorf("final line %q", last)
+	}
+	for _, line := range lines {
+		var done int
+		if i := strings.Index(line, "] "); i > 0 {
+			fmt.Sscanf(strings.TrimPrefix(line[i+2:], "finished: "), "%d/10", &done)
+		}
+		if done > 10 {
+			t.Errorf("line %q counts past the total", line)
+		}
 	}
 }

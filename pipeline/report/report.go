@@ -58,15 +58,22 @@ type Counts struct {
 
 // Stage is the time and work of one pipeline stage.
 type Stage struct {
-	Name           string             `json:"name"`
-	Kind           string             `json:"kind,omitempty"`
-	Workers        int                `json:"workers"`
-	In             int64              `json:"in"`
-	Out            int64              `json:"out"`
-	Errors         int64              `json:"errors"`
-	BusySeconds    float64            `json:"busy_seconds"`     // summed over workers
-	WaitInSeconds  float64            `json:"wait_in_seconds"`  // starved: waiting for input
-	WaitOutSeconds float64            `json:"wait_out_seconds"` // blocked: waiting for room downstream
+	Name           string  `json:"name"`
+	Kind           string  `json:"kind,omitempty"`
+	Workers        int     `json:"workers"`
+	In             int64   `json:"in"`
+	Out            int64   `json:"out"`
+	Errors         int64   `json:"errors"`
+	BusySeconds    float64 `json:"busy_seconds"`     // summed over workers
+	WaitInSeconds  float64 `json:"wait_in_seconds"`  // starved: waiting for input
+	WaitOutSeconds float64 `json:"wait_out_seconds"` // blocked: waiting for room downstream
+	// WaitOrderSeconds is an ordered stage's time waiting for the oldest item of its reorder
+	// window (pipeline.StageStats.WaitOrder); absent for other stages.
+	WaitOrderSeconds float64 `json:"wait_order_seconds,omitempty"`
+	// DoneUnits and ErrorUnits count the units of work of a stage with pipeline.CountUnits
+	// (the images of its batches); absent for other stages.
+	DoneUnits      int64              `json:"done_units,omitempty"`
+	ErrorUnits     int64              `json:"error_units,omitempty"`
 	ElapsedSeconds float64            `json:"elapsed_seconds"`
 	Utilization    float64            `json:"utilization"` // busy / (workers × elapsed)
 	Extra          map[string]float64 `json:"extra,omitempty"`
@@ -172,11 +179,16 @@ func (r *Recorder) Report(stats []pipeline.StageStats, runErr error) Report {
 }
 
 func stageOf(s pipeline.StageStats) Stage {
-	return Stage{
+	st := Stage{
 		Name: s.Name, Kind: s.Kind, Workers: s.Workers, In: s.In, Out: s.Out, Errors: s.Errors,
 		BusySeconds: s.Busy.Seconds(), WaitInSeconds: s.WaitIn.Seconds(), WaitOutSeconds: s.WaitOut.Seconds(),
-		ElapsedSeconds: s.Elapsed.Seconds(), Utilization: s.Utilization(), Extra: s.Extra,
+		WaitOrderSeconds: s.WaitOrder.Seconds(),
+		ElapsedSeconds:   s.Elapsed.Seconds(), Utilization: s.Utilization(), Extra: s.Extra,
 	}
+	if s.Units {
+		st.DoneUnits, st.ErrorUnits = s.DoneUnits, s.ErrorUnits
+	}
+	return st
 }
 
 // Encode writes the report as indented JSON.

@@ -166,3 +166,22 @@ func TestEmptyListsAreArrays(t *testing.T) {
 		t.Fatalf("failures %s, stages %s", raw["failures"], raw["stages"])
 	}
 }
+
+func TestReportWaitOrderAndUnits(t *testing.T) {
+	stats := []pipeline.StageStats{
+		{Name: "decode", Kind: "ordered-map", Workers: 2, WaitOrder: 1500 * time.Millisecond, Elapsed: time.Second, ErrorUnits: 1, Errors: 1},
+		{Name: "gpu", Kind: "custom", Workers: 1, Units: true, DoneUnits: 30, ErrorUnits: 2, Errors: 1, Elapsed: time.Second},
+	}
+	rep := NewRecorder().Report(stats, nil)
+	var b strings.Builder
+	if err := rep.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if d, g := rep.Stages[0], rep.Stages[1]; d.WaitOrderSeconds != 1.5 || d.DoneUnits != 0 || d.ErrorUnits != 0 ||
+		g.DoneUnits != 30 || g.ErrorUnits != 2 || g.WaitOrderSeconds != 0 {
+		t.Errorf("stages %+v", rep.Stages)
+	}
+	if n := strings.Count(b.String(), `"wait_order_seconds"`); n != 1 {
+		t.Errorf("wait_order_seconds appears %d times:\n%s", n, b.String())
+	}
+}
