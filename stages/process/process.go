@@ -157,8 +157,7 @@ func packer(plan *kernels.Plan) func(context.Context, *pipeline.IO[[]*imageio.De
 				continue
 			}
 			if err := sio.Send(b); err != nil {
-				b.Release()
-				return err
+				return err // Send released the batch
 			}
 		}
 	}
@@ -170,8 +169,9 @@ func pack(plan *kernels.Plan, group []*imageio.Decoded, sio *pipeline.IO[[]*imag
 	for i, d := range group {
 		m := d.Image
 		if _, err := plan.Shape(m.Width, m.Height, m.Channels); err != nil {
+			// Fail releases d; the rest of the group is this stage's to release.
 			if ferr := sio.Fail(d, fmt.Errorf("%s: %w", d.Label(), err)); ferr != nil {
-				releaseAll(group[i:])
+				releaseAll(group[i+1:])
 				b.Release()
 				return nil, ferr
 			}
