@@ -3,12 +3,12 @@ package process_test
 import (
 	"context"
 	"errors"
-	"io/fs"
+	"fmt"
 	"image"
 	"image/png"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"fmt"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
