@@ -42,7 +42,8 @@ type Options struct {
 	Batch   int
 	MaxWait time.Duration
 	// Engine configures each device's overlap engine: Slots (batches in flight per device),
-	// Reserve, HoldLimit.
+	// Reserve, HoldLimit. When Reserve is zero and a device is a GPU, the slots are sized up
+	// front for a batch of camera photos decoded at the plan's smallest size (see Reserve).
 	Engine engine.Options
 	// OnError, when set, receives every image that failed, one call at a time, and the run
 	// goes on; when nil, the first failure stops the run.
@@ -78,8 +79,52 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	// queue, so a batch held before the device is the only one waiting.
 	groups := pipeline.Batch(in, opts.Batch, opts.MaxWait, pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
 	batches := pipeline.Custom(groups, packer(plan), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
-	done := engine.Stage(batches, devs, work{plan}, opts.Engine, append(skip(opts.Name), pipeline.Buffer(0))...)
+	eopts := opts.Engine
+	if eopts.Reserve == (gpu.Sizes{}) && anyGPU(devs) {
+		eopts.Reserve = Reserve(plan, opts.Batch)
+	}
+	done := engine.Stage(batches, devs, work{plan}, eopts, append(skip(opts.Name), pipeline.Buffer(0))...)
 	return pipeline.FlatMap(done, unpack, pipeline.Name(opts.Name+".unpack"))
+}
+
+// Reserve is what a slot needs for a batch of n photos of 24 megapixels (6000×4000, either
+// way up, 3 channels) decoded at the size plan.MinDecodeSize allows with libjpeg-turbo's
+// scales: the size a slot should have from the start so that an ordinary run never grows it.
+// On a GPU growing is expensive (cuMemFree, cuMemAlloc and cuMemHostAlloc wait for every
+// stream of the device, tens to hundreds of milliseconds); larger batches still grow the
+// slot. Reserve is zero when that would pin more than 256 MiB per slot (chains that keep the
+// full size), since most runs would not need it.
+func Reserve(plan *kernels.Plan, n int) gpu.Sizes {
+	var r gpu.Sizes
+	for _, wh := range [][2]int{{6000, 4000}, {4000, 6000}} {
+		minW, minH := plan.MinDecodeSize(wh[0], wh[1])
+		scale := imageio.ShrinkFactor(wh[0], wh[1], minW, minH)
+		w, h := (wh[0]+scale-1)/scale, (wh[1]+scale-1)/scale
+		images := make([]raster.Image, n)
+		for i := range images {
+			images[i] = raster.Image{Width: w, Height: h, Channels: 3, Stride: 3 * w}
+		}
+		s, err := plan.Sizes(kernels.NewBatch(images))
+		if err != nil {
+			return gpu.Sizes{}
+		}
+		r = gpu.Sizes{In: max(r.In, s.In), Out: max(r.Out, s.Out), Scratch: max(r.Scratch, s.Scratch)}
+	}
+	if r.In+r.Out+r.Scratch > 256<<20 {
+		return gpu.Sizes{}
+	}
+	return r
+}
+
+// anyGPU reports whether a device is a GPU. The CPU device grows its buffers for nothing
+// more than a Go allocation, and reserving there would only add to the process's memory.
+func anyGPU(devs []gpu.Device) bool {
+	for _, d := range devs {
+		if d.Kind() != "cpu" {
+			return true
+		}
+	}
+	return false
 }
 
 func (o Options) withDefaults() Options {
