@@ -44,11 +44,14 @@ nocgo:
 cuda:
 	scripts/gpu-ci.sh
 
-## ptx: the committed PTX (the image kernels' and the tests') assembles for sm_90 and matches
-## what nvcc makes from its source
+## ptx: the committed PTX (the image kernels', the tests' and the examples') assembles for
+## sm_90 and matches what nvcc makes from its source (an example's TestPTXIsCurrent runs its
+## go:generate line)
 ptx:
 	gpu/kernels/check-ptx.sh
 	scripts/gen-test-ptx.sh --check
+	@for f in examples/*/*.ptx; do echo "ptxas -arch=sm_90 $$f"; ptxas -arch=sm_90 -o /dev/null "$$f" || exit 1; done
+	$(GO) test -count=1 -run '^TestPTX' ./examples/...
 
 ## build: every package, benchmark and example, and the imgpipe binary in build/
 build:
