@@ -1,15 +1,14 @@
-// Thumbnails makes a thumbnail of every image in a folder, with a pipeline composed from
-// gpupipe's building blocks rather than the ready-made internal/job:
+// Thumbnails makes a thumbnail of every image in a folder. It shows how a whole job composes
+// from gpupipe's stages on one screen (the function thumbnails):
 //
-//	walk ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
-//	        (all cores,          (resize on    (all cores: encode and
-//	         bad files skipped)   the device)   write atomically)
+//	walk ─▶ decode ─▶ process.Images ─▶ write
+//	        (all cores,  (ResizeFit, Lanczos3,  (all cores: encode, then
+//	         bad files    batched on the         write atomically)
+//	         skipped)     device)
 //
-// It shows how the pieces fit: a pipeline.Map that skips undecodable files, pipeline.Batch,
-// gpu.Stage running a gpu/kernels plan (ResizeFit, Lanczos3) with two batches in flight,
-// a stage that copies each output out of its slot and releases the slot, atomic writes with
-// stages/output, a progress bar, and at the end the statistics of every stage and the one
-// that limited the run.
+// with a progress bar while it runs and, at the end, the statistics of every stage and the
+// one that limited the run. The image stage batches, packs, runs the plan, copies each
+// thumbnail out and gives back every buffer itself: nothing here releases anything.
 //
 // Run it with no arguments to make thumbnails of generated sample photos on the CPU device:
 //
@@ -42,9 +41,9 @@ import (
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
+	"github.com/gpupipe/gpupipe/stages/process"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -75,9 +74,12 @@ func run(ctx context.Context, in, out, devName string, size, batch int, format, 
 		return err
 	}
 	if in == "" {
-		if in, err = sampleFolder(); err != nil {
+		dir, paths, err := samples.WriteShared()
+		if err != nil {
 			return err
 		}
+		fmt.Printf("%d sample photos in %s\n", len(paths), dir)
+		in = dir
 	}
 	if out == "" {
 		if out, err = os.MkdirTemp("", "thumbnails-"); err != nil {
@@ -100,16 +102,6 @@ func run(ctx context.Context, in, out, devName string, size, batch int, format, 
 	return nil
 }
 
-// sampleFolder generates sample photos once into a folder that later runs reuse.
-func sampleFolder() (string, error) {
-	dir, paths, err := samples.WriteShared()
-	if err != nil {
-		return "", err
-	}
-	fmt.Printf("%d sample photos in %s\n", len(paths), dir)
-	return dir, nil
-}
-
 // config describes one run.
 type config struct {
 	In, Out        string
@@ -130,40 +122,32 @@ type result struct {
 	Utilization      float64 // the bottleneck's: the fraction of its workers' time spent working
 }
 
-// thumbnails runs the pipeline on dev. An unreadable or undecodable file is skipped and
-// listed in the result's Failures; a device fault, a full disk or a cancellation stops the
-// run with an error.
+// thumbnails is the pipeline, run on dev. A file that cannot be read, decoded, resized or
+// written is skipped and listed in the result's Failures; a device fault, a full disk or a
+// cancellation stops the run with an error.
 func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	plan, err := kernels.NewChain().ResizeFit(cfg.Size, cfg.Size, raster.Lanczos3).Plan()
 	if err != nil {
 		return result{}, err
 	}
-	t := &thumbnailer{
-		cfg:     cfg,
-		plan:    plan,
-		decoder: newDecoder(plan),
-		encoder: &imageio.Encoder{Format: cfg.Format},
-	}
-	t.writer = &output.Writer{Dir: cfg.Out, Ext: t.encoder.Ext()}
+	encoder := &imageio.Encoder{Format: cfg.Format}
+	t := &thumbnailer{cfg: cfg, encoder: encoder, writer: &output.Writer{Dir: cfg.Out, Ext: encoder.Ext()}}
+	skip := pipeline.SkipErrors(t.fail)
 
 	p := pipeline.New()
-	skip := pipeline.SkipErrors(t.fail)
 	files := pipeline.Generate(p, t.walk, pipeline.Name("walk"))
-	decoded := pipeline.Map(files, imagebatch.Decode(t.decoder, t.plan), pipeline.Name("decode"), pipeline.AllCores(), skip)
-	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, dev, imagebatch.Work{Plan: plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"), skip)
-	thumbs := pipeline.FlatMap(done, t.unpack, pipeline.Name("unpack"))
+	decoded := pipeline.OrderedMap(files, newDecoder(plan).Decode, pipeline.Name("decode"), pipeline.AllCores(), skip)
+	thumbs := process.Images(decoded, []gpu.Device{dev}, plan, process.Options{Batch: cfg.Batch, OnError: t.fail})
 	pipeline.ForEach(thumbs, t.write, pipeline.Name("write"), pipeline.AllCores(), skip)
 
-	total, _ := walk.Count(ctx, []string{cfg.In}, walk.Options{Exts: walk.ImageExts}) // 0, unknown, on failure
+	total, _ := walk.Count(ctx, []string{cfg.In}, walk.Options{Exts: walk.ImageExts}) // 0 (unknown) on failure
 	t.bar = progress.Start(p, progress.Options{Mode: cfg.Progress, Output: cfg.ProgressOutput,
 		Stage: "write", Total: int64(total), Unit: "images"})
 	start := time.Now()
 	err = p.Run(ctx)
 	t.bar.Stop()
 
-	res := result{Written: t.written.Load(), Skipped: t.skipped.Load(), Failures: t.failures, // the run is over: no more appends
+	res := result{Written: t.written.Load(), Skipped: t.skipped.Load(), Failures: t.failures,
 		Elapsed: time.Since(start), Stages: p.Stats()}
 	res.Bottleneck, res.Utilization, _ = p.Bottleneck()
 	return res, err
@@ -171,16 +155,14 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 
 // newDecoder decodes at the smallest size that still leaves the plan's resize enough pixels:
 // with libjpeg-turbo, a 4000×3000 JPEG becomes 1000×750 inside the decoder for a 256
-// thumbnail.
+// thumbnail. Its pool takes the pixels back once the image stage has copied them to a slot.
 func newDecoder(plan *kernels.Plan) *imageio.Decoder {
 	return &imageio.Decoder{MinSize: plan.MinDecodeSize, Pool: &imageio.Pool{}}
 }
 
-// thumbnailer holds the stages' shared state.
+// thumbnailer holds what the stages share.
 type thumbnailer struct {
 	cfg     config
-	plan    *kernels.Plan
-	decoder *imageio.Decoder
 	encoder *imageio.Encoder
 	writer  *output.Writer
 	bar     *progress.Progress
@@ -202,45 +184,18 @@ func (t *thumbnailer) walk(ctx context.Context, emit func(walk.File) error) erro
 	})
 }
 
-// fail records a skipped item. A batch that failed as a whole gives its files back.
+// fail records a skipped file.
 func (t *thumbnailer) fail(e *pipeline.StageError) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.failures = append(t.failures, e)
-	t.mu.Unlock()
-	imagebatch.ReleaseItem(e.Item)
-}
-
-// thumb is one finished thumbnail and the file it was made from.
-type thumb struct {
-	file walk.File
-	img  raster.Image
-}
-
-// Label names the thumbnail by its source in errors.
-func (th thumb) Label() string { return th.file.Label() }
-
-// unpack copies each thumbnail out of the batch's slot, then releases the slot (so the device
-// can take the next batch while the thumbnails are encoded) and the decoded images.
-func (t *thumbnailer) unpack(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(thumb) error) error {
-	defer d.Release()
-	defer d.Batch.Release()
-	res, err := t.plan.Result(d.Batch.Kernels(), d.Out)
-	if err != nil {
-		return err
-	}
-	for i, img := range res.Images {
-		if err := emit(thumb{file: d.Batch.Files[i].File, img: img}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // write encodes a thumbnail and writes it atomically. A full disk stops the run, since every
 // later file would fail the same way.
-func (t *thumbnailer) write(ctx context.Context, th thumb) error {
-	_, err := t.writer.Write(ctx, th.file, func(w io.Writer) error { return t.encoder.Encode(w, th.img) })
-	if errors.Is(err, syscall.ENOSPC) {
+func (t *thumbnailer) write(ctx context.Context, r process.Result) error {
+	_, err := t.writer.Write(ctx, r.Source.File, func(w io.Writer) error { return t.encoder.Encode(w, r.Image) })
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return pipeline.Fatal(err)
 	}
 	if err == nil {
@@ -254,15 +209,19 @@ func printResult(w io.Writer, r result) {
 	fmt.Fprintf(w, "%d thumbnails written, %d already there, %d failed in %.2fs (%.1f images/s, %d cores)\n",
 		r.Written, r.Skipped, len(r.Failures), r.Elapsed.Seconds(), rate, runtime.GOMAXPROCS(0))
 	for _, f := range r.Failures {
-		// The stages' errors start with the file's path already.
-		fmt.Fprintf(w, "  failed in %s: %v\n", f.Stage, f.Err)
+		fmt.Fprintf(w, "  failed in %s: %v\n", f.Stage, f.Err) // the errors start with the file's path
 	}
+	writeStats(w, r.Stages)
+	fmt.Fprintf(w, "bottleneck: %s (%.0f%% busy)\n", r.Bottleneck.Name, 100*r.Utilization)
+}
+
+// writeStats prints a table of the stages' statistics.
+func writeStats(w io.Writer, stages []pipeline.StageStats) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tworkers\tin\tout\tbusy\twaiting for input\tblocked on output\tutilization\t")
-	for _, s := range r.Stages {
+	for _, s := range stages {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2fs\t%.2fs\t%.2fs\t%.0f%%\t\n", s.Name, s.Workers, s.In, s.Out,
 			s.Busy.Seconds(), s.WaitIn.Seconds(), s.WaitOut.Seconds(), 100*s.Utilization())
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "bottleneck: %s (%.0f%% busy)\n", r.Bottleneck.Name, 100*r.Utilization)
 }

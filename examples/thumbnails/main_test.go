@@ -23,9 +23,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestThumbnails checks every thumbnail, written as PNG so that nothing is lost, against the
-// plan run on the host. Tiny inputs and large thumbnails, one per batch, make writing the
-// slowest stage, so that a thumbnail read from its slot after the slot was released and
-// reused would come out wrong (under the race detector, as CI runs it, it does every time).
+// plan run on the host on the same decoded pixels. Tiny inputs and large thumbnails, one per
+// batch, make writing the slowest stage, so that a thumbnail that still pointed into a slot
+// the device had reused would come out wrong (under the race detector, as CI runs it, it
+// would every time). A broken file fails alone, and a rerun finds every thumbnail in place.
 func TestThumbnails(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	inputs, err := samples.Write(in, samples.Options{Count: 12, Width: 40, Height: 30, Seed: 3,
