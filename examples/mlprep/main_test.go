@@ -18,18 +18,24 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
+	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestPrepare writes five images of two sizes and formats, and one broken file, into shards of
-// two rows, and checks the shards' headers, the index's order and every row against the
-// chain run on the host.
+// TestPrepare writes six images of three sizes and two formats, and one broken file, into
+// shards of two rows, and checks the shards' headers, the index's order and every row against
+// the chain run on the host on the full-size image, bit for bit. The 400×300 JPEG is large
+// enough for libjpeg-turbo to shrink it while decoding (to 100×75 for a shorter side of 32),
+// which the example must not do: the rows would differ.
 func TestPrepare(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	if _, err := samples.Write(in, samples.Options{Count: 3, Width: 120, Height: 90, Prefix: "a", Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := samples.Write(in, samples.Options{Count: 1, Width: 400, Height: 300, Prefix: "c", Seed: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := samples.Write(in, samples.Options{Count: 2, Width: 70, Height: 100, Prefix: "b", Seed: 2,
@@ -50,8 +56,8 @@ func TestPrepare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Rows != 5 || len(res.Shards) != 3 || len(res.Failures) != 1 {
-		t.Fatalf("%d rows in %d shards, %d failures; want 5 in 3, 1", res.Rows, len(res.Shards), len(res.Failures))
+	if res.Rows != 6 || len(res.Shards) != 3 || len(res.Failures) != 1 {
+		t.Fatalf("%d rows in %d shards, %d failures; want 6 in 3, 1", res.Rows, len(res.Shards), len(res.Failures))
 	}
 	if label := res.Failures[0].ItemLabel(); !strings.HasSuffix(label, "a-0001-broken.jpg") {
 		t.Errorf("the failure is %q, want the broken file", label)
@@ -69,6 +75,24 @@ func TestPrepare(t *testing.T) {
 		if !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
 			t.Errorf("row %d of %s (%s) differs from the host's tensor", row, shard, f.Rel)
 		}
+	}
+}
+
+// TestCropLargerThanResize checks that a chain whose tensors would not all have one shape is
+// refused before anything is written: the plan answers it from its operations alone.
+func TestCropLargerThanResize(t *testing.T) {
+	dev, err := cpu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	out := t.TempDir()
+	_, err = prepare(context.Background(), dev, config{In: t.TempDir(), Out: out, Resize: 20, Crop: 28, Batch: 2, RowsPerShard: 2})
+	if err == nil || !strings.Contains(err.Error(), "one shape") {
+		t.Fatalf("prepare returned %v, want an error about the tensors' shape", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Errorf("%d files written", len(entries))
 	}
 }
 
@@ -137,10 +161,11 @@ func readRow(t *testing.T, path string, i int, shape []int) []float32 {
 	return row
 }
 
-// hostTensor runs the chain on the host on the file decoded as the example decodes it.
+// hostTensor runs the chain on the host on the file decoded at full size, as torchvision
+// decodes it.
 func hostTensor(t *testing.T, cfg config, f walk.File) []float32 {
 	t.Helper()
-	d, err := newDecoder().Decode(context.Background(), f)
+	d, err := (&imageio.Decoder{Channels: 3}).Decode(context.Background(), f)
 	if err != nil {
 		t.Fatal(err)
 	}
