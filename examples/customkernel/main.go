@@ -1,15 +1,20 @@
 // Customkernel runs a kernel of its own through gpupipe: a vignette that darkens images
 // towards their corners, written once in CUDA C (vignette.cu) and once in Go (vignette.go).
 //
-// The pieces, all in this folder:
+//	walk ─▶ decode ─▶ batch ─▶ engine.Stage(vignetteWork) ─▶ unbatch ─▶ write
+//
+// The operations of gpu/kernels go through process.Images, which batches and unbatches by
+// itself; a Work of your own goes through engine.Stage, as here. The pieces, all in this
+// folder:
 //
 //   - vignette.cu, the kernel, in the plain subset of CUDA C (one thread per pixel);
 //   - vignette.ptx, its PTX, made by `go generate ./examples/customkernel` (nvcc), committed
 //     and embedded with go:embed, so that building needs no CUDA toolkit;
-//   - vignetteHost, the Go implementation, which the CPU device runs;
+//   - vignetteHost, the Go implementation, which the CPU device runs on every core;
 //   - gpu.RegisterKernel, which makes both forms known under one name;
-//   - vignetteWork, the engine.Enqueuer that packs a batch, launches the kernel once per
-//     image and lets engine.Views keep two batches in flight.
+//   - vignetteWork, the engine.Work: it packs a batch of decoded images into a slot, launches
+//     the kernel once per image and copies each result out; engine.Stage keeps two batches
+//     in flight and gives each slot back by itself.
 //
 // Run it with no arguments to darken generated sample photos on the CPU device:
 //
@@ -34,7 +39,6 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -121,14 +125,12 @@ type result struct {
 // vignette darkens every image under cfg.In into cfg.Out on dev. Files that cannot be
 // decoded or written are skipped and listed in the result.
 func vignette(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
-	work, err := newVignetteWork(dev, cfg.Strength)
+	work, err := newVignetteWork(cfg.Strength)
 	if err != nil {
 		return result{}, err
 	}
-	v := &vignetter{
-		decoder: &imageio.Decoder{Pool: &imageio.Pool{}},
-		encoder: &imageio.Encoder{Format: cfg.Format},
-	}
+	// The decoder has no pool: its images are garbage once their batch is done.
+	v := &vignetter{decoder: &imageio.Decoder{}, encoder: &imageio.Encoder{Format: cfg.Format}}
 	v.writer = &output.Writer{Dir: cfg.Out, Ext: v.encoder.Ext(), Options: output.Options{Overwrite: true}}
 
 	p := pipeline.New()
@@ -137,12 +139,10 @@ func vignette(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 		return walk.Walk(ctx, []string{cfg.In}, walk.Options{Exts: walk.ImageExts}, emit)
 	}, pipeline.Name("walk"))
 	decoded := pipeline.Map(files, v.decoder.Decode, pipeline.Name("decode"), pipeline.AllCores(), skip)
-	groups := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	// The writers encode straight from the slots' output buffers, so a slot stays out until its
-	// batch is written: a third slot lets the device work on one batch meanwhile.
-	done := engine.Views(batches, []gpu.Device{dev}, work, engine.Options{Slots: 3}, pipeline.Name("gpu"), skip)
-	pipeline.ForEach(done, v.write, pipeline.Name("write"), pipeline.Workers(2))
+	batches := pipeline.Batch(decoded, cfg.Batch, 50*time.Millisecond, pipeline.Name("batch"))
+	done := engine.Stage(batches, []gpu.Device{dev}, work, engine.Options{Slots: 2}, pipeline.Name("gpu"), skip)
+	images := pipeline.Unbatch(done, pipeline.Name("unbatch"))
+	pipeline.ForEach(images, v.write, pipeline.Name("write"), pipeline.Workers(2), skip)
 
 	start := time.Now()
 	err = p.Run(ctx)
@@ -156,7 +156,7 @@ func vignette(ctx context.Context, dev gpu.Device, cfg config) (result, error) {
 	return res, err
 }
 
-// vignetter holds the stages' shared state.
+// vignetter holds what the stages share.
 type vignetter struct {
 	decoder *imageio.Decoder
 	encoder *imageio.Encoder
@@ -167,38 +167,29 @@ type vignetter struct {
 	failures []error
 }
 
-// fail records a skipped item. A batch that failed as a whole gives its files back.
+// fail records a skipped file, or a batch that failed as a whole.
 func (v *vignetter) fail(e *pipeline.StageError) {
 	v.mu.Lock()
+	defer v.mu.Unlock()
 	v.failures = append(v.failures, e)
-	v.mu.Unlock()
-	imagebatch.ReleaseItem(e.Item)
 }
 
-// write encodes a finished batch's images from the slot, then gives the slot back. A file
-// that cannot be written is recorded and the others go on.
-func (v *vignetter) write(ctx context.Context, d *engine.View[*imagebatch.Batch]) error {
-	defer d.Release()
-	defer d.Batch.Release()
-	for i, img := range outputs(d.Batch, d.Out) {
-		f := d.Batch.Files[i].File
-		path, err := v.writer.Write(ctx, f, func(w io.Writer) error { return v.encoder.Encode(w, img) })
-		v.mu.Lock()
-		if err != nil {
-			v.failures = append(v.failures, err)
-		} else {
-			v.written = append(v.written, path)
-		}
-		v.mu.Unlock()
+// write encodes a darkened image and writes it atomically.
+func (v *vignetter) write(ctx context.Context, img vignetted) error {
+	path, err := v.writer.Write(ctx, img.File, func(w io.Writer) error { return v.encoder.Encode(w, img.Image) })
+	if err != nil {
+		return err
 	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.written = append(v.written, path)
 	return nil
 }
 
 func printResult(w io.Writer, cfg config, r result) {
 	fmt.Fprintf(w, "%d images darkened (strength %d) into %s in %.2fs (%.1f images/s), %d failed\n",
 		len(r.Written), cfg.Strength, cfg.Out, r.Elapsed.Seconds(), float64(len(r.Written))/r.Elapsed.Seconds(), len(r.Failures))
-	// Time spent waiting for a free slot is time the device (or the writers, which hold the
-	// slots) made the rest of the pipeline wait.
+	// Time spent waiting for a free slot is time the device made the rest of the pipeline wait.
 	fmt.Fprintf(w, "device: %.0f batches through %.0f slots, %.1f MB up, %.1f MB down; %.0f ms waiting for a free slot\n",
 		r.Device["batches"], r.Device["slots"], r.Device["bytes_in"]/1e6, r.Device["bytes_out"]/1e6, r.Device["wait_slot_ms"])
 	for _, p := range r.Written[:min(3, len(r.Written))] {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -16,10 +17,10 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -82,46 +83,132 @@ func TestVignetteFiles(t *testing.T) {
 	}
 }
 
-// TestVignetteWork drives the Work through gpu.Stage on batches of grey, RGB and RGBA images
-// with padded rows and odd sizes, down to one pixel.
+// TestVignetteWork drives the Work through engine.Stage on batches of grey, RGB and RGBA
+// images with padded rows and odd sizes, from one pixel to 257×190, and checks every result,
+// in order, against the reference.
 func TestVignetteWork(t *testing.T) {
 	dev := newDevice(t)
-	work, err := newVignetteWork(dev, 256)
+	work, err := newVignetteWork(256)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	var batches []*imagebatch.Batch
+	var batches [][]*imageio.Decoded
+	var want []raster.Image
 	for i := range 6 {
-		b := &imagebatch.Batch{}
+		var b []*imageio.Decoded
 		for j := range 3 {
-			b.Images = append(b.Images, randomImage(r, 1+r.IntN(40), 1+r.IntN(30), []int{1, 3, 4}[(i+j)%3]))
+			src := randomImage(r, 1+r.IntN(40), 1+r.IntN(30), []int{1, 3, 4}[(i+j)%3])
+			b = append(b, &imageio.Decoded{Image: src, File: walk.File{Rel: fmt.Sprintf("%d-%d", i, j)}})
+			want = append(want, reference(src, 256))
 		}
 		batches = append(batches, b)
 	}
+	// One image large enough for ParallelFor to split its threads between goroutines.
+	big := randomImage(r, 257, 190, 3)
+	batches = append(batches, []*imageio.Decoded{{Image: big, File: walk.File{Rel: "big"}}})
+	want = append(want, reference(big, 256))
 
 	p := pipeline.New()
-	done := gpu.Stage(pipeline.FromSlice(p, batches), dev, work, gpu.EngineOptions{Slots: 2})
-	pipeline.ForEach(done, func(_ context.Context, d *gpu.Done[*imagebatch.Batch]) error {
-		defer d.Release()
-		for i, got := range outputs(d.Batch, d.Out) {
-			src := d.Batch.Images[i]
-			if !bytes.Equal(got.Pix, reference(src, 256).Pix) {
-				t.Errorf("batch %d, image %d (%d×%d, %d channels): differs from the reference",
-					d.Seq, i, src.Width, src.Height, src.Channels)
-			}
-		}
-		return nil
-	})
+	done := engine.Stage(pipeline.FromSlice(p, batches), []gpu.Device{dev}, work, engine.Options{Slots: 2})
+	got := pipeline.Collect(pipeline.Unbatch(done))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if len(got.Value()) != len(want) {
+		t.Fatalf("%d images out, %d in", len(got.Value()), len(want))
+	}
+	for i, v := range got.Value() {
+		if !bytes.Equal(v.Image.Pix, want[i].Pix) {
+			t.Errorf("image %s (%d×%d, %d channels): differs from the reference",
+				v.Label(), want[i].Width, want[i].Height, want[i].Channels)
+		}
+	}
+}
+
+// TestVignetteHostGrid launches the Go implementation on grids that cover less of the image
+// than it holds, and more: only the pixels of threads that exist change, as on a GPU.
+func TestVignetteHostGrid(t *testing.T) {
+	dev := newDevice(t)
+	if err := errRegister; err != nil {
+		t.Fatal(err)
+	}
+	k, err := dev.Kernel(kernelName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h, c = 37, 21, 3
+	src := randomImage(rand.New(rand.NewPCG(3, 4)), w, h, c)
+	full := reference(src, 200)
+	for _, blocks := range []gpu.Dim3{{X: 1, Y: 1}, {X: 2, Y: 1}, {X: 3, Y: 2}} {
+		got := runOnce(t, dev, k, src, gpu.Dim3{X: 16, Y: 16}, blocks, 200)
+		for y := range h {
+			for x := range w {
+				covered := x < 16*blocks.X && y < 16*blocks.Y
+				for ch := range c {
+					i := (y*w+x)*c + ch
+					want := byte(0) // the output buffer's zeros, where no thread ran
+					if covered {
+						want = full.Pix[i]
+					}
+					if got[i] != want {
+						t.Fatalf("grid %v: pixel (%d, %d) is %d, want %d", blocks, x, y, got[i], want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// runOnce uploads src packed, launches the kernel once on grid×block and returns the output.
+func runOnce(t *testing.T, dev gpu.Device, k gpu.Kernel, src raster.Image, block, grid gpu.Dim3, strength int) []byte {
+	t.Helper()
+	packed := pixels(src)
+	n := len(packed)
+	hostIn, err := dev.AllocHost(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostIn.Free()
+	hostOut, err := dev.AllocHost(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostOut.Free()
+	in, err := dev.AllocDevice(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Free()
+	out, err := dev.AllocDevice(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Free()
+	copy(hostIn.Bytes(), packed)
+	s, err := dev.NewStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, err := range []error{
+		s.CopyHtoD(in, 0, hostIn, 0, n),
+		s.CopyHtoD(out, 0, hostOut, 0, n), // zeros: what no thread writes stays 0
+		s.Launch(k, grid, block, gpu.Ptr(in, 0), gpu.Ptr(out, 0), gpu.Int32(int32(src.Width)),
+			gpu.Int32(int32(src.Height)), gpu.Int32(int32(src.Channels)), gpu.Int32(int32(strength))),
+		s.CopyDtoH(hostOut, 0, out, 0, n),
+		s.Synchronize(),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bytes.Clone(hostOut.Bytes())
 }
 
 func TestStrengthOutOfRange(t *testing.T) {
-	dev := newDevice(t)
 	for _, s := range []int{-1, 257} {
-		if _, err := newVignetteWork(dev, s); err == nil {
+		if _, err := newVignetteWork(s); err == nil {
 			t.Errorf("strength %d: no error", s)
 		}
 	}

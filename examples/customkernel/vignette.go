@@ -3,11 +3,12 @@ package main
 import (
 	_ "embed"
 	"fmt"
-	"sync"
+	"slices"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/raster"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
+	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 // The flags are gpu/kernels' (gen-ptx.sh): compute_75 PTX runs on every GPU a current driver
@@ -26,63 +27,51 @@ var vignettePTX []byte
 // kernelName is the kernel's extern "C" name in vignette.cu.
 const kernelName = "example_vignette"
 
-// registerVignette registers the kernel, in both its forms, once per process: a name can be
-// registered only once.
-var registerVignette = sync.OnceValue(func() error {
-	return gpu.RegisterKernel(gpu.KernelSpec{
-		Name: kernelName,
-		PTX:  vignettePTX,
-		Host: vignetteHost,
-		// src, dst, width, height, channels, strength: launches with other kinds are refused.
-		Args: []gpu.ArgKind{gpu.KindPtr, gpu.KindPtr, gpu.KindInt32, gpu.KindInt32, gpu.KindInt32, gpu.KindInt32},
-	})
+// errRegister is the registration of the kernel in both its forms, once per process (a name
+// can be registered only once): a device runs whichever it can.
+var errRegister = gpu.RegisterKernel(gpu.KernelSpec{
+	Name: kernelName,
+	PTX:  vignettePTX,
+	Host: vignetteHost,
+	// src, dst, width, height, channels, strength: launches with other kinds are refused.
+	Args: []gpu.ArgKind{gpu.KindPtr, gpu.KindPtr, gpu.KindInt32, gpu.KindInt32, gpu.KindInt32, gpu.KindInt32},
 })
 
 // vignetteHost is the kernel's Go implementation, which the CPU device runs: every thread of
-// the grid, computing what the CUDA kernel computes, with the same integer arithmetic. It runs
-// on one core; gpu/kernels' implementations split their rows between all cores, which is
-// worth it where the CPU device does the real work rather than stand in for a GPU.
+// the grid, computing what the CUDA kernel computes with the same integer arithmetic. One
+// Scan reads the launch's arguments; ParallelFor spreads the threads over every core.
 func vignetteHost(l *gpu.HostLaunch) error {
-	src, err := l.Mem(0)
-	if err != nil {
+	var src, dst []byte
+	var width, height, channels, strength int32
+	if err := l.Scan(&src, &dst, &width, &height, &channels, &strength); err != nil {
 		return err
 	}
-	dst, err := l.Mem(1)
-	if err != nil {
-		return err
-	}
-	var dims [4]int32 // width, height, channels, strength
-	for i := range dims {
-		if dims[i], err = l.Int32(2 + i); err != nil {
-			return err
-		}
-	}
-	width, height, channels, strength := int(dims[0]), int(dims[1]), int(dims[2]), int64(dims[3])
-	if n := width * height * channels; n > len(src) || n > len(dst) {
-		return fmt.Errorf("%w: %s over %d×%d×%d bytes", gpu.ErrOutOfRange, kernelName, width, height, channels)
+	w, h, c := int(width), int(height), int(channels)
+	if n := w * h * c; n > len(src) || n > len(dst) {
+		return fmt.Errorf("%w: %s over %d×%d×%d bytes", gpu.ErrOutOfRange, kernelName, w, h, c)
 	}
 	// The threads that exist: the grid may cover less than the image, or more.
-	xs := min(width, threads(l.Grid.X, l.Block.X))
-	ys := min(height, threads(l.Grid.Y, l.Block.Y))
-	r2 := int64(width)*int64(width) + int64(height)*int64(height)
-	colours := channels
-	if channels == 4 {
-		colours = 3
+	xs := max(0, min(w, threads(l.Grid.X, l.Block.X)))
+	ys := max(0, min(h, threads(l.Grid.Y, l.Block.Y)))
+	r2 := int64(w)*int64(w) + int64(h)*int64(h)
+	colours := c
+	if c == 4 {
+		colours = 3 // alpha is copied
 	}
-	for y := range ys {
-		dy := int64(2*y + 1 - height)
-		for x := range xs {
-			dx := int64(2*x + 1 - width)
-			gain := 256 - int(strength*(dx*dx+dy*dy)/r2)
-			i := (y*width + x) * channels
-			for c := range colours {
-				dst[i+c] = byte((int(src[i+c])*gain + 128) >> 8)
+	gpu.ParallelFor(xs*ys, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			x, y := t%xs, t/xs
+			dx, dy := int64(2*x+1-w), int64(2*y+1-h)
+			gain := 256 - int(int64(strength)*(dx*dx+dy*dy)/r2)
+			i := (y*w + x) * c
+			for k := range colours {
+				dst[i+k] = byte((int(src[i+k])*gain + 128) >> 8)
 			}
-			if channels == 4 {
+			if c == 4 {
 				dst[i+3] = src[i+3]
 			}
 		}
-	}
+	})
 	return nil
 }
 
@@ -92,42 +81,47 @@ func threads(grid, block int) int {
 	return max(grid, 1) * max(block, 1)
 }
 
-// vignetteWork is the engine.Enqueuer that darkens every image of a batch: the images travel packed
-// one after another, without row padding, and each gets one launch.
+// vignetteWork is the engine's Work: a batch of decoded images in, their darkened copies out.
+// The images travel packed one after another, without row padding, and each gets one launch.
+// One work serves every device: the kernel is found on the stream's.
 type vignetteWork struct {
-	k        gpu.Kernel
 	strength int
 }
 
-// newVignetteWork prepares the kernel on dev. strength, from 0 to 256, is how much the corners
-// lose, in 256ths.
-func newVignetteWork(dev gpu.Device, strength int) (vignetteWork, error) {
+// vignetted is one finished image and the file it was made from. It owns its pixels.
+type vignetted struct {
+	File  walk.File
+	Image raster.Image
+}
+
+// Label names the image by its source in errors.
+func (v vignetted) Label() string { return v.File.Label() }
+
+// newVignetteWork checks the strength, from 0 to 256: how much the corners lose, in 256ths.
+func newVignetteWork(strength int) (vignetteWork, error) {
 	if strength < 0 || strength > 256 {
 		return vignetteWork{}, fmt.Errorf("vignette strength %d: want 0 to 256", strength)
 	}
-	if err := registerVignette(); err != nil {
-		return vignetteWork{}, err
-	}
-	k, err := dev.Kernel(kernelName)
-	return vignetteWork{k: k, strength: strength}, err
+	return vignetteWork{strength: strength}, errRegister
 }
 
 // Sizes: the output has the input's size; no scratch memory.
-func (w vignetteWork) Sizes(b *imagebatch.Batch) (gpu.Sizes, error) {
+func (w vignetteWork) Sizes(b []*imageio.Decoded) (gpu.Sizes, error) {
 	n := 0
-	for _, img := range b.Images {
-		if err := img.Check(); err != nil {
-			return gpu.Sizes{}, err
+	for _, d := range b {
+		if err := d.Image.Check(); err != nil {
+			return gpu.Sizes{}, fmt.Errorf("%s: %w", d.Label(), err)
 		}
-		n += packedLen(img)
+		n += packedLen(d.Image)
 	}
 	return gpu.Sizes{In: n, Out: n}, nil
 }
 
-// Pack copies the images' rows, without their padding, into the slot's host buffer.
-func (w vignetteWork) Pack(b *imagebatch.Batch, host []byte) error {
+// Pack copies the images' rows, without their padding, into the slot's pinned input buffer.
+func (w vignetteWork) Pack(b []*imageio.Decoded, host []byte) error {
 	off := 0
-	for _, img := range b.Images {
+	for _, d := range b {
+		img := d.Image
 		row := img.Width * img.Channels
 		for y := range img.Height {
 			off += copy(host[off:off+row], img.Pix[y*img.Stride:])
@@ -137,12 +131,17 @@ func (w vignetteWork) Pack(b *imagebatch.Batch, host []byte) error {
 }
 
 // Enqueue launches the kernel once per image, on 16×16 blocks that cover it.
-func (w vignetteWork) Enqueue(s gpu.Stream, b *imagebatch.Batch, bufs gpu.SlotBuffers) error {
+func (w vignetteWork) Enqueue(s gpu.Stream, b []*imageio.Decoded, bufs gpu.SlotBuffers) error {
+	k, err := s.Device().Kernel(kernelName)
+	if err != nil {
+		return err
+	}
 	const side = 16
 	off := 0
-	for _, img := range b.Images {
+	for _, d := range b {
+		img := d.Image
 		grid := gpu.Dim3{X: (img.Width + side - 1) / side, Y: (img.Height + side - 1) / side}
-		err := s.Launch(w.k, grid, gpu.Dim3{X: side, Y: side},
+		err := s.Launch(k, grid, gpu.Dim3{X: side, Y: side},
 			gpu.Ptr(bufs.In, off), gpu.Ptr(bufs.Out, off),
 			gpu.Int32(int32(img.Width)), gpu.Int32(int32(img.Height)), gpu.Int32(int32(img.Channels)),
 			gpu.Int32(int32(w.strength)))
@@ -154,17 +153,19 @@ func (w vignetteWork) Enqueue(s gpu.Stream, b *imagebatch.Batch, bufs gpu.SlotBu
 	return nil
 }
 
-// outputs returns views of the batch's results in out, the bytes of the slot's output buffer.
-func outputs(b *imagebatch.Batch, out []byte) []raster.Image {
-	views := make([]raster.Image, len(b.Images))
+// Result copies each image out of the slot's output buffer, which the engine reuses once it
+// returns.
+func (w vignetteWork) Result(b []*imageio.Decoded, out []byte) ([]vignetted, error) {
+	res := make([]vignetted, len(b))
 	off := 0
-	for i, img := range b.Images {
+	for i, d := range b {
+		img := d.Image
 		n := packedLen(img)
-		views[i] = raster.Image{Pix: out[off : off+n], Width: img.Width, Height: img.Height,
-			Stride: img.Width * img.Channels, Channels: img.Channels}
+		res[i] = vignetted{File: d.File, Image: raster.Image{Pix: slices.Clone(out[off : off+n]),
+			Width: img.Width, Height: img.Height, Stride: img.Width * img.Channels, Channels: img.Channels}}
 		off += n
 	}
-	return views
+	return res, nil
 }
 
 func packedLen(img raster.Image) int {
