@@ -3,15 +3,15 @@
 // 8×8 grey pixels on the device, one bit per pixel brighter than their mean), which finds
 // near-duplicate photos.
 //
-//	ChanSource ─▶ [decode ─▶ batch ─▶ gpu ─▶ hash] ─▶ flow.Map ─▶ WriterSink
-//	(file paths)   a typed gpupipe segment wrapped     (format)    (stdout)
+//	ChanSource ─▶ [decode ─▶ process.Images ─▶ hash] ─▶ flow.Map ─▶ WriterSink
+//	(file paths)   a typed gpupipe segment wrapped      (format)    (stdout)
 //	               as a go-streams Flow by gostreams.NewFlow
 //
 // go-streams moves untyped values over unbuffered channels and has no errors; the Flow that
 // pipeline/gostreams makes checks the values' type, keeps their order (the segment decodes
-// with an OrderedMap, and gpu.Stage hands batches on in order), and reports the segment's
-// error through Wait once the go-streams side has drained. Run with -broken to see a file
-// that cannot be decoded stop the flow, and the error come back.
+// with an OrderedMap, and the image stage hands its results on in input order), and reports
+// the segment's error through Wait once the go-streams side has drained. Run with -broken to
+// see a file that cannot be decoded stop the flow, and the error come back.
 //
 //	go run ./examples/gostreams
 //	go run ./examples/gostreams -broken
@@ -39,8 +39,8 @@ import (
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/gostreams"
-	"github.com/gpupipe/gpupipe/stages/imagebatch"
 	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/process"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -165,35 +165,17 @@ func newFingerprinter(dev gpu.Device, batch int) (*fingerprinter, error) {
 }
 
 // segment is the typed gpupipe part of the flow. Every stage keeps the input order, and an
-// error stops the segment (no SkipErrors), which the Flow's Wait reports.
+// error stops the segment (no SkipErrors, no OnError), which the Flow's Wait reports.
 func (fp *fingerprinter) segment(paths *pipeline.Stream[string]) *pipeline.Stream[fingerprint] {
-	decoded := pipeline.OrderedMap(paths, fp.decode, pipeline.Name("decode"), pipeline.AllCores())
-	groups := pipeline.Batch(decoded, fp.batch, 20*time.Millisecond, pipeline.Name("batch"))
-	batches := pipeline.Map(groups, imagebatch.New, pipeline.Name("pack"))
-	done := gpu.Stage(batches, fp.dev, imagebatch.Work{Plan: fp.plan}, gpu.EngineOptions{Slots: 2}, pipeline.Name("gpu"))
-	return pipeline.FlatMap(done, fp.hash, pipeline.Name("hash"))
+	decoded := pipeline.OrderedMap(paths, fp.decoder.DecodeFile, pipeline.Name("decode"), pipeline.AllCores())
+	smalls := process.Images(decoded, []gpu.Device{fp.dev}, fp.plan, process.Options{Batch: fp.batch, MaxWait: 20 * time.Millisecond})
+	return pipeline.Map(smalls, hash, pipeline.Name("hash")) // one worker: in order
 }
 
-func (fp *fingerprinter) decode(ctx context.Context, path string) (*imageio.Decoded, error) {
-	return fp.decoder.Decode(ctx, walk.File{Root: filepath.Dir(path), Rel: filepath.Base(path)})
-}
-
-// hash turns a finished batch's 8×8 grey images into fingerprints, then releases the slot.
-func (fp *fingerprinter) hash(ctx context.Context, d *gpu.Done[*imagebatch.Batch], emit func(fingerprint) error) error {
-	defer d.Release()
-	defer d.Batch.Release()
-	smalls, err := fp.plan.Views(d.Batch.Kernels(), d.Out) // hashed before the slot goes back
-	if err != nil {
-		return err
-	}
-	for i, small := range smalls.Images {
-		src := d.Batch.Files[i]
-		f := fingerprint{Path: src.File.Path(), Width: src.SourceWidth, Height: src.SourceHeight, Hash: averageHash(small)}
-		if err := emit(f); err != nil {
-			return err
-		}
-	}
-	return nil
+// hash turns an image's 8×8 grey result into its fingerprint.
+func hash(_ context.Context, r process.Result) (fingerprint, error) {
+	return fingerprint{Path: r.Source.File.Path(), Width: r.Source.SourceWidth, Height: r.Source.SourceHeight,
+		Hash: averageHash(r.Image)}, nil
 }
 
 // averageHash sets bit i for every pixel i of the 8×8 grey image brighter than the mean.

@@ -101,7 +101,7 @@ func expectedLines(t *testing.T, dev gpu.Device, paths []string) []string {
 	}
 	var lines []string
 	for _, p := range paths {
-		d, err := fp.decode(context.Background(), p)
+		d, err := fp.decoder.DecodeFile(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
