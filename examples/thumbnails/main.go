@@ -31,7 +31,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
@@ -117,9 +116,7 @@ type result struct {
 	Written, Skipped int64 // thumbnails written; inputs whose thumbnail was already there
 	Failures         []*pipeline.StageError
 	Elapsed          time.Duration
-	Stages           []pipeline.StageStats
-	Bottleneck       pipeline.StageStats
-	Utilization      float64 // the bottleneck's: the fraction of its workers' time spent working
+	Stages           []pipeline.StageStats // every stage's statistics at the end
 }
 
 // thumbnails is the pipeline, run on dev. A file that cannot be read, decoded, resized or
@@ -147,10 +144,8 @@ func thumbnails(ctx context.Context, dev gpu.Device, cfg config) (result, error)
 	err = p.Run(ctx)
 	t.bar.Stop()
 
-	res := result{Written: t.written.Load(), Skipped: t.skipped.Load(), Failures: t.failures,
-		Elapsed: time.Since(start), Stages: p.Stats()}
-	res.Bottleneck, res.Utilization, _ = p.Bottleneck()
-	return res, err
+	return result{Written: t.written.Load(), Skipped: t.skipped.Load(), Failures: t.failures,
+		Elapsed: time.Since(start), Stages: p.Stats()}, err
 }
 
 // newDecoder decodes at the smallest size that still leaves the plan's resize enough pixels:
@@ -211,17 +206,5 @@ func printResult(w io.Writer, r result) {
 	for _, f := range r.Failures {
 		fmt.Fprintf(w, "  failed in %s: %v\n", f.Stage, f.Err) // the errors start with the file's path
 	}
-	writeStats(w, r.Stages)
-	fmt.Fprintf(w, "bottleneck: %s (%.0f%% busy)\n", r.Bottleneck.Name, 100*r.Utilization)
-}
-
-// writeStats prints a table of the stages' statistics.
-func writeStats(w io.Writer, stages []pipeline.StageStats) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tworkers\tin\tout\tbusy\twaiting for input\tblocked on output\tutilization\t")
-	for _, s := range stages {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2fs\t%.2fs\t%.2fs\t%.0f%%\t\n", s.Name, s.Workers, s.In, s.Out,
-			s.Busy.Seconds(), s.WaitIn.Seconds(), s.WaitOut.Seconds(), 100*s.Utilization())
-	}
-	tw.Flush()
+	pipeline.WriteStats(w, r.Stages) // a table of the stages; the bottleneck, named below it
 }
