@@ -14,8 +14,12 @@ import (
 // until it hands it on with Send or gives it back with Fail; fn releases what it drops
 // otherwise (Release does what the pipeline would). Items still in the stage's input queue
 // when fn returns are the pipeline's, and released; so are the items Send could not hand
-// on. fn should return only once Recv has reported the end of the input, or with an error:
-// if it returns nil earlier, the rest of its input is released unseen.
+// on.
+//
+// fn may return nil before its input has ended, to take only part of it: once all of the
+// stage's goroutines have returned, the stages upstream are told to stop (their context is
+// cancelled), the rest of the input is released unseen, and the run ends normally (see
+// "Stages that stop early" in the package documentation).
 func Custom[T, R any](in *Stream[T], fn func(ctx context.Context, io *IO[T, R]) error, opts ...Option) *Stream[R] {
 	cfg := newConfig(opts)
 	s, inq := consume(in, "custom", cfg, cfg.workers)

@@ -65,6 +65,20 @@
 // gives them back with Fail; FromSlice never releases the caller's items; Collect and
 // Reduce results are never released.
 //
+// # Stages that stop early
+//
+// A stage may stop reading before its input has ended, as a Custom stage that takes the first
+// items only, or a Zip whose other input ended first. Once all of a stage's goroutines have
+// returned, it tells its producers so: a producer whose outputs are all no longer read has
+// its context cancelled (the context its user functions receive), stops, and tells its own
+// producers in turn, like the writers of a Unix pipe whose reader has exited. A producer with
+// several outputs (Broadcast, Partition, RoundRobin) stops sending to the branches that are
+// no longer read and goes on with the others. The run ends normally: Run returns nil unless
+// something failed, and the failures of a stage after its consumers stopped (other than
+// panics) are consequences that are dropped. What was queued for the stage that stopped, and
+// what its producers held, is dropped and released. Draining the input instead would keep an
+// endless source running forever.
+//
 // # Statistics
 //
 // Stats returns, for every stage and at any time, the items in and out, the errors, the time

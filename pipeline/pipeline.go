@@ -50,6 +50,16 @@ type stage struct {
 	errMu    sync.Mutex // serializes the SkipErrors handler
 	drain    func()     // releases what is left in the input queue once the stage has ended; nil: nothing to release
 
+	// Graph links. inputs are the streams the stage reads; outputs counts those it writes.
+	// The stage runs under ctx, cancelled with the run and also once every output's
+	// consumer has stopped reading (live reaches 0).
+	inputs  []interface{ stop() }
+	outputs int
+	live    atomic.Int64
+	ctx     context.Context
+	cancel  context.CancelFunc
+	retries atomic.Int64 // extra attempts made under Retry
+
 	// explicitBusy marks stages that add busy time themselves instead of deriving it.
 	explicitBusy bool
 }
@@ -94,6 +104,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer cancel()
 	p.cancel = cancel
 
+	for _, s := range p.stages {
+		s.ctx, s.cancel = context.WithCancel(ctx)
+		s.live.Store(int64(s.outputs))
+	}
 	var wg sync.WaitGroup
 	for _, s := range p.stages {
 		wg.Add(1)
@@ -101,15 +115,19 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			defer wg.Done()
 			defer s.drainInput()
 			defer s.finish()
+			defer s.stopInputs()
 			defer func() {
 				if v := recover(); v != nil {
-					p.fail(s, ctx, recovered(v))
+					p.fail(s, s.ctx, recovered(v))
 				}
 			}()
-			s.run(ctx)
+			s.run(s.ctx)
 		}()
 	}
 	wg.Wait()
+	for _, s := range p.stages {
+		s.cancel()
+	}
 	if p.failErr != nil {
 		return p.failErr
 	}
@@ -141,9 +159,16 @@ func (p *Pipeline) start() error {
 }
 
 // fail records the first failure and cancels the run. Failures after a cancellation are
-// consequences of it and are dropped, so a cancelled run returns the context's error.
+// consequences of it and are dropped, so a cancelled run returns the context's error. ctx is
+// the context the failing code ran under: for a stage whose consumers have all stopped
+// reading it is cancelled while the run is not, and the stage's failures other than panics
+// are dropped likewise.
 func (p *Pipeline) fail(s *stage, ctx context.Context, err error) {
 	if err == nil || isCancel(ctx, err) || p.outer.Err() != nil {
+		return
+	}
+	var pe *PanicError
+	if ctx.Err() != nil && !errors.As(err, &pe) {
 		return
 	}
 	var se *StageError
@@ -154,6 +179,23 @@ func (p *Pipeline) fail(s *stage, ctx context.Context, err error) {
 		p.failErr = err
 		p.cancel()
 	})
+}
+
+// stopInputs tells the producers of the stage's inputs that it reads no more. It runs when
+// the stage has ended: after its input ended (the producers have ended too, and it changes
+// nothing), after a cancellation, or when the stage stopped early.
+func (s *stage) stopInputs() {
+	for _, in := range s.inputs {
+		in.stop()
+	}
+}
+
+// outputStopped counts one output whose consumer stopped reading, and cancels the stage once
+// none is read.
+func (s *stage) outputStopped() {
+	if s.live.Add(-1) == 0 {
+		s.cancel()
+	}
 }
 
 // finish freezes the stage's elapsed time.

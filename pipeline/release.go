@@ -109,16 +109,21 @@ func dropAll[T any](drop func(T), xs []T) {
 	}
 }
 
-// drainInput makes the stage release, once it has ended, the items left in its input queue.
-// The queue's producer closes it once its own workers have returned, which they do promptly
-// once the run is cancelled, and a stage ends with items still queued only then (or when a
-// Custom function returns early).
+// drainInput makes the stage release, once it has ended, the items left in its input queue
+// (in each of them, for a stage with several). The queue's producer closes it once its own
+// workers have returned, which they do promptly once the run is cancelled or once the stage
+// has stopped reading (see "Stages that stop early" in the package documentation), and a
+// stage ends with items still queued only then.
 func drainInput[T any](s *stage, ch <-chan T) {
 	drop := dropper[T](s)
 	if drop == nil {
 		return
 	}
+	prev := s.drain // a stage with several inputs drains each
 	s.drain = func() {
+		if prev != nil {
+			prev()
+		}
 		for x := range ch {
 			drop(x)
 		}

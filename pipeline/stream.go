@@ -15,12 +15,18 @@ type Stream[T any] struct {
 	from *stage
 	to   *stage
 	ch   chan T // the consumer's input queue, made when the consumer attaches
+
+	// gone is closed once the consumer has stopped reading: all its workers have returned
+	// (see stop).
+	gone     chan struct{}
+	goneOnce sync.Once
 }
 
 func newStream[T any](from *stage) *Stream[T] {
-	s := &Stream[T]{p: from.p, from: from}
+	s := &Stream[T]{p: from.p, from: from, gone: make(chan struct{})}
 	from.p.mu.Lock()
 	from.p.streams = append(from.p.streams, s)
+	from.outputs++
 	from.p.mu.Unlock()
 	return s
 }
@@ -36,21 +42,49 @@ func (s *Stream[T]) orphan() (string, bool) { return s.from.name, s.to == nil }
 // consume adds a stage of the given kind that reads in, and makes its input queue.
 func consume[T any](in *Stream[T], kind string, cfg config, counterSets int) (*stage, chan T) {
 	s := in.p.addStage(kind, cfg, counterSets)
-	ch := make(chan T, cfg.buffer)
-	if in.to != nil {
-		in.p.buildError(fmt.Errorf("pipeline: the output of stage %q is consumed by both %q and %q", in.from.name, in.to.name, s.name))
-		return s, ch
-	}
-	in.to, in.ch = s, ch
-	s.queue = func() (int, int) { return len(ch), cap(ch) }
 	if cfg.units != nil {
 		if _, ok := cfg.units.(func(T) int); !ok {
 			in.p.buildError(fmt.Errorf("pipeline: stage %q: CountUnits takes a %s, but the stage's items are %s",
 				s.name, reflect.TypeOf(cfg.units).In(0), reflect.TypeFor[T]()))
 		}
 	}
+	return s, attach(in, s)
+}
+
+// attach makes s a consumer of in, and returns s's input queue for in. A stage with several
+// inputs (Merge, Zip) attaches to each; its queue statistics are their sums.
+func attach[T any](in *Stream[T], s *stage) chan T {
+	ch := make(chan T, s.cfg.buffer)
+	if in.p != s.p {
+		s.p.buildError(fmt.Errorf("pipeline: stage %q reads the output of stage %q, which belongs to another pipeline", s.name, in.from.name))
+		return ch
+	}
+	if in.to != nil {
+		in.p.buildError(fmt.Errorf("pipeline: the output of stage %q is consumed by both %q and %q", in.from.name, in.to.name, s.name))
+		return ch
+	}
+	in.to, in.ch = s, ch
+	s.inputs = append(s.inputs, in)
+	if prev := s.queue; prev != nil {
+		s.queue = func() (int, int) {
+			n, c := prev()
+			return n + len(ch), c + cap(ch)
+		}
+	} else {
+		s.queue = func() (int, int) { return len(ch), cap(ch) }
+	}
 	drainInput(s, ch)
-	return s, ch
+	return ch
+}
+
+// stop records that the stream's consumer has stopped reading. When every output of the
+// producing stage has stopped, the producer's context is cancelled: it stops working for
+// nobody (see "Stages that stop early" in the package documentation).
+func (s *Stream[T]) stop() {
+	s.goneOnce.Do(func() {
+		close(s.gone)
+		s.from.outputStopped()
+	})
 }
 
 // unitCounter returns the stage's CountUnits function, or nil.
