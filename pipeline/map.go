@@ -58,6 +58,7 @@ func itemLoop[T any](s *stage, inq <-chan T, drop func(T), handle func(ctx conte
 func Map[T, R any](in *Stream[T], fn func(ctx context.Context, x T) (R, error), opts ...Option) *Stream[R] {
 	cfg := newConfig(opts)
 	s, inq := consume(in, "map", cfg, cfg.workers)
+	fn = withRetry(s, fn)
 	out := newStream[R](s)
 	s.runWorkers(itemLoop(s, inq, dropper[T](s), mapItem(fn, out, dropper[R](s))), func() { close(out.ch) })
 	return out
@@ -94,6 +95,7 @@ func mapItem[T, R any](fn func(context.Context, T) (R, error), out *Stream[R], d
 func Filter[T any](in *Stream[T], keep func(ctx context.Context, x T) (bool, error), opts ...Option) *Stream[T] {
 	cfg := newConfig(opts)
 	s, inq := consume(in, "filter", cfg, cfg.workers)
+	keep = withRetry(s, keep)
 	out := newStream[T](s)
 	drop := dropper[T](s)
 	s.runWorkers(itemLoop(s, inq, drop, filterItem(keep, out, drop)), func() { close(out.ch) })
@@ -137,6 +139,7 @@ func filterItem[T any](keep func(context.Context, T) (bool, error), out *Stream[
 func FlatMap[T, R any](in *Stream[T], fn func(ctx context.Context, x T, emit func(R) error) error, opts ...Option) *Stream[R] {
 	cfg := newConfig(opts)
 	s, inq := consume(in, "flat-map", cfg, cfg.workers)
+	fn = withRetryFlat(s, fn)
 	out := newStream[R](s)
 	dropIn, dropOut := dropper[T](s), dropper[R](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {

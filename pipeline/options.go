@@ -1,6 +1,9 @@
 package pipeline
 
-import "runtime"
+import (
+	"reflect"
+	"runtime"
+)
 
 // Option configures one stage.
 type Option func(*config)
@@ -13,6 +16,10 @@ type config struct {
 	onError func(*StageError)
 	skip    bool
 	units   any // a func(T) int from CountUnits; nil: not counted
+
+	retry     *RetryPolicy // nil: no retries
+	clone     any          // a func(T) T from Clone; nil: none
+	maxWindow int          // MaxWindow; 0: no limit
 }
 
 func newConfig(opts []Option) config {
@@ -70,4 +77,37 @@ func SkipErrors(handler func(*StageError)) Option {
 // Cost: one call of fn per item handled or failed.
 func CountUnits[T any](fn func(T) int) Option {
 	return func(c *config) { c.units = fn }
+}
+
+// Clone gives a stage that hands one item to several consumers (Broadcast, Tee and the
+// sliding windows) a function that copies an item: the first consumer gets the item itself
+// and every other one a copy, so that each consumer owns what it gets and the item is
+// released once (see "Dropped items" in the package documentation). fn must return an item
+// that is released independently of its argument: a copy, or the same item with a reference
+// count raised. Such stages need it for items that may have a Release or Close method (also
+// interfaces and slices of them); Run reports a build error otherwise. For an interface type
+// whose values never have anything to release, a function that returns its argument will
+// do. T must be the stage's item type.
+func Clone[T any](fn func(T) T) Option { return func(c *config) { c.clone = fn } }
+
+// MaxWindow closes a time or session window early when it holds n items, which bounds the
+// memory of TumblingWindowTime and SessionWindow whatever the input's rate. n < 1 means no
+// limit (the default).
+func MaxWindow(n int) Option { return func(c *config) { c.maxWindow = max(n, 0) } }
+
+// cloner returns the stage's Clone function for items of type T, or nil when items can be
+// shared: they have nothing to release. It records a build error when the stage's items need
+// a Clone function and have none, or when the function is for another type.
+func cloner[T any](s *stage, what string) func(T) T {
+	if s.cfg.clone != nil {
+		fn, ok := s.cfg.clone.(func(T) T)
+		if !ok {
+			s.buildErrorf("Clone takes a %s, but the stage's items are %s", reflect.TypeOf(s.cfg.clone).In(0), reflect.TypeFor[T]())
+		}
+		return fn
+	}
+	if holdsReleasable(reflect.TypeFor[T](), nil) {
+		s.buildErrorf("%s, and a %s may have a Release or Close method: give the stage a Clone option so that each consumer owns its item (see Clone)", what, reflect.TypeFor[T]())
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ func OrderedMap[T, R any](in *Stream[T], fn func(ctx context.Context, x T) (R, e
 	// Counter set 0 belongs to the dispatcher, 1 to the emitter, 2.. to the workers.
 	s, inq := consume(in, "ordered-map", cfg, cfg.workers+2)
 	s.counters[0].aux, s.counters[1].aux = true, true
+	fn = withRetry(s, fn)
 	out := newStream[R](s)
 	dropIn, dropOut := dropper[T](s), dropper[R](s)
 	count := unitCounter[T](s)

@@ -270,6 +270,7 @@ func (s *stage) stats() StageStats {
 	}
 	st.Elapsed = s.elapsed()
 	st.Done = s.finished.Load() != 0
+	st.Retries = s.retries.Load()
 	if s.queue != nil {
 		st.QueueLen, st.QueueCap = s.queue()
 	}

@@ -9,7 +9,7 @@ import "context"
 func ForEach[T any](in *Stream[T], fn func(ctx context.Context, x T) error, opts ...Option) {
 	cfg := newConfig(opts)
 	s, inq := consume(in, "for-each", cfg, cfg.workers)
-	body := func(ctx context.Context, x T) (struct{}, error) { return struct{}{}, fn(ctx, x) }
+	body := withRetry(s, func(ctx context.Context, x T) (struct{}, error) { return struct{}{}, fn(ctx, x) })
 	s.runWorkers(itemLoop(s, inq, dropper[T](s), func(ctx context.Context, c *counters, x T) (bool, error) {
 		_, err := call1(body, ctx, x)
 		if err == nil {
@@ -37,7 +37,7 @@ func reduce[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A
 	cfg := single(opts)
 	s, inq := consume(in, kind, cfg, 1)
 	res := &Result[A]{v: init}
-	step := func(_ context.Context, x T) (A, error) { return fn(res.v, x) }
+	step := withRetry(s, func(_ context.Context, x T) (A, error) { return fn(res.v, x) })
 	s.runWorkers(itemLoop(s, inq, dropper[T](s), func(ctx context.Context, c *counters, x T) (bool, error) {
 		acc, err := call1(step, ctx, x)
 		if err == nil {

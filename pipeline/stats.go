@@ -16,6 +16,8 @@ type StageStats struct {
 	Out    int64 // items handed downstream; for sinks, items consumed without error
 	Errors int64 // items whose function failed (skipped, or the one that stopped the run)
 
+	Retries int64 // calls of the stage's function made again under Retry
+
 	Busy    time.Duration // time inside the stage's function
 	WaitIn  time.Duration // time blocked waiting for input
 	WaitOut time.Duration // time blocked waiting for room downstream
