@@ -36,12 +36,14 @@ func Broadcast[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 		}
 	}
 	s.runWorkers(func(ctx context.Context, c *counters) error {
-		gone := make([]bool, len(outs))
+		live := newBranchSet(s, outs)
+		gone := live.gone
 		for {
 			x, ok := recv(ctx, inq, c, false)
 			if !ok {
 				return nil
 			}
+			live.refresh()
 			// The first branch that takes x gets x itself (delivered), the others copies. A
 			// copy made for a branch found gone is kept for the next one (spare).
 			delivered, spare, haveSpare := false, x, false

@@ -102,3 +102,36 @@ func oneStage[T any](op string, ins []*Stream[T]) *Pipeline {
 	}
 	return ins[0].p
 }
+
+// branchSet tracks which outputs of a stage with several are still read. Checking costs one
+// atomic load per item while no branch has stopped.
+type branchSet struct {
+	s     *stage
+	chans []<-chan struct{}
+	gone  []bool
+	known int64 // the stage's live count when gone was last brought up to date
+}
+
+func newBranchSet[T any](s *stage, outs []*Stream[T]) *branchSet {
+	b := &branchSet{s: s, gone: make([]bool, len(outs)), known: int64(len(outs))}
+	for _, o := range outs {
+		b.chans = append(b.chans, o.gone)
+	}
+	return b
+}
+
+// refresh marks the branches whose consumers have stopped since the last call.
+func (b *branchSet) refresh() {
+	live := b.s.live.Load()
+	if live == b.known {
+		return
+	}
+	for i, ch := range b.chans {
+		select {
+		case <-ch:
+			b.gone[i] = true
+		default:
+		}
+	}
+	b.known = live
+}
