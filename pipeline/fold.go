@@ -10,10 +10,10 @@ import "context"
 //
 // go-streams calls this Fold (and Reduce when there is no initial value). An error from fn
 // stops the run, or under SkipErrors skips the item, which leaves the accumulator as it was
-// and emits nothing. fn owns the items it folds without error; the accumulator values
-// emitted share whatever fn makes them share (a slice appended to, say), and one that cannot
-// be handed on because the run is ending is released (see "Dropped items" in the package
-// documentation).
+// and emits nothing; the item is then released (see "Dropped items" in the package
+// documentation). fn owns the items it folds without error. The values emitted are the
+// accumulator's successive values and may share memory (a slice appended to, say), so the
+// stage releases none of them, even one it cannot hand on when the run ends.
 func Scan[T, A any](in *Stream[T], init A, fn func(acc A, x T) (A, error), opts ...Option) *Stream[A] {
 	return fold(in, "scan", init, fn, true, opts)
 }
@@ -21,7 +21,8 @@ func Scan[T, A any](in *Stream[T], init A, fn func(acc A, x T) (A, error), opts 
 // Fold folds its input into an accumulator starting at init and emits the result once, when
 // the input has ended (init itself for an empty input), so that a fold can feed later
 // stages; Reduce is the sink that keeps it in a Result instead. Errors are handled as in
-// Scan; no result is emitted when the run is cancelled or fails.
+// Scan; no result is emitted when the run is cancelled or fails. A result that cannot be
+// handed on because the run is ending is released.
 //
 //	in:  -1--2--3--4-|      fn: acc + x, init 0
 //	out: ------------10|
@@ -55,9 +56,6 @@ func fold[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A, 
 			}
 			acc = next
 			if each && !send(ctx, o, acc, c, false) {
-				if dropAcc != nil {
-					dropAcc(acc)
-				}
 				return nil
 			}
 		}
