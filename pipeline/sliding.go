@@ -1,0 +1,178 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+)
+
+// SlidingWindowCount emits, every step items, a window of the last size items, in order;
+// windows overlap when step < size. The first window is emitted when size items have come;
+// when the input ends, a last, shorter window is emitted if some items have not been in any
+// window yet, so that every item is in at least one.
+//
+//	in:  -1-2-3-4-5-6-|     size 3, step 2
+//	out: -----•---•---•|    [1 2 3] [3 4 5] [5 6]
+//
+// An item is in up to ⌈size/step⌉ windows. Items that may have a Release or Close method
+// need a Clone option: the first window gets the item itself, later ones copies (see
+// Broadcast). Run reports a build error for size < 1, step < 1 or step > size.
+//
+// Memory: size items. Cost: a window of size items is copied every step items.
+func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *Stream[[]T] {
+	s, inq := consume(in, "sliding-window-count", single(opts), 1)
+	if size < 1 || step < 1 || step > size {
+		s.buildErrorf("sliding window of %d items every %d (want 1 ≤ step ≤ size)", size, step)
+	}
+	out := newStream[[]T](s)
+	w := newSlider[T](s)
+	s.runWorkers(func(ctx context.Context, c *counters) error {
+		o := out.out()
+		total, next, covered := 0, 0, 0 // items so far; index of the next window's first item; items in a window so far
+		for {
+			x, ok := recv(ctx, inq, c, false)
+			if !ok {
+				break
+			}
+			w.buf = append(w.buf, slot[T]{x: x})
+			total++
+			if len(w.buf) > size {
+				w.evict(1)
+			}
+			if total < size || (total-size)%step != 0 {
+				continue
+			}
+			if !w.emit(ctx, o, 0, c) {
+				w.releaseRest()
+				return w.err
+			}
+			next, covered = total-size+step, total
+		}
+		if ctx.Err() == nil && covered < total {
+			w.emit(ctx, o, next-(total-len(w.buf)), c)
+		}
+		w.releaseRest()
+		return w.err
+	}, func() { close(out.ch) })
+	return out
+}
+
+// SlidingWindowTime emits, every slide, a window of the items that arrived in the last size,
+// counted from the start of the run; windows overlap when slide < size. When the input ends,
+// a last window is emitted if some items have not been in any window yet. Empty windows are
+// not emitted.
+//
+//	in:   -1--2---3----|
+//	time: |---|---|---|      slide: four ticks; size: eight
+//	out:  ----•---•---•|     [1] [1 2] [2 3]
+//
+// An item is in up to ⌈size/slide⌉ windows and needs a Clone option if it may have a Release
+// or Close method, as in SlidingWindowCount. Run reports a build error for slide ≤ 0 or
+// size < slide.
+//
+// Memory: the items of the last size.
+func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...Option) *Stream[[]T] {
+	s, inq := consume(in, "sliding-window-time", single(opts), 1)
+	if slide <= 0 || size < slide {
+		s.buildErrorf("sliding window of %v every %v (want 0 < slide ≤ size)", size, slide)
+	}
+	out := newStream[[]T](s)
+	w := newSlider[T](s)
+	s.runWorkers(func(ctx context.Context, c *counters) error {
+		o := out.out()
+		ticker := time.NewTicker(max(slide, 1))
+		defer ticker.Stop()
+		// dispatch drops the items that have been in a window and are older than size,
+		// and emits the rest, if only when some item has not been in a window yet.
+		dispatch := func(onlyNew bool) bool {
+			cut := clock() - int64(size)
+			from := 0
+			for from < len(w.buf) && w.buf[from].given && w.buf[from].at <= cut {
+				from++
+			}
+			w.evict(from)
+			if len(w.buf) == 0 || onlyNew && w.buf[len(w.buf)-1].given {
+				return true
+			}
+			return w.emit(ctx, o, 0, c)
+		}
+		for {
+			x, ev := recvOrTick(ctx, inq, ticker.C, c)
+			switch ev {
+			case gotItem:
+				w.buf = append(w.buf, slot[T]{x: x, at: clock()})
+			case gotTick:
+				if !dispatch(false) {
+					w.releaseRest()
+					return w.err
+				}
+			case gotEnd:
+				if ctx.Err() == nil {
+					dispatch(true)
+				}
+				w.releaseRest()
+				return w.err
+			}
+		}
+	}, func() { close(out.ch) })
+	return out
+}
+
+// slot is an item a sliding window holds: when it arrived, and whether the item itself has
+// been handed on in a window (later windows get copies).
+type slot[T any] struct {
+	x     T
+	at    int64
+	given bool
+}
+
+// slider holds the items of a sliding window, oldest first.
+type slider[T any] struct {
+	s     *stage
+	buf   []slot[T]
+	clone func(T) T
+	drop  func(T)
+	err   error // a panic in Clone, which stops the run
+}
+
+func newSlider[T any](s *stage) *slider[T] {
+	return &slider[T]{s: s, clone: cloner[T](s, "a sliding window hands an item on in several windows"), drop: dropper[T](s)}
+}
+
+// evict forgets the n oldest items, releasing those never handed on.
+func (w *slider[T]) evict(n int) {
+	for i := range n {
+		if !w.buf[i].given && w.drop != nil {
+			w.drop(w.buf[i].x)
+		}
+		w.buf[i] = slot[T]{}
+	}
+	w.buf = w.buf[n:]
+}
+
+// emit sends a window of the items from buf[from:] on: each item itself the first time, a
+// copy after. It returns false when the window could not be handed on, having released it.
+func (w *slider[T]) emit(ctx context.Context, o chan<- []T, from int, c *counters) bool {
+	win := make([]T, 0, len(w.buf)-from)
+	for i := from; i < len(w.buf); i++ {
+		sl := &w.buf[i]
+		v := sl.x
+		if sl.given && w.clone != nil {
+			var err error
+			if v, err = guard(w.clone, sl.x); err != nil {
+				w.err = err
+				dropAll(w.drop, win)
+				return false
+			}
+		}
+		sl.given = true
+		win = append(win, v)
+	}
+	if !send(ctx, o, win, c, false) {
+		dropAll(w.drop, win)
+		return false
+	}
+	return true
+}
+
+// releaseRest releases the items held that were never handed on.
+func (w *slider[T]) releaseRest() { w.evict(len(w.buf)) }
