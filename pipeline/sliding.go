@@ -41,14 +41,14 @@ func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *S
 			if total < size || (total-size)%step != 0 {
 				continue
 			}
-			if !w.emit(ctx, o, 0, c) {
+			if !w.emit(ctx, o, 0, len(w.buf), c) {
 				w.releaseRest()
 				return w.err
 			}
 			next, covered = total-size+step, total
 		}
 		if ctx.Err() == nil && covered < total {
-			w.emit(ctx, o, next-(total-len(w.buf)), c)
+			w.emit(ctx, o, next-(total-len(w.buf)), len(w.buf), c)
 		}
 		w.releaseRest()
 		return w.err
@@ -56,10 +56,13 @@ func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *S
 	return out
 }
 
-// SlidingWindowTime emits, every slide, a window of the items that arrived in the last size,
-// counted from the start of the run; windows overlap when slide < size. When the input ends,
-// a last window is emitted if some items have not been in any window yet. Empty windows are
-// not emitted.
+// SlidingWindowTime emits, every slide, a window of the items that arrived in the last size;
+// windows overlap when slide < size. The windows end on a fixed schedule, every slide from the
+// start of the run, and each holds what arrived in its own interval even when the stage is
+// late to emit it (held back by a slow consumer), so that an item is in exactly size/slide
+// windows when size is a multiple of slide. When the input ends, the window in progress is
+// emitted if some of its items have not been in a window yet. Empty windows are not
+// emitted.
 //
 //	in:   -1--2---3----|
 //	time: |---|---|---|      slide: four ticks; size: eight
@@ -81,19 +84,28 @@ func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...
 		o := out.out()
 		ticker := time.NewTicker(max(slide, 1))
 		defer ticker.Stop()
-		// dispatch drops the items that have been in a window and are older than size,
-		// and emits the rest, if only when some item has not been in a window yet.
-		dispatch := func(onlyNew bool) bool {
-			cut := clock() - int64(size)
-			from := 0
-			for from < len(w.buf) && w.buf[from].given && w.buf[from].at <= cut {
+		end := clock() + int64(slide) // the end of the next window, on the nominal schedule
+		// dispatch emits the window of the items that arrived in (end−size, end], if only
+		// when one of them has not been in a window yet, then forgets those that will not
+		// be in the next window.
+		dispatch := func(end int64, onlyNew bool) bool {
+			from, to := 0, len(w.buf)
+			for from < to && w.buf[from].given && w.buf[from].at <= end-int64(size) {
 				from++
 			}
-			w.evict(from)
-			if len(w.buf) == 0 || onlyNew && w.buf[len(w.buf)-1].given {
-				return true
+			for to > from && w.buf[to-1].at > end {
+				to--
 			}
-			return w.emit(ctx, o, 0, c)
+			if from < to && (!onlyNew || !w.buf[to-1].given) && !w.emit(ctx, o, from, to, c) {
+				return false
+			}
+			next := end + int64(slide) - int64(size)
+			n := 0
+			for n < len(w.buf) && w.buf[n].given && w.buf[n].at <= next {
+				n++
+			}
+			w.evict(n)
+			return true
 		}
 		for {
 			x, ev := recvOrTick(ctx, inq, ticker.C, c)
@@ -101,13 +113,16 @@ func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...
 			case gotItem:
 				w.buf = append(w.buf, slot[T]{x: x, at: clock()})
 			case gotTick:
-				if !dispatch(false) {
-					w.releaseRest()
-					return w.err
+				// A late tick emits every window due by now, each on its own interval.
+				for now := clock(); now >= end; end += int64(slide) {
+					if !dispatch(end, false) {
+						w.releaseRest()
+						return w.err
+					}
 				}
 			case gotEnd:
 				if ctx.Err() == nil {
-					dispatch(true)
+					dispatch(end, true)
 				}
 				w.releaseRest()
 				return w.err
@@ -149,11 +164,11 @@ func (w *slider[T]) evict(n int) {
 	w.buf = w.buf[n:]
 }
 
-// emit sends a window of the items from buf[from:] on: each item itself the first time, a
+// emit sends a window of the items of buf[from:to] on: each item itself the first time, a
 // copy after. It returns false when the window could not be handed on, having released it.
-func (w *slider[T]) emit(ctx context.Context, o chan<- []T, from int, c *counters) bool {
-	win := make([]T, 0, len(w.buf)-from)
-	for i := from; i < len(w.buf); i++ {
+func (w *slider[T]) emit(ctx context.Context, o chan<- []T, from, to int, c *counters) bool {
+	win := make([]T, 0, to-from)
+	for i := from; i < to; i++ {
 		sl := &w.buf[i]
 		v := sl.x
 		if sl.given && w.clone != nil {
