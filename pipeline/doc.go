@@ -18,8 +18,39 @@
 //
 // Sources: FromSlice, FromChan, FromSeq, Generate. Transforms: Map (unordered, parallel),
 // OrderedMap (parallel, input order, bounded reorder window), Filter, FlatMap, Batch (size and
-// time limits), Unbatch. Sinks: ForEach, Collect, Reduce, Discard. Custom builds stages that
+// time limits), Unbatch (or Flatten), Scan, Fold, KeyedScan, KeyedFold, Throttle,
+// ThrottleDrop. Sinks: ForEach, Collect, Reduce, Discard, Items. Custom builds stages that
 // manage their own input and output, such as the GPU engine in package gpu.
+//
+// # Graphs
+//
+// A pipeline is a graph, not only a chain. Fan-in: Merge (N streams into one), Zip, ZipWith
+// and ZipN (the i-th items together). Fan-out: Broadcast and Tee (every item to each branch,
+// at the pace of the slowest), RoundRobin (each item to the next branch with room), Partition,
+// Split and PartitionByKey (each item to the branch a function, a predicate or a key's hash
+// chooses). Every one of them is a stage, with its own queues and statistics, so Stats and
+// Bottleneck cover every branch. Each stream still has exactly one consumer, and Run refuses
+// a graph with a loose end; a stage consumes only streams made before it, so a graph cannot
+// have a cycle. docs/OPERATORS.md sets every go-streams operator beside its counterpart here.
+//
+// # Windows
+//
+// TumblingWindowCount and TumblingWindowTime group items into windows that do not overlap;
+// SlidingWindowCount and SlidingWindowTime into windows that do; SessionWindow into windows
+// that close after a pause. Time is processing time, windows are new slices the consumer
+// owns, and MaxWindow bounds the windows that time alone would not.
+//
+// # Retries
+//
+// The Retry option makes Map, OrderedMap, Filter, FlatMap, ForEach and the folds call their
+// function again for an item that failed with a transient error, with exponential backoff
+// and jitter, before the error policy applies. StageStats.Retries counts the extra calls.
+//
+// # Results as they come
+//
+// Items ends a pipeline with a sink that the caller ranges over: the range runs the
+// pipeline, yields each item as it arrives and Run's error last, in the caller's goroutine.
+// Breaking out of the loop cancels the run, which has ended when the loop statement is done.
 //
 // # Queues and backpressure
 //

@@ -42,10 +42,10 @@ func paced(p *pipeline.Pipeline, xs []int, pauses map[int]time.Duration) *pipeli
 
 func TestTumblingWindowTime(t *testing.T) {
 	p := pipeline.New()
-	// Items 1-3 at once, 4-5 about 3 periods later: two windows (the periods between are
-	// empty and emit nothing).
-	src := paced(p, []int{1, 2, 3, 4, 5}, map[int]time.Duration{4: 90 * time.Millisecond})
-	out := pipeline.Collect(pipeline.TumblingWindowTime(src, 30*time.Millisecond))
+	// Items 1-3 at once, 4-5 two periods and a half later, in the middle of a period: two
+	// windows (the periods between are empty and emit nothing).
+	src := paced(p, []int{1, 2, 3, 4, 5}, map[int]time.Duration{4: 250 * time.Millisecond})
+	out := pipeline.Collect(pipeline.TumblingWindowTime(src, 100*time.Millisecond))
 	if err := p.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
