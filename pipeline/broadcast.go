@@ -30,6 +30,7 @@ func Broadcast[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 	outs := branches[T](s, n)
 	clone := cloner[T](s, "Broadcast hands every item to several consumers")
 	drop := dropper[T](s)
+	count := unitCounter[T](s)
 	release := func(x T) {
 		if drop != nil {
 			drop(x)
@@ -43,6 +44,7 @@ func Broadcast[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 			if !ok {
 				return nil
 			}
+			countDone(c, count, x)
 			live.refresh()
 			// The first branch that takes x gets x itself (delivered), the others copies. A
 			// copy made for a branch found gone is kept for the next one (spare).

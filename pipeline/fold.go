@@ -35,7 +35,7 @@ func fold[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A, 
 	out := newStream[A](s)
 	acc := init
 	step := withRetry(s, func(_ context.Context, x T) (A, error) { return fn(acc, x) })
-	drop, dropAcc := dropper[T](s), dropper[A](s)
+	drop, dropAcc, count := dropper[T](s), dropper[A](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		o := out.out()
 		for {
@@ -45,7 +45,7 @@ func fold[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A, 
 			}
 			next, err := call1(step, ctx, x)
 			if err != nil {
-				err = s.itemError(ctx, c, x, 1, err)
+				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
 				if drop != nil {
 					drop(x)
 				}
@@ -55,6 +55,7 @@ func fold[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A, 
 				continue
 			}
 			acc = next
+			countDone(c, count, x)
 			if each && !send(ctx, o, acc, c, false) {
 				return nil
 			}

@@ -135,3 +135,11 @@ func (b *branchSet) refresh() {
 	}
 	b.known = live
 }
+
+// countDone adds the units x stands for to the worker's done units, when the stage counts
+// units (CountUnits; count is nil otherwise).
+func countDone[T any](c *counters, count func(T) int, x T) {
+	if count != nil {
+		bump(&c.doneUnits, int64(count(x)))
+	}
+}

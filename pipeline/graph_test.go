@@ -189,3 +189,28 @@ func TestGraphEarlyStopPropagates(t *testing.T) {
 		}
 	}
 }
+
+// Graph operators count units (CountUnits) like the other stages: done when handled, failed
+// when their function or route fails.
+func TestGraphOperatorsCountUnits(t *testing.T) {
+	size := func(b []int) int { return len(b) }
+	p := pipeline.New()
+	batches := pipeline.FromSlice(p, [][]int{{1, 2}, {3}, {4, 5, 6}, {7}})
+	parts := pipeline.Partition(batches, 2, func(b []int) int {
+		if b[0] == 4 {
+			return 9 // a bad route
+		}
+		return len(b) % 2
+	}, pipeline.Name("part"), pipeline.CountUnits(size), pipeline.SkipErrors(nil))
+	merged := pipeline.Merge(parts, pipeline.Name("merge"), pipeline.CountUnits(size))
+	pipeline.Discard(pipeline.Scan(merged, 0, func(acc int, b []int) (int, error) { return acc + len(b), nil },
+		pipeline.Name("scan"), pipeline.CountUnits(size)))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]int64{"part": {4, 3}, "merge": {4, 0}, "scan": {4, 0}} {
+		if st := statsOf(t, p, name); !st.Units || st.DoneUnits != want[0] || st.ErrorUnits != want[1] {
+			t.Errorf("%s: units %v done %d failed %d, want %v", name, st.Units, st.DoneUnits, st.ErrorUnits, want)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func Items[T any](ctx context.Context, in *Stream[T], opts ...Option) iter.Seq2[
 	}
 	p.mu.Unlock()
 	s, inq := consume(in, "items", single(opts), 1)
-	drop := dropper[T](s)
+	drop, count := dropper[T](s), unitCounter[T](s)
 	c := &s.counters[0]
 	var ranged, iterating atomic.Bool
 	stopped := make(chan struct{}) // closed when the loop has stopped reading
@@ -102,6 +102,7 @@ func Items[T any](ctx context.Context, in *Stream[T], opts ...Option) iter.Seq2[
 				ended, err = true, <-errc
 				break
 			}
+			countDone(c, count, x)
 			if !yield(x, nil) {
 				return
 			}

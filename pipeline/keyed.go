@@ -55,7 +55,7 @@ func keyed[T any, K comparable, A any](in *Stream[T], kind string, key func(T) K
 		accs[k] = acc
 		return KeyValue[K, A]{k, acc}, nil
 	})
-	drop, dropAcc := dropper[T](s), dropper[A](s)
+	drop, dropAcc, count := dropper[T](s), dropper[A](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		o := out.out()
 		for {
@@ -65,7 +65,7 @@ func keyed[T any, K comparable, A any](in *Stream[T], kind string, key func(T) K
 			}
 			kv, err := call1(step, ctx, x)
 			if err != nil {
-				err = s.itemError(ctx, c, x, 1, err)
+				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
 				if drop != nil {
 					drop(x)
 				}
@@ -74,6 +74,7 @@ func keyed[T any, K comparable, A any](in *Stream[T], kind string, key func(T) K
 				}
 				continue
 			}
+			countDone(c, count, x)
 			if each && !send(ctx, o, kv, c, false) {
 				return nil
 			}

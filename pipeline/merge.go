@@ -28,6 +28,7 @@ func Merge[T any](ins []*Stream[T], opts ...Option) *Stream[T] {
 	}
 	out := newStream[T](s)
 	drop := dropper[T](s)
+	count := unitCounter[T](s)
 	s.runEach(len(ins), func(ctx context.Context, i int, c *counters) error {
 		q, o := queues[i], out.out()
 		for {
@@ -35,6 +36,7 @@ func Merge[T any](ins []*Stream[T], opts ...Option) *Stream[T] {
 			if !ok {
 				return nil
 			}
+			countDone(c, count, x)
 			if !send(ctx, o, x, c, false) {
 				if drop != nil {
 					drop(x)

@@ -25,7 +25,7 @@ func RoundRobin[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 		s.buildErrorf("RoundRobin to %d branches", n)
 	}
 	outs := branches[T](s, n)
-	drop := dropper[T](s)
+	drop, count := dropper[T](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		live := newBranchSet(s, outs)
 		next := 0
@@ -34,6 +34,7 @@ func RoundRobin[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 			if !ok {
 				return nil
 			}
+			countDone(c, count, x)
 			live.refresh()
 			if next = dealNow(outs, live.gone, next, x, c); next >= 0 {
 				continue
@@ -113,7 +114,7 @@ func partition[T any](in *Stream[T], kind string, n int, route func(n int) func(
 
 func partitionRun[T any](s *stage, inq chan T, n int, route func(x T) int) []*Stream[T] {
 	outs := branches[T](s, n)
-	drop := dropper[T](s)
+	drop, count := dropper[T](s), unitCounter[T](s)
 	release := func(x T) {
 		if drop != nil {
 			drop(x)
@@ -131,13 +132,14 @@ func partitionRun[T any](s *stage, inq chan T, n int, route func(x T) int) []*St
 				err = fmt.Errorf("route returned %d for %d branches", i, n)
 			}
 			if err != nil {
-				err = s.itemError(ctx, c, x, 1, err)
+				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
 				release(x)
 				if err != nil {
 					return err
 				}
 				continue
 			}
+			countDone(c, count, x)
 			live.refresh()
 			if live.gone[i] {
 				release(x)

@@ -20,6 +20,7 @@ import (
 // Memory: size items. Cost: a window of size items is copied every step items.
 func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *Stream[[]T] {
 	s, inq := consume(in, "sliding-window-count", single(opts), 1)
+	count := unitCounter[T](s)
 	if size < 1 || step < 1 || step > size {
 		s.buildErrorf("sliding window of %d items every %d (want 1 ≤ step ≤ size)", size, step)
 	}
@@ -33,6 +34,7 @@ func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *S
 			if !ok {
 				break
 			}
+			countDone(c, count, x)
 			w.buf = append(w.buf, slot[T]{x: x})
 			total++
 			if len(w.buf) > size {
@@ -75,6 +77,7 @@ func SlidingWindowCount[T any](in *Stream[T], size, step int, opts ...Option) *S
 // Memory: the items of the last size.
 func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...Option) *Stream[[]T] {
 	s, inq := consume(in, "sliding-window-time", single(opts), 1)
+	count := unitCounter[T](s)
 	if slide <= 0 || size < slide {
 		s.buildErrorf("sliding window of %v every %v (want 0 < slide ≤ size)", size, slide)
 	}
@@ -111,6 +114,7 @@ func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...
 			x, ev := recvOrTick(ctx, inq, ticker.C, c)
 			switch ev {
 			case gotItem:
+				countDone(c, count, x)
 				w.buf = append(w.buf, slot[T]{x: x, at: clock()})
 			case gotTick:
 				// A late tick emits every window due by now, each on its own interval.

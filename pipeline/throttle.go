@@ -39,6 +39,7 @@ func throttle[T any](in *Stream[T], kind string, n int, period time.Duration, bu
 	}
 	out := newStream[T](s)
 	drop := dropper[T](s)
+	count := unitCounter[T](s)
 	release := func(x T) {
 		if drop != nil {
 			drop(x)
@@ -60,6 +61,7 @@ func throttle[T any](in *Stream[T], kind string, n int, period time.Duration, bu
 			if !ok {
 				return nil
 			}
+			countDone(c, count, x)
 			now := float64(clock())
 			tat = max(tat, now)
 			if wait := tat - slack - now; wait > 0 {

@@ -20,6 +20,7 @@ import (
 // Run reports a build error for size < 1.
 func TumblingWindowCount[T any](in *Stream[T], size int, opts ...Option) *Stream[[]T] {
 	s, inq := consume(in, "tumbling-window-count", single(opts), 1)
+	count := unitCounter[T](s)
 	if size < 1 {
 		s.buildErrorf("window of %d items", size)
 	}
@@ -33,6 +34,7 @@ func TumblingWindowCount[T any](in *Stream[T], size int, opts ...Option) *Stream
 			if !ok {
 				break
 			}
+			countDone(c, count, x)
 			if win = append(win, x); len(win) < size {
 				continue
 			}
@@ -65,6 +67,7 @@ func TumblingWindowCount[T any](in *Stream[T], size int, opts ...Option) *Stream
 // size ≤ 0.
 func TumblingWindowTime[T any](in *Stream[T], size time.Duration, opts ...Option) *Stream[[]T] {
 	s, inq := consume(in, "tumbling-window-time", single(opts), 1)
+	count := unitCounter[T](s)
 	if size <= 0 {
 		s.buildErrorf("window of %v", size)
 	}
@@ -92,6 +95,7 @@ func TumblingWindowTime[T any](in *Stream[T], size time.Duration, opts ...Option
 			x, ev := recvOrTick(ctx, inq, ticker.C, c)
 			switch ev {
 			case gotItem:
+				countDone(c, count, x)
 				if win = append(win, x); limit > 0 && len(win) >= limit && !flush() {
 					return nil
 				}
@@ -124,6 +128,7 @@ func TumblingWindowTime[T any](in *Stream[T], size time.Duration, opts ...Option
 // Cost: one clock reading per item; the timer is reset only when it fires.
 func SessionWindow[T any](in *Stream[T], gap time.Duration, opts ...Option) *Stream[[]T] {
 	s, inq := consume(in, "session-window", single(opts), 1)
+	count := unitCounter[T](s)
 	if gap <= 0 {
 		s.buildErrorf("session gap of %v", gap)
 	}
@@ -154,6 +159,7 @@ func SessionWindow[T any](in *Stream[T], gap time.Duration, opts ...Option) *Str
 			x, ev := recvOrTick(ctx, inq, tick, c)
 			switch ev {
 			case gotItem:
+				countDone(c, count, x)
 				last = clock()
 				if len(win) == 0 {
 					timer.Reset(max(gap, 1))

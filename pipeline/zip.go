@@ -45,6 +45,7 @@ func zipWith[A, B, R any](a *Stream[A], b *Stream[B], kind string, fn func(conte
 	qb := attach(b, s)
 	out := newStream[R](s)
 	dropA, dropB, dropR := dropper[A](s), dropper[B](s), dropper[R](s)
+	count := unitCounter[A](s)
 	release := func(x A, y B) {
 		if dropA != nil {
 			dropA(x)
@@ -70,13 +71,14 @@ func zipWith[A, B, R any](a *Stream[A], b *Stream[B], kind string, fn func(conte
 			}
 			r, err := call1(combine, ctx, Pair[A, B]{x, y})
 			if err != nil {
-				err = s.itemError(ctx, c, Pair[A, B]{x, y}, 1, err)
+				err = s.itemError(ctx, c, Pair[A, B]{x, y}, unitsOf(count, x), err)
 				release(x, y)
 				if err != nil {
 					return err
 				}
 				continue
 			}
+			countDone(c, count, x)
 			if !send(ctx, o, r, c, false) {
 				if pair {
 					release(x, y)
@@ -101,7 +103,7 @@ func ZipN[T any](ins []*Stream[T], opts ...Option) *Stream[[]T] {
 		queues = append(queues, attach(in, s))
 	}
 	out := newStream[[]T](s)
-	drop := dropper[T](s)
+	drop, count := dropper[T](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		o := out.out()
 		for {
@@ -113,6 +115,7 @@ func ZipN[T any](ins []*Stream[T], opts ...Option) *Stream[[]T] {
 					return nil
 				}
 				tuple = append(tuple, x)
+				countDone(c, count, x)
 			}
 			if !send(ctx, o, tuple, c, false) {
 				dropAll(drop, tuple)
