@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -180,5 +181,25 @@ func TestRetryBackoffAndCancellation(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second || skipped.Load() != 0 {
 		t.Errorf("a cancelled retry wait took %v; %d items skipped", d, skipped.Load())
+	}
+}
+
+// WriteStats shows a retries column when a stage retried.
+func TestRetriesInWriteStats(t *testing.T) {
+	fn, _ := flaky(1)
+	p := pipeline.New()
+	pipeline.Discard(pipeline.Map(pipeline.FromSlice(p, ints(7)), fn, pipeline.Name("work"),
+		pipeline.Retry(pipeline.RetryPolicy{Attempts: 2})))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := pipeline.WriteStats(&b, p.Stats()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	header, work := strings.Fields(lines[0]), strings.Fields(strings.Replace(lines[2], " *", "", 1))
+	if i := slices.Index(header, "retries"); i < 0 || work[0] != "work" || work[i] != "7" {
+		t.Errorf("table:\n%s", b.String())
 	}
 }

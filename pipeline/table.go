@@ -13,14 +13,19 @@ import (
 
 // WriteStats writes stats, as returned by Pipeline.Stats, to w as an aligned text table with
 // one row per stage: its workers, items in and out, errors (skipped items and the one that
-// stopped the run), busy share (Utilization), the times its workers waited for input, for
+// stopped the run), retries (Retry) when a stage made any, busy share (Utilization), the times its workers waited for input, for
 // room downstream and for order (summed over workers, so they compare with Busy), its input
 // queue's fill, the units of work it counted (CountUnits) when a stage counts them, and its
 // Extra figures when there are at most four. The bottleneck over the run so far
 // (Bottleneck(nil, stats)) is marked with a * and named below the table.
 func WriteStats(w io.Writer, stats []StageStats) error {
 	units := slices.ContainsFunc(stats, func(s StageStats) bool { return s.Units })
-	header := []string{"stage", "workers", "in", "out", "errors", "busy", "wait in", "wait out", "wait order", "queue"}
+	retries := slices.ContainsFunc(stats, func(s StageStats) bool { return s.Retries > 0 })
+	header := []string{"stage", "workers", "in", "out", "errors"}
+	if retries {
+		header = append(header, "retries")
+	}
+	header = append(header, "busy", "wait in", "wait out", "wait order", "queue")
 	if units {
 		header = append(header, "units")
 	}
@@ -36,11 +41,12 @@ func WriteStats(w io.Writer, stats []StageStats) error {
 		if s.QueueCap > 0 {
 			queue = fmt.Sprintf("%d/%d", s.QueueLen, s.QueueCap)
 		}
-		row := []string{
-			name, strconv.Itoa(s.Workers), intText(s.In), intText(s.Out), intText(s.Errors),
-			fmt.Sprintf("%.0f%%", 100*s.Utilization()),
-			duration(s.WaitIn), duration(s.WaitOut), duration(s.WaitOrder), queue,
+		row := []string{name, strconv.Itoa(s.Workers), intText(s.In), intText(s.Out), intText(s.Errors)}
+		if retries {
+			row = append(row, intText(s.Retries))
 		}
+		row = append(row, fmt.Sprintf("%.0f%%", 100*s.Utilization()),
+			duration(s.WaitIn), duration(s.WaitOut), duration(s.WaitOrder), queue)
 		if units {
 			u := "-"
 			if s.Units {

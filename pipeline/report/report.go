@@ -64,9 +64,10 @@ type Stage struct {
 	In             int64   `json:"in"`
 	Out            int64   `json:"out"`
 	Errors         int64   `json:"errors"`
-	BusySeconds    float64 `json:"busy_seconds"`     // summed over workers
-	WaitInSeconds  float64 `json:"wait_in_seconds"`  // starved: waiting for input
-	WaitOutSeconds float64 `json:"wait_out_seconds"` // blocked: waiting for room downstream
+	Retries        int64   `json:"retries,omitempty"` // calls made again under pipeline.Retry
+	BusySeconds    float64 `json:"busy_seconds"`      // summed over workers
+	WaitInSeconds  float64 `json:"wait_in_seconds"`   // starved: waiting for input
+	WaitOutSeconds float64 `json:"wait_out_seconds"`  // blocked: waiting for room downstream
 	// WaitOrderSeconds is an ordered stage's time waiting for the oldest item of its reorder
 	// window (pipeline.StageStats.WaitOrder); absent for other stages.
 	WaitOrderSeconds float64 `json:"wait_order_seconds,omitempty"`
@@ -183,6 +184,7 @@ func stageOf(s pipeline.StageStats) Stage {
 		Name: s.Name, Kind: s.Kind, Workers: s.Workers, In: s.In, Out: s.Out, Errors: s.Errors,
 		BusySeconds: s.Busy.Seconds(), WaitInSeconds: s.WaitIn.Seconds(), WaitOutSeconds: s.WaitOut.Seconds(),
 		WaitOrderSeconds: s.WaitOrder.Seconds(),
+		Retries:          s.Retries,
 		ElapsedSeconds:   s.Elapsed.Seconds(), Utilization: s.Utilization(), Extra: s.Extra,
 	}
 	if s.Units {
