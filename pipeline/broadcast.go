@@ -91,8 +91,5 @@ func Broadcast[T any](in *Stream[T], n int, opts ...Option) []*Stream[T] {
 // Tee is Broadcast to two branches.
 func Tee[T any](in *Stream[T], opts ...Option) (*Stream[T], *Stream[T]) {
 	outs := Broadcast(in, 2, opts...)
-	if len(outs) < 2 {
-		return nil, nil
-	}
 	return outs[0], outs[1]
 }
