@@ -97,8 +97,7 @@ func (b *batcher[T]) next(deadline <-chan time.Time) (x T, got, more bool) {
 		return x, ok, ok
 	default:
 	}
-	t := clock()
-	b.c.beginWait(t)
+	t := b.c.beginWait()
 	defer b.c.endWait(&b.c.waitIn, t, false)
 	select {
 	case x, ok := <-b.in:

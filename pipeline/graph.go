@@ -69,8 +69,7 @@ func sendOr[T any](ctx context.Context, out chan<- T, gone <-chan struct{}, v T,
 		return true
 	default:
 	}
-	t := clock()
-	c.beginWait(t)
+	t := c.beginWait()
 	select {
 	case out <- v:
 		c.endWait(&c.waitOut, t, false)

@@ -126,8 +126,7 @@ func itemsNext[T any](inq <-chan T, errc <-chan error, c *counters) (x T, ok boo
 		return x, ok, nil
 	default:
 	}
-	t := clock()
-	c.beginWait(t)
+	t := c.beginWait()
 	defer c.endWait(&c.waitIn, t, false)
 	select {
 	case x, ok = <-inq:

@@ -201,8 +201,7 @@ func (o *reorder[T, R]) next(c *counters) (seqItem[T], bool) {
 		return j, ok
 	default:
 	}
-	t0 := clock()
-	c.beginWait(t0)
+	t0 := c.beginWait()
 	full0, out0 := o.full.read(t0), o.emitterBlocked(t0)
 	j, ok := <-o.jobs
 	t1 := clock()
@@ -222,7 +221,7 @@ func (o *reorder[T, R]) next(c *counters) (seqItem[T], bool) {
 // emitterBlocked is the emitter's time blocked on a full downstream queue up to clock
 // reading now, the wait in progress included.
 func (o *reorder[T, R]) emitterBlocked(now int64) int64 {
-	w, blocked := o.s.counters[1].waitState()
+	w, blocked, _ := o.s.counters[1].waitState()
 	if blocked != 0 && now > blocked {
 		w.out += now - blocked
 	}

@@ -264,11 +264,11 @@ func (p *Pipeline) Stats() []StageStats {
 
 func (s *stage) stats() StageStats {
 	st := StageStats{Name: s.name, Kind: s.kind, Workers: s.cfg.workers, Units: s.cfg.units != nil}
-	now := clock()
 	for i := range s.counters {
-		s.counters[i].add(&st, !s.explicitBusy, now)
+		s.counters[i].add(&st, !s.explicitBusy)
 	}
-	st.Elapsed = s.elapsed()
+	st.Elapsed = s.elapsed() // read after the counters: no busy time past it
+
 	st.Done = s.finished.Load() != 0
 	st.Retries = s.retries.Load()
 	if s.queue != nil {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 )
@@ -107,8 +108,17 @@ type counters struct {
 	_   [128 - 13*8 - 8]byte
 }
 
-// beginWait marks the worker as blocked from clock reading t.
-func (c *counters) beginWait(t int64) { c.blocked.Store(t) }
+// beginWait marks the worker as blocked from now and returns the clock reading it used. The
+// reading is taken inside the odd section of waits, so that a reader never sees a clock past
+// it with the wait not yet marked (it would count the start of the wait as busy, and take it
+// back later).
+func (c *counters) beginWait() int64 {
+	c.waits.Add(1)
+	t := clock()
+	c.blocked.Store(t)
+	c.waits.Add(1)
+	return t
+}
 
 // endWait adds the wait that began at t to total and marks the worker as running.
 func (c *counters) endWait(total *atomic.Int64, t int64, shared bool) {
@@ -127,25 +137,40 @@ func clock() int64 { return int64(time.Since(epoch)) + 1 }
 
 func bump(v *atomic.Int64, d int64) { v.Store(v.Load() + d) }
 
-// waitState reads the wait totals and the wait in progress consistently: not halfway
-// through endWait. A reader that keeps meeting a writer there settles for what it read.
-func (c *counters) waitState() (w waitTotals, blocked int64) {
-	for range 4 {
+// waitState reads the wait totals, the wait in progress and the clock consistently: not
+// halfway through beginWait or endWait, and with every wait that ended before now in the
+// totals. The writer's sections are a few instructions long, so a reader that meets one
+// spins, then yields, and tries again; only a writer held up inside its section for longer
+// than staleAfter (a machine far overloaded) makes the reader settle for what it read.
+func (c *counters) waitState() (w waitTotals, blocked, now int64) {
+	var first int64
+	for try := 0; ; try++ {
 		v := c.waits.Load()
+		now = clock()
 		w = waitTotals{c.waitIn.Load(), c.waitOut.Load(), c.waitOrder.Load()}
 		blocked = c.blocked.Load()
 		if v%2 == 0 && c.waits.Load() == v {
-			break
+			return w, blocked, now
+		}
+		switch {
+		case try == 0:
+			first = now
+		case now-first > int64(staleAfter):
+			return w, blocked, now
+		case try >= 8:
+			runtime.Gosched()
 		}
 	}
-	return w, blocked
 }
+
+// staleAfter bounds how long a statistics reader waits for a consistent reading.
+const staleAfter = 100 * time.Millisecond
 
 type waitTotals struct{ in, out, order int64 }
 
-// add sums the counters into a snapshot taken at clock reading now.
-func (c *counters) add(into *StageStats, derived bool, now int64) {
-	w, blocked := c.waitState()
+// add sums the counters into a snapshot.
+func (c *counters) add(into *StageStats, derived bool) {
+	w, blocked, now := c.waitState()
 	into.In += c.in.Load()
 	into.Out += c.out.Load()
 	into.Errors += c.errs.Load()

@@ -136,8 +136,7 @@ func recv[T any](ctx context.Context, in <-chan T, c *counters, shared bool) (T,
 		return x, ok
 	default:
 	}
-	t := clock()
-	c.beginWait(t)
+	t := c.beginWait()
 	var x T
 	var ok bool
 	select {
@@ -159,8 +158,7 @@ func send[T any](ctx context.Context, out chan<- T, v T, c *counters, shared boo
 		return true
 	default:
 	}
-	t := clock()
-	c.beginWait(t)
+	t := c.beginWait()
 	select {
 	case out <- v:
 		c.endWait(&c.waitOut, t, shared)

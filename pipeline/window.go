@@ -216,8 +216,7 @@ func recvOrTick[T any](ctx context.Context, in <-chan T, tick <-chan time.Time, 
 		return zero, gotEnd
 	default:
 	}
-	t := clock()
-	c.beginWait(t)
+	t := c.beginWait()
 	defer c.endWait(&c.waitIn, t, false)
 	select {
 	case x, ok := <-in:
