@@ -147,8 +147,8 @@ func Create(path string, opts Options) (*File, error) {
 		return nil, &Error{Path: path, Op: "create", Err: errors.New("not a file name")}
 	}
 	if !opts.Overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return nil, &Error{Path: path, Op: "create", Err: ErrExists}
+		if info, err := os.Lstat(path); err == nil {
+			return nil, &Error{Path: path, Op: "create", Err: existing(info, opts)}
 		}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -156,7 +156,7 @@ func Create(path string, opts Options) (*File, error) {
 	}
 	r, err := OpenRoot(dir)
 	if err != nil {
-		return nil, &Error{Path: path, Op: "create", Err: unwrapPath(err)}
+		return nil, &Error{Path: path, Op: "open folder", Err: errors.Unwrap(err)}
 	}
 	f, err := r.Create(base, opts)
 	if err != nil {
