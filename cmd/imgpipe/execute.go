@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
+	"github.com/gpupipe/gpupipe/stages/output"
 )
 
 // execute runs the job and turns its outcome into output and an exit code.
@@ -26,13 +29,54 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 	rep, err := job.Run(ctx, cfg)
 	if o.reportPath != "" && !cfg.DryRun {
 		if werr := rep.WriteFile(o.reportPath); werr != nil {
-			fmt.Fprintf(stderr, "imgpipe: report: %v\n", werr)
+			fmt.Fprintf(stderr, "imgpipe: report: %s\n", termsafe.Name(werr.Error()))
 		}
+	}
+	var ce *output.CollisionError
+	if errors.As(err, &ce) {
+		fmt.Fprint(stderr, collisionMessage(ce))
+		return exitUsage
 	}
 	if !o.quiet {
 		fmt.Fprintln(stderr, summary(rep, err, cfg.DryRun))
 	}
 	return exitCode(ctx, rep, err)
+}
+
+// collisionMessage says which inputs would share an output, and the --name that tells them
+// apart. It is a usage error: nothing was done.
+func collisionMessage(ce *output.CollisionError) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "imgpipe: --name %s gives %d output%s to more than one input (one of each would win, the others would be lost):\n",
+		shellQuote(ce.Template), ce.Total, plural(ce.Total))
+	for _, c := range ce.Collisions {
+		fmt.Fprintf(&b, "  %s\n", c.String())
+	}
+	if more := ce.Total - len(ce.Collisions); more > 0 {
+		fmt.Fprintf(&b, "  and %d more\n", more)
+	}
+	if ce.Suggestion != "" {
+		fmt.Fprintf(&b, "imgpipe: nothing was done; with --name %s each input has its own output\n", shellQuote(ce.Suggestion))
+	} else {
+		b.WriteString("imgpipe: nothing was done; give --name a template that tells them apart (placeholders: {dir} {name} {ext} {srcext} {rel} {root})\n")
+	}
+	b.WriteString("Run imgpipe -h for usage.\n")
+	return b.String()
+}
+
+// shellQuote quotes a flag value so that it can be pasted into a shell.
+func shellQuote(s string) string {
+	if !strings.ContainsAny(s, "'") && termsafe.Name(s) == s {
+		return "'" + s + "'"
+	}
+	return strconv.Quote(s) // escapes what is not printable
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }
 
 // exitCode maps the outcome to the documented exit status.
@@ -67,7 +111,7 @@ func summary(rep report.Report, err error, dryRun bool) string {
 	case errors.Is(err, context.Canceled):
 		b.WriteString("\nimgpipe: interrupted: run the same command again to finish")
 	case err != nil:
-		fmt.Fprintf(&b, "\nimgpipe: stopped: %v", err)
+		fmt.Fprintf(&b, "\nimgpipe: stopped: %s", termsafe.Name(err.Error()))
 	}
 	return b.String()
 }

@@ -63,7 +63,8 @@ Tensor presets (--tensor):
 Exit status:
   0    every file was done (or was already there)
   1    some files failed (the others were done), or the run stopped on an error
-  2    usage error
+  2    usage error, or inputs that would share an output name (nothing is done; the
+       message names them and the --name that tells them apart)
   130  interrupted (Ctrl-C); run the same command again to finish
 
 Examples:

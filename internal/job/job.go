@@ -11,6 +11,12 @@
 // A file that cannot be read, decoded or written is reported and skipped; the others go on.
 // A full disk, a device fault or a cancellation stops the run. Outputs appear only when
 // complete, so a rerun of the same command finishes what is left.
+//
+// Before any work, a run plans its output names (output.Writer.Plan): it walks the inputs
+// once, and stops with an *output.CollisionError when two of them would make one output.
+// Every output is then written beneath the output folder whatever links it holds
+// (output.Root), never over an input of the run, and an output folder inside an input
+// folder is left out of the walk.
 package job
 
 import (
@@ -25,6 +31,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
@@ -93,7 +100,8 @@ type Tensors struct {
 
 // Run processes every input file and returns the run's report. The error is nil when the
 // run went through, even if some files failed (they are in the report); it is the cause when
-// the run stopped early: ctx's error after a cancellation, a device fault, a full disk.
+// the run stopped early: ctx's error after a cancellation, a device fault, a full disk, or an
+// *output.CollisionError from the plan, before any work.
 func Run(ctx context.Context, cfg Config) (report.Report, error) {
 	r, err := newRun(cfg)
 	if err != nil {
@@ -118,6 +126,7 @@ type run struct {
 	shards  *npy.ShardWriter
 	pool    *imageio.Pool
 	prog    *progress.Progress
+	total   int // the files of this run (its shard), from the plan
 	logMu   sync.Mutex
 }
 
@@ -181,6 +190,7 @@ func (r *run) close() {
 	if r.ownDevs {
 		_ = device.CloseAll(r.devs)
 	}
+	_ = r.writer.Close()
 }
 
 // run builds the pipeline and runs it.
@@ -190,7 +200,11 @@ func (r *run) run(ctx context.Context) error {
 	}
 	files := r.source()
 	if r.cfg.Tensors == nil {
-		files = pipeline.Filter(files, r.pending, pipeline.Name("pending"), pipeline.Workers(2),
+		workers := 2
+		if r.cfg.DryRun {
+			workers = 1 // the listing keeps the walk's sorted order
+		}
+		files = pipeline.Filter(files, r.pending, pipeline.Name("pending"), pipeline.Workers(workers),
 			pipeline.SkipErrors(r.fail))
 	}
 	if r.cfg.DryRun {
@@ -200,7 +214,7 @@ func (r *run) run(ctx context.Context) error {
 	}
 	if r.cfg.Progress != progress.None {
 		r.prog = progress.Start(r.p, progress.Options{Mode: r.cfg.Progress, Output: r.cfg.ProgressOutput,
-			Stage: "write", Total: int64(r.total(ctx)), Unit: "images"})
+			Stage: "write", Total: int64(r.total), Unit: "images"})
 		defer r.prog.Stop()
 	}
 	err := r.p.Run(ctx)
@@ -212,16 +226,25 @@ func (r *run) run(ctx context.Context) error {
 	return err
 }
 
-// prepare opens the devices and the shard writer and sweeps stale temporary files.
+// prepare plans the outputs; then, unless this is a dry run, which changes nothing, it
+// opens (creating) the output folder, sweeps stale temporary files, and opens the devices
+// and the shard writer. A plan that fails leaves no trace, not even the output folder.
 func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.Output == "" {
 		return fmt.Errorf("no output folder")
 	}
-	if _, err := output.Sweep(r.cfg.Output, output.DefaultSweepAge); err != nil {
+	if err := r.planOutputs(ctx); err != nil {
 		return err
 	}
 	if r.cfg.DryRun {
 		return nil
+	}
+	root, err := r.writer.Root(true)
+	if err != nil {
+		return err
+	}
+	if _, err := root.Sweep(output.DefaultSweepAge); err != nil {
+		return err
 	}
 	if err := r.openDevices(); err != nil {
 		return err
@@ -230,6 +253,40 @@ func (r *run) prepare(ctx context.Context) error {
 		return r.openShards()
 	}
 	return nil
+}
+
+// planOutputs walks every input once before any work: for image outputs the writer checks
+// that no two inputs share an output and learns the inputs, which no output may replace; for
+// both kinds the count sizes the progress bar.
+//
+// The plan covers the whole input, every shard's files and not only this shard's, so that
+// shards writing into one folder cannot collide, and every shard reaches the same verdict.
+// It costs a walk (reading folders, no file) and about 24 bytes per input file.
+func (r *run) planOutputs(ctx context.Context) error {
+	opts := r.walkOptions()
+	opts.Shard, opts.OnError = walk.Shard{}, func(string, error) error { return nil } // the walk stage reports problems
+	n := 0
+	if r.cfg.Tensors != nil {
+		var err error
+		if n, err = walk.Count(ctx, r.cfg.Inputs, opts); err != nil {
+			return err
+		}
+	} else {
+		plan, err := r.writer.Plan(ctx, walk.Seq(ctx, r.cfg.Inputs, opts))
+		if err != nil {
+			return err
+		}
+		r.writer.Protect = plan.Protect
+		n = plan.Files()
+	}
+	lo, hi := r.cfg.Shard.Range(n)
+	r.total = hi - lo
+	return nil
+}
+
+// walkOptions select the inputs: their extensions and shard, and never the output folder.
+func (r *run) walkOptions() walk.Options {
+	return walk.Options{Exts: r.cfg.Exts, Shard: r.cfg.Shard, Exclude: []string{r.cfg.Output}}
 }
 
 func (r *run) openDevices() (err error) {
@@ -252,27 +309,15 @@ func (r *run) openDevices() (err error) {
 	return nil
 }
 
-// total counts the input files for the progress bar; a failure leaves the total unknown.
-func (r *run) total(ctx context.Context) int {
-	n, err := walk.Count(ctx, r.cfg.Inputs, walk.Options{Exts: r.cfg.Exts})
-	if err != nil {
-		return 0
-	}
-	if r.cfg.Shard.Count > 1 {
-		lo, hi := r.cfg.Shard.Range(n)
-		n = hi - lo
-	}
-	return n
-}
-
 // source walks the inputs. A problem with one path is reported and skipped; a missing input
 // folder stops the run.
 func (r *run) source() *pipeline.Stream[walk.File] {
-	opts := walk.Options{Exts: r.cfg.Exts, Shard: r.cfg.Shard, OnError: func(path string, err error) error {
+	opts := r.walkOptions()
+	opts.OnError = func(path string, err error) error {
 		r.logFailure(path, "walk", err)
 		r.rec.Fail(path, "walk", err)
 		return nil
-	}}
+	}
 	return pipeline.Generate(r.p, func(ctx context.Context, emit func(walk.File) error) error {
 		return walk.Walk(ctx, r.cfg.Inputs, opts, func(f walk.File) error {
 			r.rec.Found(1)
@@ -285,12 +330,17 @@ func (r *run) source() *pipeline.Stream[walk.File] {
 func (r *run) pending(ctx context.Context, f walk.File) (bool, error) {
 	keep, err := r.writer.Pending(ctx, f)
 	if err == nil && !keep {
-		r.rec.Skipped()
-		if r.prog != nil {
-			r.prog.AddTotal(-1)
-		}
+		r.skipped()
 	}
 	return keep, err
+}
+
+// skipped counts a file whose output is already there.
+func (r *run) skipped() {
+	r.rec.Skipped()
+	if r.prog != nil {
+		r.prog.AddTotal(-1)
+	}
 }
 
 func (r *run) dryRun(ctx context.Context, f walk.File) error {
@@ -298,7 +348,7 @@ func (r *run) dryRun(ctx context.Context, f walk.File) error {
 	if err != nil {
 		return err
 	}
-	r.logf("%s -> %s\n", f.Path(), path)
+	r.logf("%s -> %s\n", termsafe.Name(f.Path()), termsafe.Name(path))
 	return nil
 }
 
@@ -308,8 +358,11 @@ func (r *run) fail(e *pipeline.StageError) {
 	r.rec.FailStage(e)
 }
 
+// logFailure names a failed file on the log. The name is escaped, and so is the reason, in
+// case an error from elsewhere holds a name as it is.
 func (r *run) logFailure(path, stage string, err error) {
-	r.logf("imgpipe: %s: %s: %s\n", path, stage, strings.TrimPrefix(err.Error(), path+": "))
+	reason := strings.TrimPrefix(err.Error(), path+": ")
+	r.logf("imgpipe: %s: %s: %s\n", termsafe.Name(path), stage, termsafe.Name(reason))
 }
 
 func (r *run) logf(format string, args ...any) {

@@ -12,6 +12,7 @@ import (
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
+	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/process"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -37,13 +38,18 @@ func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error)
 }
 
 // writeImage encodes one image and writes it atomically. A full disk stops the run: every
-// later file would fail the same way.
+// later file would fail the same way. An output that appeared since the pending stage found
+// none is already there: the plan made sure no other input of this run makes it, so another
+// run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
 	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+	switch {
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return pipeline.Fatal(err)
-	}
-	if err == nil {
+	case errors.Is(err, output.ErrExists):
+		r.skipped()
+		return nil
+	case err == nil:
 		r.rec.Done()
 	}
 	return err

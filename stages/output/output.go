@@ -5,6 +5,12 @@
 // input tree by default, and skips outputs that exist unless told to overwrite them, which
 // is what lets a rerun pick up where a stopped run left off.
 //
+// A Root is an output folder opened so that nothing written through it lands outside it,
+// whatever symbolic links the tree holds (os.Root underneath): the temporary files, the
+// folders made for outputs and the final link or rename all happen beneath it. Before a run,
+// Writer.Plan checks that no two inputs map to one output and learns which files are the
+// run's inputs, which no output then replaces.
+//
 // A process killed with SIGKILL cannot remove its temporary files; Sweep removes them at the
 // start of the next run.
 package output
@@ -25,10 +31,25 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/gpupipe/gpupipe/internal/termsafe"
 )
 
 // ErrExists is returned when an output is already there and overwriting was not asked for.
 var ErrExists = errors.New("output exists")
+
+// ErrInput is returned when an output would replace a file that Options.Protect protects:
+// an input of the run.
+var ErrInput = errors.New("output would replace an input of the run")
+
+// errOwnInput is ErrInput for the output of a file that would replace the file itself, as an
+// output folder equal to the input folder gives.
+var errOwnInput error = &inputError{"output would replace its own input"}
+
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+func (e *inputError) Unwrap() error { return ErrInput }
 
 // Error is a failure to write one output file.
 type Error struct {
@@ -42,7 +63,7 @@ func (e *Error) Error() string {
 	if errors.Is(e.Err, syscall.ENOSPC) || errors.Is(e.Err, syscall.EDQUOT) {
 		msg += " (disk full)"
 	}
-	return fmt.Sprintf("output %s: %s: %s", e.Path, e.Op, msg)
+	return fmt.Sprintf("output %s: %s: %s", termsafe.Name(e.Path), e.Op, msg)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
@@ -57,6 +78,11 @@ type Options struct {
 	Sync bool
 	// Perm is the new file's permission bits before the umask; 0 means 0o644.
 	Perm fs.FileMode
+	// Protect, when set, is asked about a file found at the destination before it would be
+	// replaced (with Overwrite) or reported as existing (without): a non-nil error, which
+	// should wrap ErrInput, keeps the file and fails the write with it. Writer.Plan's
+	// Plan.Protect refuses every input of the run.
+	Protect func(fs.FileInfo) error
 }
 
 // WriteFile writes a file at path atomically: write writes the content to a temporary file
@@ -64,6 +90,9 @@ type Options struct {
 // On any failure, and when ctx is done before the rename, the temporary file is removed and
 // path is untouched. Without Overwrite, an existing path is never replaced, even when it
 // appears while the content is being written.
+//
+// The folder is the caller's: links in path are followed as named. To keep a tree of
+// outputs inside one folder whatever links it holds, write through a Root.
 func WriteFile(ctx context.Context, path string, opts Options, write func(io.Writer) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -72,8 +101,13 @@ func WriteFile(ctx context.Context, path string, opts Options, write func(io.Wri
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(f, 64<<10)
-	err = write(bw)
+	return f.finish(ctx, write)
+}
+
+// finish writes the content of a new file and commits it, or aborts it on any failure.
+func (f *File) finish(ctx context.Context, write func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(f.f, 64<<10)
+	err := write(bw)
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -82,7 +116,7 @@ func WriteFile(ctx context.Context, path string, opts Options, write func(io.Wri
 	}
 	if err != nil {
 		f.Abort()
-		return wrap(path, "write", err)
+		return wrap(f.path, "write", err)
 	}
 	return f.Commit()
 }
@@ -92,33 +126,45 @@ func WriteFile(ctx context.Context, path string, opts Options, write func(io.Wri
 // time, such as tensor shards; WriteFile covers the rest. A File is not safe for concurrent
 // use.
 type File struct {
-	f    file
-	tmp  string
-	path string
-	opts Options
-	done bool
+	f       file
+	root    *Root
+	ownRoot bool   // root was opened for this file alone: closed when it ends
+	tmp     string // the temporary file, relative to root
+	rel     string // the destination, relative to root
+	path    string // the destination as the caller knows it, for messages
+	opts    Options
+	done    bool
 }
 
 // Create starts writing the file at path, creating its folder as needed. Without Overwrite
 // it returns ErrExists when path exists.
 func Create(path string, opts Options) (*File, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if base == "" || base == "." || base == ".." {
+		return nil, &Error{Path: path, Op: "create", Err: errors.New("not a file name")}
+	}
 	if !opts.Overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return nil, ErrExists
+		if info, err := os.Lstat(path); err == nil {
+			return nil, &Error{Path: path, Op: "create", Err: existing(info, opts)}
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &Error{Path: path, Op: "create folder", Err: unwrapPath(err)}
 	}
-	perm := opts.Perm
-	if perm == 0 {
-		perm = 0o644
-	}
-	f, tmp, err := createTemp(filepath.Dir(path), filepath.Base(path), perm)
+	r, err := OpenRoot(dir)
 	if err != nil {
-		return nil, &Error{Path: path, Op: "create", Err: unwrapPath(err)}
+		return nil, &Error{Path: path, Op: "open folder", Err: errors.Unwrap(err)}
 	}
-	return &File{f: f, tmp: tmp, path: path, opts: opts}, nil
+	f, err := r.Create(base, opts)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	f.ownRoot, f.path = true, path
+	return f, nil
 }
 
 // Path is where the file appears on Commit.
@@ -144,12 +190,14 @@ func (f *File) Seek(off int64, whence int) (int64, error) {
 
 // Commit closes the file and moves it to its destination (flushing it to the disk first
 // with Sync). On failure the temporary file is removed. It returns ErrExists when the
-// destination appeared meanwhile and Overwrite is not set.
+// destination appeared meanwhile and Overwrite is not set, and the error of
+// Options.Protect when the destination is a file it protects.
 func (f *File) Commit() error {
 	if f.done {
 		return &Error{Path: f.path, Op: "commit", Err: os.ErrClosed}
 	}
 	f.done = true
+	defer f.release()
 	var err error
 	if f.opts.Sync {
 		err = f.f.Sync()
@@ -158,12 +206,12 @@ func (f *File) Commit() error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.tmp)
+		f.root.root.Remove(f.tmp)
 		return wrap(f.path, "write", err)
 	}
-	if err := commit(f.tmp, f.path, f.opts.Overwrite); err != nil {
-		os.Remove(f.tmp)
-		return wrap(f.path, "rename", err)
+	if err := f.root.commit(f.tmp, f.rel, f.opts); err != nil {
+		f.root.root.Remove(f.tmp)
+		return f.root.fail(f.path, f.rel, "rename", err)
 	}
 	return nil
 }
@@ -176,12 +224,19 @@ func (f *File) Abort() {
 	}
 	f.done = true
 	f.f.Close()
-	os.Remove(f.tmp)
+	f.root.root.Remove(f.tmp)
+	f.release()
 }
 
-// wrap gives an error the path unless it is one the caller tests for as it is.
+func (f *File) release() {
+	if f.ownRoot {
+		f.root.Close()
+	}
+}
+
+// wrap gives an error the path unless it has one, or is one the caller tests for as it is.
 func wrap(path, op string, err error) error {
-	if errors.Is(err, ErrExists) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	var oe *Error
@@ -191,26 +246,6 @@ func wrap(path, op string, err error) error {
 	return &Error{Path: path, Op: op, Err: unwrapPath(err)}
 }
 
-// commit moves tmp to path. Without overwrite it links rather than renames, because a link
-// fails when path exists and a rename would replace it; on file systems without hard links
-// it checks and renames.
-func commit(tmp, path string, overwrite bool) error {
-	if overwrite {
-		return os.Rename(tmp, path)
-	}
-	err := os.Link(tmp, path)
-	switch {
-	case err == nil:
-		return os.Remove(tmp)
-	case errors.Is(err, fs.ErrExist):
-		return ErrExists
-	}
-	if _, serr := os.Lstat(path); serr == nil {
-		return ErrExists
-	}
-	return os.Rename(tmp, path)
-}
-
 // file is what WriteFile needs of an *os.File; tests substitute one that fails.
 type file interface {
 	io.WriteSeeker
@@ -218,16 +253,17 @@ type file interface {
 	Close() error
 }
 
-var openFile = func(name string, perm fs.FileMode) (file, error) {
-	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+var openFile = func(root *os.Root, name string, perm fs.FileMode) (file, error) {
+	return root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 }
 
 // tempPrefixMax keeps temporary names within the 255-byte limit of common file systems.
 const tempPrefixMax = 160
 
-// createTemp creates ".<base>.tmp-<host>-<pid>-<random>" in dir. The host and process ids
-// let Sweep tell the files of a dead process from those of a running one.
-func createTemp(dir, base string, perm fs.FileMode) (file, string, error) {
+// createTemp creates ".<base>.tmp-<host>-<pid>-<random>" in dir, a folder relative to root,
+// and returns its name relative to root. The host and process ids let Sweep tell the files
+// of a dead process from those of a running one.
+func createTemp(root *os.Root, dir, base string, perm fs.FileMode) (file, string, error) {
 	for len(base) > tempPrefixMax {
 		_, size := utf8.DecodeLastRuneInString(base)
 		base = base[:len(base)-size]
@@ -236,7 +272,7 @@ func createTemp(dir, base string, perm fs.FileMode) (file, string, error) {
 	for range 100 {
 		rand.Read(rnd[:])
 		name := filepath.Join(dir, fmt.Sprintf(".%s%s%s-%d-%s", base, tempMarker, hostID(), os.Getpid(), hex.EncodeToString(rnd[:])))
-		f, err := openFile(name, perm)
+		f, err := openFile(root, name, perm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

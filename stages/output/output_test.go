@@ -196,8 +196,8 @@ func (f *fullFile) WriteString(s string) (int, error) { return f.Write([]byte(s)
 func TestWriteFileDiskFull(t *testing.T) {
 	orig := openFile
 	defer func() { openFile = orig }()
-	openFile = func(name string, perm fs.FileMode) (file, error) {
-		f, err := orig(name, perm)
+	openFile = func(root *os.Root, name string, perm fs.FileMode) (file, error) {
+		f, err := orig(root, name, perm)
 		if err != nil {
 			return nil, err
 		}
@@ -284,7 +284,12 @@ func TestWriteFileUnwritableFolder(t *testing.T) {
 }
 
 func TestTempNames(t *testing.T) {
-	f, name, err := createTemp(t.TempDir(), strings.Repeat("é", 200)+".jpg", 0o644)
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	f, name, err := createTemp(root, ".", strings.Repeat("é", 200)+".jpg", 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}

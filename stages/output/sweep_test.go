@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -111,5 +113,85 @@ func TestSweepAfterKill(t *testing.T) {
 	}
 	if left := names(t, dir); len(left) != 0 {
 		t.Fatalf("after Sweep: %q", left)
+	}
+}
+
+// unreadable is a tree in which some folders cannot be read, as a mount point's lost+found
+// cannot by anyone but root.
+type unreadable struct {
+	fs.FS
+	dirs map[string]bool
+}
+
+func (u unreadable) ReadDir(name string) ([]fs.DirEntry, error) {
+	if u.dirs[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return fs.ReadDir(u.FS, name)
+}
+
+// A folder the sweep cannot read is skipped, not fatal: the files of the others are swept.
+func TestSweepSkipsWhatItCannotRead(t *testing.T) {
+	root := t.TempDir()
+	dead := deadPID(t)
+	for _, rel := range []string{"lost+found", "a", "z"} {
+		must(t, os.MkdirAll(filepath.Join(root, rel), 0o755))
+		name := fmt.Sprintf(".x.jpg.tmp-%s-%d-0123456789ab", hostID(), dead)
+		must(t, os.WriteFile(filepath.Join(root, rel, name), []byte("x"), 0o644))
+	}
+	orig := sweepFS
+	defer func() { sweepFS = orig }()
+	sweepFS = func(r *Root) fs.FS { return unreadable{FS: orig(r), dirs: map[string]bool{"lost+found": true}} }
+	removed, err := Sweep(root, 0)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("Sweep = %q, %v; want the two readable folders swept", removed, err)
+	}
+	if left := names(t, root); len(left) != 1 || !strings.HasPrefix(left[0], "lost+found/") {
+		t.Fatalf("left %q", left)
+	}
+	// A root that cannot be read is an error naming it.
+	sweepFS = func(r *Root) fs.FS { return unreadable{FS: orig(r), dirs: map[string]bool{".": true}} }
+	if _, err := Sweep(root, 0); err == nil || !strings.Contains(err.Error(), root) {
+		t.Fatalf("unreadable root: %v", err)
+	}
+	// A file where the folder should be.
+	file := filepath.Join(root, "a", "file")
+	must(t, os.WriteFile(file, nil, 0o644))
+	if _, err := Sweep(file, 0); err == nil {
+		t.Fatal("Sweep of a file succeeded")
+	}
+}
+
+// With real permissions, where the test does not run as root (root reads everything).
+func TestSweepSkipsUnreadableFolder(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("permissions do not apply to root (TestSweepSkipsWhatItCannotRead covers the case; cmd/imgpipe's tests drop root)")
+	}
+	root := t.TempDir()
+	locked := filepath.Join(root, "lost+found")
+	must(t, os.MkdirAll(locked, 0o755))
+	name := fmt.Sprintf(".x.jpg.tmp-%s-%d-0123456789ab", hostID(), deadPID(t))
+	must(t, os.WriteFile(filepath.Join(root, name), []byte("x"), 0o644))
+	must(t, os.Chmod(locked, 0))
+	t.Cleanup(func() { os.Chmod(locked, 0o755) })
+	if removed, err := Sweep(root, 0); err != nil || len(removed) != 1 {
+		t.Fatalf("Sweep = %q, %v", removed, err)
+	}
+}
+
+// The sweep never follows a link out of the folder: a temporary-looking file in a folder
+// the tree links to is not its to remove.
+func TestSweepStaysInside(t *testing.T) {
+	root, other := t.TempDir(), t.TempDir()
+	name := fmt.Sprintf(".x.jpg.tmp-%s-%d-0123456789ab", hostID(), deadPID(t))
+	must(t, os.WriteFile(filepath.Join(other, name), []byte("theirs"), 0o644))
+	must(t, os.Symlink(other, filepath.Join(root, "link")))
+	must(t, os.Symlink(filepath.Join(other, name), filepath.Join(root, name)))
+	removed, err := Sweep(root, 0)
+	if err != nil || len(removed) != 0 {
+		t.Fatalf("Sweep = %q, %v", removed, err)
+	}
+	if readString(t, filepath.Join(other, name)) != "theirs" {
+		t.Fatal("the linked file was removed")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -27,7 +28,8 @@ const DefaultTemplate = "{dir}/{name}.{ext}"
 // (else every input would map to one file) and cannot lead outside the output folder.
 //
 // Two inputs can still map to one output, such as "a.png" and "a.jpg" under the default
-// template; the second to finish finds the first there (ErrExists without Overwrite).
+// template, or "x.jpg" of two roots: Writer.Plan finds them before any work and suggests the
+// template that tells them apart ("{dir}/{name}.{srcext}.{ext}", "{root}/{dir}/{name}.{ext}").
 type Template struct {
 	text  string
 	parts []part
@@ -88,7 +90,9 @@ func isField(name string) bool {
 func (t *Template) String() string { return t.text }
 
 // Expand returns the output path for f, relative to the output folder and in the system's
-// form, for an output extension ext (with or without its dot).
+// form, for an output extension ext (with or without its dot). It refuses a path that would
+// lead outside the output folder; a leading "/" is dropped, so an absolute-looking template
+// stays inside it.
 func (t *Template) Expand(f walk.File, ext string) (string, error) {
 	rel := filepath.ToSlash(f.Rel)
 	dir, base := "", rel
@@ -99,28 +103,36 @@ func (t *Template) Expand(f walk.File, ext string) (string, error) {
 	if i := strings.LastIndexByte(base, '.'); i > 0 {
 		base, srcext = base[:i], base[i+1:]
 	}
-	values := map[string]string{
-		"dir": dir, "name": base, "ext": strings.TrimPrefix(ext, "."), "srcext": srcext,
-		"rel": strings.TrimPrefix(dir+"/"+base, "/"), "root": filepath.Base(f.Root),
-	}
+	ext = strings.TrimPrefix(ext, ".")
 	var b strings.Builder
+	b.Grow(len(t.text) + len(rel) + len(ext))
 	for _, p := range t.parts {
-		if p.field == "" {
+		switch p.field {
+		case "":
 			b.WriteString(p.literal)
-		} else {
-			b.WriteString(values[p.field])
+		case "dir":
+			b.WriteString(dir)
+		case "name":
+			b.WriteString(base)
+		case "ext":
+			b.WriteString(ext)
+		case "srcext":
+			b.WriteString(srcext)
+		case "rel":
+			if dir != "" {
+				b.WriteString(dir)
+				b.WriteByte('/')
+			}
+			b.WriteString(base)
+		case "root":
+			b.WriteString(filepath.Base(f.Root))
 		}
 	}
-	var segs []string
-	for _, s := range strings.Split(b.String(), "/") {
-		if s != "" && s != "." {
-			segs = append(segs, s)
-		}
-	}
-	out := filepath.Clean(filepath.FromSlash(strings.Join(segs, "/")))
+	// Empty and "." segments go, as does a leading "/"; ".." must not lead outside.
+	out := filepath.Clean(filepath.FromSlash(strings.TrimLeft(b.String(), "/")))
 	if out == "." || !filepath.IsLocal(out) {
 		return "", fmt.Errorf("output: template %q gives %q for %s, which is not inside the output folder",
-			t.text, out, f.Label())
+			t.text, out, termsafe.Name(f.Label()))
 	}
 	return out, nil
 }

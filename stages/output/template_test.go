@@ -20,6 +20,9 @@ func TestTemplateExpand(t *testing.T) {
 		{"thumbs/{rel}-small.{ext}", "d/e/a.png", ".jpg", "thumbs/d/e/a-small.jpg"},
 		{"thumbs/{rel}-small.{ext}", "a.png", ".jpg", "thumbs/a-small.jpg"},
 		{"{dir}//{name}.{ext}", "a.png", ".jpg", "a.jpg"},
+		{"/abs/{name}.{ext}", "d/a.png", ".jpg", "abs/a.jpg"}, // kept inside
+		{"{name}.{srcext}.{ext}", "a", ".jpg", "a..jpg"},
+		{"x/../{rel}.{ext}", "d/a.png", ".jpg", "d/a.jpg"},
 	}
 	for _, c := range cases {
 		tm, err := ParseTemplate(c.tmpl)

@@ -18,3 +18,16 @@ func idOf(_ string, info fs.FileInfo) (fileID, bool) {
 	}
 	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
 }
+
+// IDOf returns the identity of the file info describes (from os.Stat or os.Lstat); false
+// where the system gives none.
+func IDOf(info fs.FileInfo) (ID, bool) {
+	if info == nil {
+		return ID{}, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ID{}, false
+	}
+	return ID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}, true
+}

@@ -8,6 +8,10 @@
 // link loop or two links to the same folder do not repeat files. A folder named "x.jpg" is a
 // folder. Only regular files are returned: a FIFO named "x.jpg" would block its reader.
 //
+// Folders named in Options.Exclude are left out wherever the walk meets them, matched by
+// identity: a run whose output folder lies inside its input folder does not read its own
+// outputs back.
+//
 // Memory is bounded by the largest single folder plus one entry per folder visited, never by
 // the number of files.
 package walk
@@ -21,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gpupipe/gpupipe/internal/termsafe"
 )
 
 // File is one input file.
@@ -28,6 +34,9 @@ type File struct {
 	Root string // the root it was found under, as given (cleaned)
 	Rel  string // its path relative to Root
 	Size int64  // its size in bytes (of the target, for a symbolic link)
+	// ID is the file's identity (of the target, for a symbolic link), which tells a run's
+	// inputs from other files whatever their paths; zero where the system gives none.
+	ID ID
 }
 
 // Path is the file's path: Root joined with Rel.
@@ -48,6 +57,11 @@ type Options struct {
 	Hidden bool
 	// Shard selects one contiguous part of the sorted file list; the zero value selects all.
 	Shard Shard
+	// Exclude names folders to leave out, such as an output folder inside an input folder.
+	// They are matched by identity, so a folder reached under another path or through a
+	// link is left out too; one that does not exist is ignored. A root is never left out:
+	// naming a folder as an input is asking for it.
+	Exclude []string
 	// OnError is called for a problem below a root (an unreadable folder, a broken link, a
 	// matching name that is not a regular file). Returning nil skips the entry and goes on;
 	// returning an error stops the walk with it. A nil OnError stops at the first problem.
@@ -113,6 +127,7 @@ type walker struct {
 	exts    map[string]bool
 	fn      func(File) error
 	visited map[fileID]bool
+	exclude map[fileID]bool
 	index   int // files seen so far, in or out of the shard
 	lo, hi  int // the shard's range; hi < 0 means no end
 	last    bool
@@ -128,6 +143,18 @@ func newWalker(ctx context.Context, opts Options, fn func(File) error) *walker {
 				e = "." + e
 			}
 			w.exts[e] = true
+		}
+	}
+	for _, dir := range opts.Exclude {
+		info, err := os.Stat(dir)
+		if err != nil || !info.IsDir() {
+			continue
+		}
+		if id, ok := idOf(dir, info); ok {
+			if w.exclude == nil {
+				w.exclude = map[fileID]bool{}
+			}
+			w.exclude[id] = true
 		}
 	}
 	return w
@@ -153,13 +180,14 @@ func (w *walker) root(root string) error {
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fmt.Errorf("walk: input %q: %w", root, err)
+		return fmt.Errorf("walk: input %s: %w", termsafe.Name(root), err)
 	}
 	if !info.IsDir() {
 		if !info.Mode().IsRegular() {
-			return fmt.Errorf("walk: input %q: not a folder or a regular file", root)
+			return fmt.Errorf("walk: input %s: not a folder or a regular file", termsafe.Name(root))
 		}
-		return w.emit(File{Root: filepath.Dir(root), Rel: filepath.Base(root), Size: info.Size()})
+		id, _ := IDOf(info)
+		return w.emit(File{Root: filepath.Dir(root), Rel: filepath.Base(root), Size: info.Size(), ID: id})
 	}
 	if id, ok := idOf(root, info); ok {
 		if w.visited[id] {
@@ -225,7 +253,7 @@ func (w *walker) entry(root, rel string, e fs.DirEntry) error {
 
 func (w *walker) subdir(root, rel, path string, info fs.FileInfo) error {
 	if id, ok := idOf(path, info); ok {
-		if w.visited[id] {
+		if w.visited[id] || w.exclude[id] {
 			return nil
 		}
 		w.visited[id] = true
@@ -240,7 +268,8 @@ func (w *walker) file(root, rel, path string, info fs.FileInfo) error {
 	if !info.Mode().IsRegular() {
 		return w.problem(path, errors.New("not a regular file"))
 	}
-	return w.emit(File{Root: root, Rel: rel, Size: info.Size()})
+	id, _ := IDOf(info)
+	return w.emit(File{Root: root, Rel: rel, Size: info.Size(), ID: id})
 }
 
 func (w *walker) matches(rel string) bool {
@@ -287,6 +316,6 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("walk: %s: %v", e.Path, e.Err) }
+func (e *Error) Error() string { return fmt.Sprintf("walk: %s: %v", termsafe.Name(e.Path), e.Err) }
 
 func (e *Error) Unwrap() error { return e.Err }

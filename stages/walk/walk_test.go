@@ -313,3 +313,74 @@ func TestParseShard(t *testing.T) {
 		t.Error("Walk accepted shard 5/2")
 	}
 }
+
+// An output folder inside the input folder is left out, under any path that reaches it; a
+// root is never left out, and a folder that does not exist changes nothing.
+func TestExclude(t *testing.T) {
+	root := tree(t, "a.jpg", "sub/b.jpg", "thumbs/a.jpg", "thumbs/thumbs/a.jpg", "other/c.jpg")
+	out := filepath.Join(root, "thumbs")
+	must(t, os.Symlink(out, filepath.Join(root, "again"))) // a second way into the output
+	opts := Options{Exclude: []string{out, filepath.Join(root, "missing")}}
+	want := []string{"a.jpg", "other/c.jpg", "sub/b.jpg"}
+	if got := rels(t, []string{root}, opts); !slices.Equal(got, want) {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if n, err := Count(context.Background(), []string{root}, opts); err != nil || n != len(want) {
+		t.Fatalf("Count = %d, %v; want %d", n, err, len(want))
+	}
+	// Named by another path: still the same folder.
+	opts.Exclude = []string{filepath.Join(root, "sub", "..", "again")}
+	if got := rels(t, []string{root}, opts); !slices.Equal(got, want) {
+		t.Fatalf("excluded through a link: got %q", got)
+	}
+	// A root is walked even when excluded: out equal to in.
+	if got := rels(t, []string{out}, Options{Exclude: []string{out}}); !slices.Equal(got, []string{"a.jpg", "thumbs/a.jpg"}) {
+		t.Fatalf("excluded root: got %q", got)
+	}
+}
+
+func TestFileIdentity(t *testing.T) {
+	root := tree(t, "a.jpg", "b.jpg")
+	must(t, os.Link(filepath.Join(root, "a.jpg"), filepath.Join(root, "hard.jpg")))
+	must(t, os.Symlink("b.jpg", filepath.Join(root, "soft.jpg")))
+	ids := map[string]ID{}
+	must(t, Walk(context.Background(), []string{root}, Options{}, func(f File) error {
+		ids[filepath.ToSlash(f.Rel)] = f.ID
+		info, err := os.Stat(f.Path())
+		must(t, err)
+		if id, ok := IDOf(info); !ok || id != f.ID || f.ID.IsZero() {
+			t.Errorf("%s: ID %v, want %v", f.Rel, f.ID, id)
+		}
+		return nil
+	}))
+	if ids["a.jpg"] != ids["hard.jpg"] || ids["b.jpg"] != ids["soft.jpg"] || ids["a.jpg"] == ids["b.jpg"] {
+		t.Fatalf("ids %v", ids)
+	}
+	// A root that is a file has its identity too.
+	must(t, Walk(context.Background(), []string{filepath.Join(root, "a.jpg")}, Options{}, func(f File) error {
+		if f.ID != ids["a.jpg"] {
+			t.Errorf("root file ID %v, want %v", f.ID, ids["a.jpg"])
+		}
+		return nil
+	}))
+}
+
+// Names in errors are printable: a control character in a file name does not reach the
+// terminal raw.
+func TestErrorsEscapeNames(t *testing.T) {
+	root := tree(t)
+	bad := filepath.Join(root, "clear\x1b[2J\nx.jpg")
+	must(t, syscall.Mkfifo(bad, 0o644))
+	err := Walk(context.Background(), []string{root}, Options{}, func(File) error { return nil })
+	var we *Error
+	if !errors.As(err, &we) || we.Path != bad {
+		t.Fatalf("err = %v", err)
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\x1b\n") || !strings.Contains(msg, `\x1b[2J\nx.jpg`) {
+		t.Fatalf("message %q", msg)
+	}
+	err = Walk(context.Background(), []string{filepath.Join(root, "missing\x1b")}, Options{}, func(File) error { return nil })
+	if err == nil || strings.Contains(err.Error(), "\x1b") {
+		t.Fatalf("missing root: %q", err)
+	}
+}
