@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gpupipe/gpupipe/internal/ptxcheck"
 
 	"go.uber.org/goleak"
 
@@ -214,76 +214,12 @@ func TestStrengthOutOfRange(t *testing.T) {
 	}
 }
 
-// TestPTXHasTheKernel checks, without the CUDA toolkit, that the embedded PTX defines the
-// entry point registered under kernelName with the six parameters of Args.
-func TestPTXHasTheKernel(t *testing.T) {
-	entry := regexp.MustCompile(`\.entry ` + kernelName + `\(([^)]*)\)`).FindSubmatch(vignettePTX)
-	if entry == nil {
-		t.Fatalf("vignette.ptx has no entry %s", kernelName)
-	}
-	if n := bytes.Count(entry[1], []byte(".param")); n != 6 {
-		t.Errorf("%s takes %d parameters in the PTX, 6 in Go", kernelName, n)
-	}
-}
-
-// TestPTXAssembles checks that ptxas assembles the PTX for Hopper (sm_90), as CI does.
-func TestPTXAssembles(t *testing.T) {
-	if _, err := exec.LookPath("ptxas"); err != nil {
-		t.Skip("ptxas not found: the CUDA toolkit is not installed")
-	}
-	if out, err := exec.Command("ptxas", "-arch=sm_90", "-o", os.DevNull, "vignette.ptx").CombinedOutput(); err != nil {
-		t.Fatalf("ptxas: %v\n%s", err, out)
-	}
-}
-
-// TestPTXIsCurrent runs the go:generate command of vignette.go into a temporary file and
-// compares the result with the committed PTX, which must be regenerated when vignette.cu
-// changes.
-func TestPTXIsCurrent(t *testing.T) {
-	if _, err := exec.LookPath("nvcc"); err != nil {
-		t.Skip("nvcc not found: the CUDA toolkit is not installed")
-	}
-	args := generateArgs(t)
-	fresh := filepath.Join(t.TempDir(), "vignette.ptx")
-	for i := range args {
-		if args[i] == "-o" {
-			args[i+1] = fresh
-		}
-	}
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	got, err := os.ReadFile(fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if nvccVersion(got) != nvccVersion(vignettePTX) {
-		t.Skipf("this nvcc (%s) is not the one that made vignette.ptx (%s): its text may differ", nvccVersion(got), nvccVersion(vignettePTX))
-	}
-	if !bytes.Equal(got, vignettePTX) {
-		t.Error("vignette.ptx is not what vignette.cu compiles to: run go generate ./examples/customkernel")
-	}
-}
-
-// generateArgs returns the command of vignette.go's go:generate line.
-func generateArgs(t *testing.T) []string {
-	src, err := os.ReadFile("vignette.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(src)) {
-		if cmd, ok := strings.CutPrefix(line, "//go:generate "); ok {
-			return strings.Fields(cmd)
-		}
-	}
-	t.Fatal("vignette.go has no go:generate line")
-	return nil
-}
-
-// nvccVersion is the "Cuda compilation tools" line that nvcc writes at the top of PTX.
-func nvccVersion(ptx []byte) string {
-	return string(regexp.MustCompile(`Cuda compilation tools[^\n]*`).Find(ptx))
-}
+// The embedded PTX defines the registered kernel with the six parameters of its Args,
+// assembles for Hopper (sm_90), and is what vignette.go's go:generate line makes of
+// vignette.cu.
+func TestPTXHasTheKernel(t *testing.T) { ptxcheck.HasEntry(t, vignettePTX, kernelName, 6) }
+func TestPTXAssembles(t *testing.T)    { ptxcheck.Assembles(t, "vignette.ptx") }
+func TestPTXIsCurrent(t *testing.T)    { ptxcheck.IsCurrent(t, "vignette.go", vignettePTX) }
 
 func newDevice(t *testing.T) gpu.Device {
 	t.Helper()

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/internal/ptxcheck"
 
 	"go.uber.org/goleak"
 )
@@ -58,72 +54,8 @@ func TestSaxpy(t *testing.T) {
 	}
 }
 
-// TestPTXHasTheKernel checks, without the CUDA toolkit, that the embedded PTX defines the
-// registered entry point with the five parameters of its Args.
-func TestPTXHasTheKernel(t *testing.T) {
-	entry := regexp.MustCompile(`\.entry example_saxpy\(([^)]*)\)`).FindSubmatch(saxpyPTX)
-	if entry == nil {
-		t.Fatal("saxpy.ptx has no entry example_saxpy")
-	}
-	if n := bytes.Count(entry[1], []byte(".param")); n != 5 {
-		t.Errorf("example_saxpy takes %d parameters in the PTX, 5 in Go", n)
-	}
-}
-
-// TestPTXAssembles checks that ptxas assembles the PTX for Hopper (sm_90), as make ptx does.
-func TestPTXAssembles(t *testing.T) {
-	if _, err := exec.LookPath("ptxas"); err != nil {
-		t.Skip("ptxas not found: the CUDA toolkit is not installed")
-	}
-	if out, err := exec.Command("ptxas", "-arch=sm_90", "-o", os.DevNull, "saxpy.ptx").CombinedOutput(); err != nil {
-		t.Fatalf("ptxas: %v\n%s", err, out)
-	}
-}
-
-// TestPTXIsCurrent runs the go:generate command of main.go into a temporary file and compares
-// the result with the committed PTX, which must be regenerated when saxpy.cu changes.
-func TestPTXIsCurrent(t *testing.T) {
-	if _, err := exec.LookPath("nvcc"); err != nil {
-		t.Skip("nvcc not found: the CUDA toolkit is not installed")
-	}
-	args := generateArgs(t)
-	fresh := filepath.Join(t.TempDir(), "saxpy.ptx")
-	for i := range args {
-		if args[i] == "-o" {
-			args[i+1] = fresh
-		}
-	}
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	got, err := os.ReadFile(fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if nvccVersion(got) != nvccVersion(saxpyPTX) {
-		t.Skipf("this nvcc (%s) is not the one that made saxpy.ptx (%s): its text may differ", nvccVersion(got), nvccVersion(saxpyPTX))
-	}
-	if !bytes.Equal(got, saxpyPTX) {
-		t.Error("saxpy.ptx is not what saxpy.cu compiles to: run go generate ./examples/saxpy")
-	}
-}
-
-// generateArgs returns the command of main.go's go:generate line.
-func generateArgs(t *testing.T) []string {
-	src, err := os.ReadFile("main.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(src)) {
-		if cmd, ok := strings.CutPrefix(line, "//go:generate "); ok {
-			return strings.Fields(cmd)
-		}
-	}
-	t.Fatal("main.go has no go:generate line")
-	return nil
-}
-
-// nvccVersion is the "Cuda compilation tools" line that nvcc writes at the top of PTX.
-func nvccVersion(ptx []byte) string {
-	return string(regexp.MustCompile(`Cuda compilation tools[^\n]*`).Find(ptx))
-}
+// The embedded PTX defines the kernel with the five parameters of its Args, assembles for
+// Hopper (sm_90), and is what main.go's go:generate line makes of saxpy.cu.
+func TestPTXHasTheKernel(t *testing.T) { ptxcheck.HasEntry(t, saxpyPTX, "example_saxpy", 5) }
+func TestPTXAssembles(t *testing.T)    { ptxcheck.Assembles(t, "saxpy.ptx") }
+func TestPTXIsCurrent(t *testing.T)    { ptxcheck.IsCurrent(t, "main.go", saxpyPTX) }
