@@ -205,4 +205,3 @@ func TestTensorShardsNeedAFixedSize(t *testing.T) {
 		t.Fatalf("Run returned %v, want an error about the output size", err)
 	}
 }
-
