@@ -19,7 +19,9 @@ type bars struct {
 	stages *pb.ProgressBar
 	width  func() int // the terminal's width in cells
 	drawn  int        // lines of the frame on screen, which the next draw moves up over
-	raw    bool       // the terminal's echo is off, to be restored
+	// raw, when set, is closed to restore the terminal's echo, turned off while the bars are
+	// drawn, and to end pb's goroutine that restores it on a signal.
+	raw chan struct{}
 }
 
 const (
@@ -31,10 +33,11 @@ func newBars(opts Options) (*bars, error) {
 	b := newBarsTo(opts.Output, opts.Total, opts.Unit, termWidth)
 	// Keys typed while the bars are drawn would break the frame: echo is off until finish,
 	// as pb's Pool does; pb restores it on SIGINT and SIGTERM.
-	if _, err := termutil.RawModeOn(); err != nil {
+	raw, err := termutil.RawModeOn()
+	if err != nil {
 		return nil, fmt.Errorf("progress bars: %w", err)
 	}
-	b.raw = true
+	b.raw = raw
 	return b, nil
 }
 
@@ -78,7 +81,8 @@ func (b *bars) finish(s snapshot, status string) {
 	b.main.Finish()
 	b.stages.Finish()
 	b.draw()
-	if b.raw {
+	if b.raw != nil {
+		close(b.raw)
 		termutil.RawModeOff()
 	}
 }
