@@ -24,15 +24,20 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 		cfg.Progress, cfg.ProgressOutput = mode, stderr
 	}
 	rep, err := job.Run(ctx, cfg)
+	var reportErr error
 	if o.reportPath != "" && !cfg.DryRun {
-		if werr := rep.WriteFile(o.reportPath); werr != nil {
-			fmt.Fprintf(stderr, "imgpipe: report: %v\n", werr)
+		if reportErr = rep.WriteFile(o.reportPath); reportErr != nil {
+			fmt.Fprintf(stderr, "imgpipe: report: %v\n", reportErr)
 		}
 	}
 	if !o.quiet {
 		fmt.Fprintln(stderr, summary(rep, err, cfg.DryRun))
 	}
-	return exitCode(ctx, rep, err)
+	code := exitCode(ctx, rep, err)
+	if reportErr != nil && code == exitOK {
+		code = exitSomeFailed // the report was asked for: a run without it is not a success
+	}
+	return code
 }
 
 // exitCode maps the outcome to the documented exit status.
