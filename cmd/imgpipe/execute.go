@@ -27,9 +27,10 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 		cfg.Progress, cfg.ProgressOutput = mode, stderr
 	}
 	rep, err := job.Run(ctx, cfg)
+	var reportErr error
 	if o.reportPath != "" && !cfg.DryRun {
-		if werr := rep.WriteFile(o.reportPath); werr != nil {
-			fmt.Fprintf(stderr, "imgpipe: report: %s\n", termsafe.Name(werr.Error()))
+		if reportErr = rep.WriteFile(o.reportPath); reportErr != nil {
+			fmt.Fprintf(stderr, "imgpipe: report: %s\n", termsafe.Name(reportErr.Error()))
 		}
 	}
 	var ce *output.CollisionError
@@ -40,7 +41,11 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 	if !o.quiet {
 		fmt.Fprintln(stderr, summary(rep, err, cfg.DryRun))
 	}
-	return exitCode(ctx, rep, err)
+	code := exitCode(ctx, rep, err)
+	if reportErr != nil && code == exitOK {
+		code = exitSomeFailed // the report was asked for: a run without it is not a success
+	}
+	return code
 }
 
 // collisionMessage says which inputs would share an output, and the --name that tells them

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -58,14 +59,19 @@ Size modes (--mode, with --size; the same words as in --ops):
 Tensor presets (--tensor):
   imagenet        shorter side 256, centre crop 224x224, ImageNet mean and std: float32 NCHW
   imagenet-uint8  shorter side 256, centre crop 224x224: uint8 NHWC
-  Shards are SHARD-00000.npy ... with SHARD-index.jsonl mapping each row to its source.
+  Shards are shard-00000.npy ... with shard-index.jsonl mapping each row to its source and
+  shard-manifest.json listing what is complete; with --shard i/n they are shard-s{i}of{n}-...
+  (shard-s0of4-00000.npy), so the parts can share a folder. Running the same command again
+  after Ctrl-C, a full disk or a crash finishes the shards; --overwrite starts afresh.
 
 Exit status:
   0    every file was done (or was already there)
-  1    some files failed (the others were done), or the run stopped on an error
+  1    some files failed (the others were done), the run stopped on an error, or the
+       report could not be written
   2    usage error, or inputs that would share an output name (nothing is done; the
        message names them and the --name that tells them apart)
-  130  interrupted (Ctrl-C); run the same command again to finish
+  130  interrupted (Ctrl-C); run the same command again to finish. A second Ctrl-C
+       stops at once, leaving temporary files that the next run removes
 
 Examples:
   imgpipe --demo build/demo
@@ -126,7 +132,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&raw.workers, "workers", runtime.GOMAXPROCS(0), "`goroutines` for decoding and for encoding")
 	fs.IntVar(&raw.decodeWorkers, "decode-workers", 0, "decoding goroutines (default --workers)")
 	fs.IntVar(&raw.encodeWorkers, "encode-workers", 0, "encoding goroutines (default --workers)")
-	fs.Int64Var(&raw.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more `pixels` than this, from their header")
+	fs.Int64Var(&raw.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more `pixels` than this, from their header (-1: no limit)")
 	fs.StringVar(&raw.shard, "shard", "", "process part `i/n` of the sorted input, to split it between machines")
 	fs.StringVar(&raw.exts, "ext", strings.Join(walk.ImageExts, ","), "input file `extensions`")
 	fs.StringVar(&raw.progress, "progress", "auto", "progress `display`: auto, bar, plain or none")
@@ -147,6 +153,9 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 	var raw rawFlags
 	fs := newFlagSet(&raw, stderr)
+	// The flag package prints the usage itself on -h and on a bad flag: the help goes to
+	// stdout once, below, and a mistake is told in one line by the caller.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
@@ -155,6 +164,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		}
 		return nil, err
 	}
+	fs.SetOutput(stderr)
 	if raw.version {
 		printVersion(stdout)
 		return nil, errHelp
@@ -235,6 +245,13 @@ func (raw *rawFlags) checkPaths() error {
 			return fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
 		}
 	}
+	// Every output would fail on a file where the folder should be.
+	switch st, err := os.Stat(raw.out); {
+	case err == nil && !st.IsDir():
+		return fmt.Errorf("output %s is a file, not a folder", raw.out)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("output %s: %w", raw.out, errors.Unwrap(err))
+	}
 	return nil
 }
 
@@ -263,6 +280,14 @@ func (raw *rawFlags) chain(c *job.Config) error {
 	plan, err := c.Chain.Plan()
 	if err != nil {
 		return fmt.Errorf("--ops: %w", err)
+	}
+	if err := plan.CheckSizes(); err != nil {
+		// Every image would fail: a usage error, before any work.
+		flag := "--ops"
+		if raw.ops == "" {
+			flag = "--size"
+		}
+		return fmt.Errorf("%s: %w", flag, err)
 	}
 	if plan.Tensor() {
 		return errors.New("--ops ends with normalize, which makes tensors: add --tensor to write shards")
@@ -359,8 +384,13 @@ func (raw *rawFlags) run(c *job.Config) error {
 			return fmt.Errorf("%s %d: want at least 1", name, v)
 		}
 	}
-	if raw.decodeWorkers < 0 || raw.encodeWorkers < 0 || raw.maxPixels < 1 {
-		return errors.New("--decode-workers, --encode-workers and --max-pixels cannot be negative")
+	for name, v := range map[string]int{"--decode-workers": raw.decodeWorkers, "--encode-workers": raw.encodeWorkers} {
+		if v < 0 {
+			return fmt.Errorf("%s %d: cannot be negative (0 is as many as --workers)", name, v)
+		}
+	}
+	if raw.maxPixels < 1 && raw.maxPixels != -1 {
+		return fmt.Errorf("--max-pixels %d: want a number of pixels of at least 1, or -1 for no limit", raw.maxPixels)
 	}
 	c.Device, c.Batch, c.Slots, c.MaxPixels = raw.dev, raw.batch, raw.slots, raw.maxPixels
 	c.DecodeWorkers = orDefault(raw.decodeWorkers, raw.workers)

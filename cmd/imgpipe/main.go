@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 )
 
 // Exit codes, as --help documents them.
@@ -30,10 +31,35 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(50)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go onSignals(sigs, cancel, os.Stderr, os.Exit)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	os.Exit(code)
+}
+
+// onSignals cancels the run at the first SIGINT or SIGTERM, which then stops within a second
+// (decodes in progress are abandoned) and leaves no partial file, and exits at once at the
+// second, as users of command-line tools expect of a second Ctrl-C: the run's temporary
+// files are then left for the next run to sweep. The line it says so with is given at most
+// 100 ms, so that a blocked stderr (a paused pager) cannot hold the exit.
+func onSignals(sigs <-chan os.Signal, cancel func(), stderr io.Writer, exit func(int)) {
+	<-sigs
+	cancel()
+	<-sigs
+	said := make(chan struct{})
+	go func() {
+		fmt.Fprintln(stderr, "\nimgpipe: interrupted again: stopping at once")
+		close(said)
+	}()
+	select {
+	case <-said:
+	case <-time.After(100 * time.Millisecond):
+	}
+	exit(exitInterrupted)
 }
 
 // run is the whole command, apart from the process: it parses args, runs the job and

@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/gpupipe/gpupipe/gpu/raster"
+import (
+	"fmt"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
+)
 
 // Facts about a plan that callers need before any image arrives: the size a decoder may
 // shrink an image to, and whether every output has the same shape. Both are read from the
@@ -137,4 +141,45 @@ func (r sideRange) crop(at, n int) (sideRange, bool) {
 	}
 	// Sides up to at fail; the others keep min(side, at+n) - at pixels.
 	return sideRange{max(1, min(r.lo, at+n)-at), min(r.hi, at+n) - at}, true
+}
+
+// CheckSizes reports an operation that makes an image over raster's limits (raster.CheckSize)
+// from every input, whatever its size: a resize to an exact size (stretch, fill) past them,
+// or a cover or shorter-side resize whose smallest result is (a resize's own result is
+// checked, even when a crop after it keeps less). Such a chain fails on every image, so a
+// caller can refuse it before the first. It returns nil when some input could go
+// through; an input may still fail alone (a fit of a huge image stays within the limits, a
+// cover of a very long one may not).
+//
+// Each side is followed as its smallest possible length through the operations: stretch
+// fixes it, cover and shorter-side resizes make it at least their box, fit and shrink at
+// least 1, a crop at least 1 or the crop's size, and orientations swap the sides.
+func (p *Plan) CheckSizes() error {
+	lw, lh := 1, 1 // the smallest width and height an image can have at this point
+	for i := range p.ops {
+		o := &p.ops[i]
+		switch o.kind {
+		case opResize:
+			switch o.mode {
+			case sizeExact, sizeCover:
+				lw, lh = o.w, o.h
+			case sizeShorter:
+				lw, lh = o.w, o.w
+			default:
+				lw, lh = 1, 1
+			}
+			if err := raster.CheckSize(lw, lh); err != nil {
+				return fmt.Errorf("%w: a resize makes images of at least %d×%d whatever the input: %w", ErrChain, lw, lh, err)
+			}
+		case opCenterCrop:
+			lw, lh = min(lw, o.w), min(lh, o.h)
+		case opCrop:
+			lw, lh = 1, 1
+		case opOrient:
+			if o.o.Swaps() {
+				lw, lh = lh, lw
+			}
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
@@ -154,4 +155,55 @@ func TestFixedShapeHoldsForEveryInput(t *testing.T) {
 	if fixed < 100 {
 		t.Errorf("only %d fixed chains", fixed)
 	}
+}
+
+// CheckSizes refuses exactly the chains whose every image fails for its size: what it
+// refuses fails on small, large, wide and tall inputs alike, and what it accepts has an
+// input that goes through.
+func TestCheckSizes(t *testing.T) {
+	inputs := [][2]int{{1, 1}, {64, 48}, {48, 64}, {4000, 3000}, {1, 5000}, {5000, 1}}
+	for _, c := range []struct {
+		text string
+		bad  bool
+	}{
+		{"resize=30000x30000", true},
+		{"fill=20000x20000", true},
+		{"resize=30000x30000,centercrop=10x10", true},
+		{"shorter=20000,centercrop=100x100", true},
+		{"rotate=90,cover=30000x20000", true},
+		{"cover=16384x16385", true},
+		{"fit=30000x30000", false},
+		{"shrink=30000x30000", false},
+		{"resize=16384x16384,rotate=90", false},
+		{"shorter=16384", false},
+		{"crop=10x10+0+0,fit=5", false},
+		{"grey,blur=2", false},
+	} {
+		p, err := mustParse(t, c.text).Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.CheckSizes()
+		if (err != nil) != c.bad || (err != nil && (!errors.Is(err, ErrChain) || !errors.Is(err, raster.ErrImage))) {
+			t.Errorf("%s: CheckSizes() = %v, want an error: %v", c.text, err, c.bad)
+		}
+		some := false
+		for _, in := range inputs {
+			if _, err := p.Shape(in[0], in[1], 3); err == nil {
+				some = true
+			}
+		}
+		if some == c.bad {
+			t.Errorf("%s: some input goes through: %v, but CheckSizes says %v", c.text, some, err)
+		}
+	}
+}
+
+func mustParse(t *testing.T, text string) Chain {
+	t.Helper()
+	c, err := ParseChain(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -21,6 +21,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -90,8 +91,12 @@ type Config struct {
 }
 
 // Tensors describes .npy output: shards of RowsPerShard rows named Prefix-00000.npy, ...,
-// with an index Prefix-index.jsonl. The chain must make images (Layout npy.HWCUint8) or
-// tensors (npy.CHWFloat32, a chain that ends with normalize) of one size.
+// with an index Prefix-index.jsonl and a manifest Prefix-manifest.json; a run of one part of
+// the input (Config.Shard i/n) adds -s{i}of{n} to the prefix, so that the parts can share a
+// folder. The chain must make images (Layout npy.HWCUint8) or tensors (npy.CHWFloat32, a
+// chain that ends with normalize) of one size. A rerun resumes: the rows already in
+// committed shards are skipped (and counted as already there), the others appended, so that
+// the shards end as an uninterrupted run leaves them; see package npy.
 type Tensors struct {
 	Layout       npy.Layout
 	RowsPerShard int
@@ -109,6 +114,11 @@ func Run(ctx context.Context, cfg Config) (report.Report, error) {
 	}
 	defer r.close()
 	runErr := r.run(ctx)
+	if ctx.Err() == nil {
+		// Decodes abandoned over their time budget end soon after (package imageio): a Run
+		// that went through leaves no goroutine behind. A cancelled one returns at once.
+		r.decoder.Wait(ctx)
+	}
 	return r.rec.Report(r.p.Stats(), runErr), runErr
 }
 
@@ -194,7 +204,7 @@ func (r *run) close() {
 }
 
 // run builds the pipeline and runs it.
-func (r *run) run(ctx context.Context) error {
+func (r *run) run(ctx context.Context) (err error) {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
@@ -206,6 +216,8 @@ func (r *run) run(ctx context.Context) error {
 		}
 		files = pipeline.Filter(files, r.pending, pipeline.Name("pending"), pipeline.Workers(workers),
 			pipeline.SkipErrors(r.fail))
+	} else if r.shards != nil {
+		files = pipeline.Filter(files, r.pendingRow, pipeline.Name("pending"))
 	}
 	if r.cfg.DryRun {
 		pipeline.ForEach(files, r.dryRun, pipeline.Name("dry-run"))
@@ -215,9 +227,9 @@ func (r *run) run(ctx context.Context) error {
 	if r.cfg.Progress != progress.None {
 		r.prog = progress.Start(r.p, progress.Options{Mode: r.cfg.Progress, Output: r.cfg.ProgressOutput,
 			Stage: "write", Total: int64(r.total), Unit: "images"})
-		defer r.prog.Stop()
+		defer func() { r.prog.Finish(err) }()
 	}
-	err := r.p.Run(ctx)
+	err = r.p.Run(ctx)
 	if err == nil && r.shards != nil {
 		err = r.shards.Close()
 	} else if r.shards != nil {
@@ -314,7 +326,13 @@ func (r *run) openDevices() (err error) {
 func (r *run) source() *pipeline.Stream[walk.File] {
 	opts := r.walkOptions()
 	opts.OnError = func(path string, err error) error {
+		// A *walk.Error names the path and the stage already; the failure line says both.
+		var we *walk.Error
+		if errors.As(err, &we) {
+			err = we.Err
+		}
 		r.logFailure(path, "walk", err)
+		r.rec.Found(1) // found, and failed: the counts add up
 		r.rec.Fail(path, "walk", err)
 		return nil
 	}
@@ -343,6 +361,15 @@ func (r *run) skipped() {
 	}
 }
 
+// pendingRow keeps the files whose rows are not in committed shards yet.
+func (r *run) pendingRow(_ context.Context, f walk.File) (bool, error) {
+	if !r.shards.Committed(f.Path()) {
+		return true, nil
+	}
+	r.skipped()
+	return false, nil
+}
+
 func (r *run) dryRun(ctx context.Context, f walk.File) error {
 	path, err := r.writer.Path(f)
 	if err != nil {
@@ -365,13 +392,19 @@ func (r *run) logFailure(path, stage string, err error) {
 	r.logf("imgpipe: %s: %s: %s\n", termsafe.Name(path), stage, termsafe.Name(reason))
 }
 
+// logf writes to the log; when the log is where progress is shown, through the progress
+// display, so that its bars are not drawn over the line.
 func (r *run) logf(format string, args ...any) {
 	if r.cfg.Log == nil {
 		return
 	}
 	r.logMu.Lock()
 	defer r.logMu.Unlock()
-	fmt.Fprintf(r.cfg.Log, format, args...)
+	var w io.Writer = r.cfg.Log
+	if r.prog != nil && r.cfg.Log == r.cfg.ProgressOutput {
+		w = r.prog
+	}
+	fmt.Fprintf(w, format, args...)
 }
 
 const batchWait = 50 * time.Millisecond

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 
 	"github.com/gpupipe/gpupipe/gpu/engine"
@@ -56,7 +57,9 @@ func (r *run) writeImage(ctx context.Context, o process.Result) error {
 }
 
 // writeRow appends a result to the shards as a row. Every row has the chain's fixed shape
-// (fixedShape checked it), so a failure here is the disk's and stops the run.
+// (fixedShape checked it), so a failure here is the disk's and stops the run. Rows count as
+// done when their shard is committed (OnCommit), not here: a cancelled run drops its open
+// shard.
 func (r *run) writeRow(ctx context.Context, res process.Result) error {
 	var err error
 	if res.Tensor.Data != nil {
@@ -67,7 +70,6 @@ func (r *run) writeRow(ctx context.Context, res process.Result) error {
 	if err != nil {
 		return pipeline.Fatal(err)
 	}
-	r.rec.Done()
 	return nil
 }
 
@@ -89,11 +91,25 @@ func (r *run) openShards() error {
 	if prefix == "" {
 		prefix = "shard"
 	}
+	if s := r.cfg.Shard; s.Count > 1 {
+		prefix += fmt.Sprintf("-s%dof%d", s.Index, s.Count)
+	}
 	r.shards, err = npy.NewShardWriter(npy.Options{
 		Dir: r.cfg.Output, Prefix: prefix, Layout: layout, RowsPerShard: t.RowsPerShard,
 		Height: shape.Height, Width: shape.Width, Channels: shape.Channels, Overwrite: r.cfg.Overwrite,
+		Config: r.rowConfig(), OnCommit: func(rows []string) { r.rec.AddDone(len(rows)) },
 	})
+	if errors.Is(err, npy.ErrNotResumable) {
+		return fmt.Errorf("%w; run with --overwrite to replace them", err)
+	}
 	return err
+}
+
+// rowConfig is what makes the rows, which a resumed run must share: the operations, the
+// channels and the input.
+func (r *run) rowConfig() string {
+	return fmt.Sprintf("ops=%s channels=%d in=%s ext=%s", r.cfg.Chain.String(), r.cfg.Channels,
+		strings.Join(r.cfg.Inputs, ","), strings.Join(r.cfg.Exts, ","))
 }
 
 // fixedShape is the output shape of the chain, which must not depend on the input's size.

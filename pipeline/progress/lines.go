@@ -17,9 +17,11 @@ func (l *lines) update(s snapshot) {
 	fmt.Fprintf(l.w, "[%s] %s | %s\n", clock(s.elapsed), l.counts(s), s.stagesText())
 }
 
-func (l *lines) finish(s snapshot) {
-	fmt.Fprintf(l.w, "[%s] finished: %s | %s\n", clock(s.elapsed), l.counts(s), s.stagesText())
+func (l *lines) finish(s snapshot, status string) {
+	fmt.Fprintf(l.w, "[%s] %s: %s | %s\n", clock(s.elapsed), status, l.counts(s), s.stagesText())
 }
+
+func (l *lines) write(p []byte) { l.w.Write(p) }
 
 // counts is "1234/5000 images (24.7%) 350.2/s ETA 0:11".
 func (l *lines) counts(s snapshot) string {

@@ -10,10 +10,14 @@
 //
 // On a terminal it draws two live lines with github.com/cheggaaa/pb/v3. Elsewhere (a log
 // file, a pipe, CI) it prints a plain line every few seconds, or nothing: never terminal
-// escape codes.
+// escape codes. Text written to the Progress itself (Write), such as one line per failed
+// item, appears above the live lines rather than being drawn over. The last line says how
+// the run ended: finished, interrupted or stopped (Finish).
 package progress
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,6 +92,11 @@ type Progress struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	status   string // how the run ended, for the last line: set before stop closes
+
+	// mu orders the view's drawing and the text written through Write.
+	mu      sync.Mutex
+	stopped bool // the view has drawn its last line
 	// history holds the snapshots of the last ticks, oldest first: rates are measured over
 	// about two seconds, which smooths stages that account their busy time in lumps (a GPU
 	// stage adds a batch's time when the batch completes).
@@ -98,10 +107,15 @@ type Progress struct {
 // window is how far back the per-stage figures look.
 const window = 2 * time.Second
 
-// view is how progress is drawn: live bars or plain lines.
+// view is how progress is drawn: live bars or plain lines. Its methods are called with
+// Progress.mu held.
 type view interface {
 	update(s snapshot)
-	finish(s snapshot)
+	// finish draws the last state; status says how the run ended ("finished",
+	// "interrupted", "stopped").
+	finish(s snapshot, status string)
+	// write shows text, whole lines, above the live display.
+	write(p []byte)
 }
 
 // Start begins showing the progress of p, which may already be running.
@@ -137,8 +151,11 @@ func (pr *Progress) newView() view {
 	}
 	switch mode {
 	case None:
-		return quiet{}
+		return quiet{pr.opts.Output}
 	case Bar:
+		if !isTerminal(pr.opts.Output) {
+			break
+		}
 		if b, err := newBars(pr.opts); err == nil {
 			return b
 		}
@@ -157,11 +174,40 @@ func (pr *Progress) SetTotal(n int64) { pr.total.Store(n) }
 // AddTotal adds n to the number of items expected.
 func (pr *Progress) AddTotal(n int64) { pr.total.Add(n) }
 
-// Stop draws the final state and stops. It is safe to call more than once and from any
-// goroutine; call it when Run has returned, whatever it returned.
-func (pr *Progress) Stop() {
-	pr.stopOnce.Do(func() { close(pr.stop) })
+// Stop draws the final state, as finished, and stops. It is safe to call more than once and
+// from any goroutine; call it (or Finish) when Run has returned, whatever it returned.
+func (pr *Progress) Stop() { pr.Finish(nil) }
+
+// Finish draws the final state and stops, the last line saying how the run ended, from the
+// error Run returned: "finished" for nil, "interrupted" for a cancellation, "stopped" for any
+// other error. Only the first call of Stop or Finish counts.
+func (pr *Progress) Finish(runErr error) {
+	pr.stopOnce.Do(func() {
+		switch {
+		case runErr == nil:
+			pr.status = "finished"
+		case errors.Is(runErr, context.Canceled):
+			pr.status = "interrupted"
+		default:
+			pr.status = "stopped"
+		}
+		close(pr.stop)
+	})
 	<-pr.done
+}
+
+// Write shows p, which should be whole lines, to the progress output above the live display,
+// so that a bar does not draw over it; once the display has stopped, it writes p as it is.
+// It is safe for concurrent use: a run's failure lines go through it when they share the
+// progress output.
+func (pr *Progress) Write(p []byte) (int, error) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.stopped {
+		return pr.opts.Output.Write(p)
+	}
+	pr.view.write(p)
+	return len(p), nil
 }
 
 func (pr *Progress) loop(tick time.Duration) {
@@ -171,9 +217,16 @@ func (pr *Progress) loop(tick time.Duration) {
 	for {
 		select {
 		case <-t.C:
-			pr.view.update(pr.snapshot())
+			s := pr.snapshot()
+			pr.mu.Lock()
+			pr.view.update(s)
+			pr.mu.Unlock()
 		case <-pr.stop:
-			pr.view.finish(pr.snapshot())
+			s := pr.snapshot()
+			pr.mu.Lock()
+			pr.view.finish(s, pr.status)
+			pr.stopped = true
+			pr.mu.Unlock()
 			return
 		}
 	}
@@ -260,7 +313,9 @@ func (s snapshot) stagesText() string {
 	return strings.Join(parts, " · ")
 }
 
-type quiet struct{}
+// quiet shows nothing but the text written to it.
+type quiet struct{ w io.Writer }
 
-func (quiet) update(snapshot) {}
-func (quiet) finish(snapshot) {}
+func (quiet) update(snapshot)         {}
+func (quiet) finish(snapshot, string) {}
+func (q quiet) write(p []byte)        { q.w.Write(p) }

@@ -207,3 +207,93 @@ func TestFailuresAndBatchesCountTowardsTheTotal(t *testing.T) {
 		}
 	}
 }
+
+// The last line says how the run ended.
+func TestFinishSaysHowTheRunEnded(t *testing.T) {
+	for err, want := range map[error]string{
+		nil:                                     "finished: ",
+		fmt.Errorf("run: %w", context.Canceled): "interrupted: ",
+		errors.New("disk full"):                 "stopped: ",
+	} {
+		var out syncBuffer
+		p := slowPipeline(3)
+		pr := Start(p, Options{Mode: Plain, Output: &out, Total: 3, Interval: time.Hour})
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		pr.Finish(err)
+		pr.Stop() // after Finish, does nothing
+		if text := out.String(); strings.Count(text, "\n") != 1 || !strings.Contains(text, want) {
+			t.Errorf("Finish(%v) wrote %q, want %q", err, text, want)
+		}
+	}
+}
+
+// Text written through the Progress appears above the bars: the frame is erased, the text
+// written, and the frame drawn again below it, never over it.
+func TestWriteAboveBars(t *testing.T) {
+	var out bytes.Buffer
+	b := newBarsTo(&out, 10, "images", func() int { return 60 })
+	s := snapshot{done: 3, total: 10, stages: []stageLine{{name: "decode", busy: 0.97, queueLen: 4, queueCap: 4}}}
+	b.update(s)
+	frame := out.String()
+	if strings.Count(frame, "\n") != 2 || strings.Contains(frame, "\x1b[2A") || !strings.Contains(frame, "images 3 / 10") {
+		t.Fatalf("first frame %q", frame)
+	}
+	out.Reset()
+	b.write([]byte("imgpipe: /in/a.jpg: decode: corrupt image"))
+	text := out.String()
+	if !strings.HasPrefix(text, "\x1b[2A\r\x1b[J"+"imgpipe: /in/a.jpg: decode: corrupt image\n\r") ||
+		strings.Count(text, "\n") != 3 || strings.Count(text, "\x1b[2A") != 1 {
+		t.Fatalf("writing above the bars gave %q", text)
+	}
+	out.Reset()
+	b.finish(s, "interrupted")
+	last := out.String()
+	if !strings.HasPrefix(last, "\x1b[2A") || !strings.Contains(last, "interrupted: images 3 / 10") {
+		t.Fatalf("last frame %q", last)
+	}
+	for _, line := range strings.Split(last, "\n") {
+		line = strings.TrimSuffix(strings.TrimPrefix(line, "\x1b[2A"), "\x1b[K")
+		if n := pb.CellCount(strings.TrimPrefix(line, "\r")); n > 59 {
+			t.Errorf("a line of %d cells on a terminal of 60: %q", n, line)
+		}
+	}
+}
+
+// Lines written through the Progress while plain lines are printed come out whole.
+func TestWriteWithPlainLines(t *testing.T) {
+	var out syncBuffer
+	p := slowPipeline(200)
+	pr := Start(p, Options{Mode: Plain, Output: &out, Total: 200, Interval: time.Millisecond})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				fmt.Fprintf(pr, "imgpipe: /in/%d-%d.jpg: decode: corrupt image\n", g, i)
+			}
+		})
+	}
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	pr.Stop()
+	fmt.Fprintln(pr, "after")
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		switch {
+		case strings.HasPrefix(line, "imgpipe: "):
+			n++
+			if !strings.HasSuffix(line, "decode: corrupt image") {
+				t.Errorf("broken line %q", line)
+			}
+		case line == "after", strings.HasPrefix(line, "["):
+		default:
+			t.Errorf("unexpected line %q", line)
+		}
+	}
+	if n != 200 || !strings.HasSuffix(out.String(), "after\n") {
+		t.Errorf("%d failure lines, want 200; output ends %q", n, out.String()[max(0, len(out.String())-40):])
+	}
+}

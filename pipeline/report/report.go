@@ -41,14 +41,18 @@ type Report struct {
 	// MaxRSSBytes is the process's peak resident memory so far, where the system reports it.
 	MaxRSSBytes int64   `json:"max_rss_bytes,omitempty"`
 	Stages      []Stage `json:"stages"`
-	// Bottleneck is the stage whose workers were busiest: the one that limited throughput.
+	// Bottleneck is the stage whose workers were busiest over the run's window (the longest
+	// stage's lifetime): the one that limited throughput. Judging each stage over its own
+	// lifetime instead would name a stage that was busy for the second it lived, such as a
+	// walk that listed the files and ended, over one busy through the whole run.
 	Bottleneck            string    `json:"bottleneck,omitempty"`
 	BottleneckUtilization float64   `json:"bottleneck_utilization,omitempty"`
 	Failures              []Failure `json:"failures"`
 }
 
 // Counts are the files of a run by outcome. Found = Done + SkippedExisting + Failed once a
-// run has finished uninterrupted.
+// run has finished uninterrupted. Done counts only what was committed: a file written, or a
+// row in a committed shard.
 type Counts struct {
 	Found           int64 `json:"found"`
 	Done            int64 `json:"done"`
@@ -73,10 +77,13 @@ type Stage struct {
 	WaitOrderSeconds float64 `json:"wait_order_seconds,omitempty"`
 	// DoneUnits and ErrorUnits count the units of work of a stage with pipeline.CountUnits
 	// (the images of its batches); absent for other stages.
-	DoneUnits      int64              `json:"done_units,omitempty"`
-	ErrorUnits     int64              `json:"error_units,omitempty"`
-	ElapsedSeconds float64            `json:"elapsed_seconds"`
-	Utilization    float64            `json:"utilization"` // busy / (workers × elapsed)
+	DoneUnits      int64   `json:"done_units,omitempty"`
+	ErrorUnits     int64   `json:"error_units,omitempty"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Utilization    float64 `json:"utilization"` // busy / (workers × elapsed)
+	// RunUtilization is busy / (workers × the run's window, the longest stage's elapsed
+	// time): the stages' shares of one common window, which the bottleneck is judged by.
+	RunUtilization float64            `json:"run_utilization"`
 	Extra          map[string]float64 `json:"extra,omitempty"`
 }
 
@@ -110,6 +117,9 @@ func (r *Recorder) Found(n int) { r.found.Add(int64(n)) }
 
 // Done counts one file processed and written.
 func (r *Recorder) Done() { r.done.Add(1) }
+
+// AddDone counts n files processed and committed at once, such as the rows of a shard.
+func (r *Recorder) AddDone(n int) { r.done.Add(int64(n)) }
 
 // Skipped counts one file whose output was already there.
 func (r *Recorder) Skipped() { r.skipped.Add(1) }
@@ -163,11 +173,20 @@ func (r *Recorder) Report(stats []pipeline.StageStats, runErr error) Report {
 		rep.FilesPerSecond = float64(rep.Counts.Done) / rep.Seconds
 	}
 	rep.MaxRSSBytes = maxRSS()
+	var window time.Duration
 	for _, s := range stats {
-		rep.Stages = append(rep.Stages, stageOf(s))
+		window = max(window, s.Elapsed)
 	}
-	if b, u, ok := pipeline.Bottleneck(nil, stats); ok {
-		rep.Bottleneck, rep.BottleneckUtilization = b.Name, u
+	best := -1.0
+	for _, s := range stats {
+		st := stageOf(s)
+		if window > 0 && s.Workers > 0 {
+			st.RunUtilization = s.Busy.Seconds() / (float64(s.Workers) * window.Seconds())
+		}
+		if s.Workers > 0 && window > 0 && st.RunUtilization > best {
+			rep.Bottleneck, rep.BottleneckUtilization, best = st.Name, st.RunUtilization, st.RunUtilization
+		}
+		rep.Stages = append(rep.Stages, st)
 	}
 	r.mu.Lock()
 	rep.Failures = slices.Clone(r.failures)

@@ -185,3 +185,32 @@ func TestReportWaitOrderAndUnits(t *testing.T) {
 		t.Errorf("wait_order_seconds appears %d times:\n%s", n, b.String())
 	}
 }
+
+// The bottleneck is judged over one window, the run's: a walk busy for the second it lived is
+// not slower than a decode busy for 13 seconds out of 13.
+func TestBottleneckOverTheRunsWindow(t *testing.T) {
+	stats := []pipeline.StageStats{
+		{Name: "walk", Kind: "source", Workers: 1, Busy: 980 * time.Millisecond, Elapsed: time.Second, Done: true},
+		{Name: "decode", Kind: "ordered-map", Workers: 2, Busy: 24 * time.Second, Elapsed: 13 * time.Second},
+		{Name: "write", Kind: "for-each", Workers: 2, Busy: 6 * time.Second, Elapsed: 13 * time.Second},
+	}
+	rep := NewRecorder().Report(stats, nil)
+	if rep.Bottleneck != "decode" || rep.BottleneckUtilization < 0.92 || rep.BottleneckUtilization > 0.93 {
+		t.Fatalf("bottleneck %q at %.3f, want decode at 24/26", rep.Bottleneck, rep.BottleneckUtilization)
+	}
+	walk := rep.Stages[0]
+	if walk.Utilization < 0.97 || walk.RunUtilization > 0.08 {
+		t.Errorf("walk: %.2f of its own life, %.2f of the run's", walk.Utilization, walk.RunUtilization)
+	}
+}
+
+func TestAddDone(t *testing.T) {
+	r := NewRecorder()
+	r.Found(5)
+	r.AddDone(3)
+	r.Done()
+	r.Skipped()
+	if c := r.Counts(); c != (Counts{Found: 5, Done: 4, SkippedExisting: 1}) {
+		t.Fatalf("counts %+v", c)
+	}
+}

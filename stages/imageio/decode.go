@@ -6,17 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
 	"io"
 	"os"
+	"strings"
+	"sync/atomic"
+	"time"
 
-	// The decoders a Decoder reads, registered with package image.
-	_ "image/gif"
-	_ "image/jpeg"
-	_ "image/png"
-
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
-	_ "golang.org/x/image/webp"
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -28,6 +29,22 @@ const (
 	DefaultMaxPixels = 100_000_000
 	// DefaultMaxFileSize is 1 GiB: a file is read whole before it is decoded.
 	DefaultMaxFileSize = 1 << 30
+	// DefaultMaxScans is ten times the scans of a progressive JPEG from a common encoder
+	// (libjpeg's default progression has 10) and a fifth of libjpeg-turbo's own limit.
+	DefaultMaxScans = 100
+	// DefaultMaxMarkers is far above the marker segments of any camera's or editor's JPEG
+	// (a few dozen; a large ICC profile split into APP2 segments adds at most 255).
+	DefaultMaxMarkers = 1000
+	// DefaultDecodeTime and DefaultDecodeTimePerMegapixel make the time budget of a decode
+	// whose Decoder.MaxDecodeTime is 0: 5 s plus 0.2 s per megapixel of the header's size,
+	// 7.4 s for a 12-megapixel photo and 25 s at DefaultMaxPixels. Go's decoders take about
+	// 0.03 s per megapixel and libjpeg-turbo a third of that, so only a file built to be slow
+	// or a machine with far more decoders than cores meets the budget.
+	DefaultDecodeTime             = 5 * time.Second
+	DefaultDecodeTimePerMegapixel = 200 * time.Millisecond
+	// DefaultMaxAbandoned is the number of abandoned decodes (see Decoder.MaxAbandoned)
+	// allowed to run on before new decodes wait for them.
+	DefaultMaxAbandoned = 4
 )
 
 // Errors a Decoder returns, wrapped in an *Error naming the file. Test with errors.Is.
@@ -35,7 +52,16 @@ var (
 	ErrEmpty         = errors.New("empty file")
 	ErrUnknownFormat = errors.New("not an image in a known format (JPEG, PNG, GIF, BMP, TIFF, WebP)")
 	ErrTooLarge      = errors.New("image too large")
-	ErrCorrupt       = errors.New("corrupt image")
+	// ErrTooComplex is a file whose decoding would cost far more than its pixels: a JPEG
+	// with too many scans or marker segments, or any image not decoded within the time
+	// budget.
+	ErrTooComplex = errors.New("too costly to decode")
+	// ErrCorrupt is a file that breaks its format's rules.
+	ErrCorrupt = errors.New("corrupt image")
+	// ErrUnsupported is a valid file of a kind the decoders do not read, such as a TIFF with
+	// JPEG compression, a CMYK or floating-point TIFF, or an animated WebP: "unsupported: TIFF
+	// with JPEG compression".
+	ErrUnsupported = errors.New("unsupported")
 )
 
 // Error is a failure to read or decode one file.
@@ -58,6 +84,28 @@ type Decoder struct {
 	// MaxFileSize refuses larger files before reading them; 0 means DefaultMaxFileSize and a
 	// negative value means no limit.
 	MaxFileSize int64
+	// MaxScans refuses, before decoding, a JPEG with more scans than this, or whose scans
+	// visit each 8×8 block more than 32 times over (a baseline JPEG visits each once, a
+	// progressive one about 5 times); 0 means DefaultMaxScans and a negative value means
+	// neither limit. Neither decoder runs a JPEG refused for a limit.
+	MaxScans int
+	// MaxMarkers refuses, before decoding, a JPEG with more marker segments than this; 0
+	// means DefaultMaxMarkers and a negative value means no limit.
+	MaxMarkers int
+	// MaxDecodeTime is the time budget of one image: a decode still running after it is
+	// abandoned and fails with ErrTooComplex. 0 means DefaultDecodeTime plus
+	// DefaultDecodeTimePerMegapixel for each megapixel the header gives; a negative value
+	// means no budget.
+	MaxDecodeTime time.Duration
+	// MaxAbandoned bounds the abandoned decodes still running. Decode returns as soon as its
+	// context is done or the time budget is spent; the decode itself goes on in the
+	// background until it notices (the Go decoders stop at their next read of the file,
+	// libjpeg-turbo finishes its call, bounded by MaxScans) and then gives its buffers
+	// back. While MaxAbandoned of them run, a new Decode waits for one to end before it
+	// starts, so abandoned work holds at most MaxAbandoned plus the concurrent callers'
+	// files and images (see Abandoned). 0 means DefaultMaxAbandoned and a negative value
+	// means no bound.
+	MaxAbandoned int
 	// MinSize, when set, reports the smallest size an image of width×height (as shown,
 	// after EXIF orientation) may be decoded at: JPEGs decoded by libjpeg-turbo are then
 	// decoded at 1/2, 1/4 or 1/8 size where that leaves at least this much (shrink-on-load;
@@ -73,6 +121,10 @@ type Decoder struct {
 	PureGo bool
 	// Pool, when set, supplies file and pixel buffers; Decoded.Release gives them back.
 	Pool *Pool
+
+	// abandoned is made on first use (see state), so that a Decoder stays a plain value to
+	// configure and copy: a copy made after use shares it.
+	abandoned *abandonedDecodes
 }
 
 // Decoded is a decoded file.
@@ -104,26 +156,28 @@ func (d *Decoded) Release() {
 // disabled by GPUPIPE_TURBOJPEG=off.
 func TurboJPEG() error { return turboLoad() }
 
-// Decode reads and decodes the file f. Every failure is an *Error naming the file.
+// Decode reads and decodes the file f. Every failure is an *Error naming the file, except
+// a cancellation, which returns ctx's error.
+//
+// The decode runs on a goroutine of its own: when ctx is done, or the time budget
+// (MaxDecodeTime) is spent, Decode returns at once and abandons it (see MaxAbandoned).
 func (d *Decoder) Decode(ctx context.Context, f walk.File) (*Decoded, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	path := f.Path()
-	data, err := readFile(path, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
-	if err != nil {
-		return nil, &Error{Path: path, Err: err}
+	data, err := readFile(ctx, path, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
+	if err == nil {
+		var out *Decoded
+		if out, err = d.decodeOwned(ctx, data); err == nil {
+			out.File = f
+			return out, nil
+		}
 	}
-	defer d.Pool.Put(data)
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	if cerr := ctx.Err(); cerr != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return nil, cerr
 	}
-	out, err := d.decode(data)
-	if err != nil {
-		return nil, &Error{Path: path, Err: err}
-	}
-	out.File = f
-	return out, nil
+	return nil, &Error{Path: path, Err: err}
 }
 
 // DecodeFile reads and decodes the file at path, for callers that have a path rather than a
@@ -133,14 +187,102 @@ func (d *Decoder) DecodeFile(ctx context.Context, path string) (*Decoded, error)
 }
 
 // DecodeBytes decodes an image held in memory; name is used in errors. data is only read.
+//
+// As data stays the caller's, the decode cannot be abandoned: it runs on the calling
+// goroutine, and the time budget is kept as the Go decoders read (they stop at their next
+// read once it is spent); a libjpeg-turbo decode, bounded by MaxScans, runs to its end.
 func (d *Decoder) DecodeBytes(name string, data []byte) (*Decoded, error) {
-	out, err := d.decode(data)
+	out, err := d.decodeBytes(data)
 	if err != nil {
 		return nil, &Error{Path: name, Err: err}
 	}
 	out.File = walk.File{Rel: name, Size: int64(len(data))}
 	return out, nil
 }
+
+func (d *Decoder) decodeBytes(data []byte) (*Decoded, error) {
+	h, err := d.probe(data)
+	if err != nil {
+		return nil, err
+	}
+	var stop atomic.Bool
+	budget := d.budget(h)
+	if budget > 0 {
+		t := time.AfterFunc(budget, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	out, err := d.decodePixels(data, h, &stop)
+	if err != nil && stop.Load() {
+		return nil, overBudget(budget)
+	}
+	return out, err
+}
+
+// decodeOwned decodes data, which it takes: the buffer goes back to the pool when the
+// decode ends, abandoned or not.
+func (d *Decoder) decodeOwned(ctx context.Context, data []byte) (*Decoded, error) {
+	h, err := d.probe(data)
+	if err == nil {
+		err = d.state().waitBelow(ctx, limitInt(d.MaxAbandoned, DefaultMaxAbandoned))
+	}
+	if err != nil {
+		d.Pool.Put(data)
+		return nil, err
+	}
+	t := &task{done: make(chan struct{})}
+	go func() {
+		out, err := d.decodePixels(data, h, &t.stop)
+		d.Pool.Put(data)
+		t.finish(d, out, err)
+	}()
+	var timeout <-chan time.Time
+	budget := d.budget(h)
+	if budget > 0 {
+		timer := time.NewTimer(budget)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	// What an abandoned decode holds, about: the file and an RGBA image.
+	holds := int64(len(data)) + 4*int64(h.width)*int64(h.height)
+	select {
+	case <-t.done:
+		return t.out, t.err
+	case <-ctx.Done():
+		if out, _, ended := t.abandon(d, holds); ended && out != nil {
+			out.Release()
+		}
+		return nil, ctx.Err()
+	case <-timeout:
+		if out, err, ended := t.abandon(d, holds); ended {
+			return out, err
+		}
+		return nil, overBudget(budget)
+	}
+}
+
+func overBudget(budget time.Duration) error {
+	return fmt.Errorf("%w: not decoded within %v", ErrTooComplex, budget.Round(time.Millisecond))
+}
+
+// budget is the time a decode of an image with header h may take, or 0 for no limit.
+func (d *Decoder) budget(h header) time.Duration {
+	switch {
+	case d.MaxDecodeTime < 0:
+		return 0
+	case d.MaxDecodeTime > 0:
+		return d.MaxDecodeTime
+	}
+	mp := float64(h.width) * float64(h.height) / 1e6
+	return DefaultDecodeTime + time.Duration(mp*float64(DefaultDecodeTimePerMegapixel))
+}
+
+// Abandoned returns the number of abandoned decodes still running and the memory they hold,
+// about: their files and an RGBA image of each.
+func (d *Decoder) Abandoned() (n int, bytes int64) { return d.state().get() }
+
+// Wait waits until no abandoned decode is running, or ctx is done: a program that wants every
+// goroutine of a Decoder ended calls it after its last Decode.
+func (d *Decoder) Wait(ctx context.Context) error { return d.state().waitBelow(ctx, 1) }
 
 func limit(v, def int64) int64 {
 	switch {
@@ -152,7 +294,12 @@ func limit(v, def int64) int64 {
 	return v
 }
 
-func readFile(path string, max int64, pool *Pool) ([]byte, error) {
+func limitInt(v, def int) int { return int(limit(int64(v), int64(def))) }
+
+// readChunk is how much readFile reads between looks at its context.
+const readChunk = 8 << 20
+
+func readFile(ctx context.Context, path string, max int64, pool *Pool) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, unwrapPath(err)
@@ -172,12 +319,18 @@ func readFile(path string, max int64, pool *Pool) ([]byte, error) {
 		return nil, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
 	}
 	buf := pool.Get(int(size))
-	if _, err := io.ReadFull(f, buf); err != nil {
-		pool.Put(buf)
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, errors.New("file shrank while being read")
+	for off := 0; off < len(buf); off += readChunk {
+		if err := ctx.Err(); err != nil {
+			pool.Put(buf)
+			return nil, err
 		}
-		return nil, unwrapPath(err)
+		if _, err := io.ReadFull(f, buf[off:min(off+readChunk, len(buf))]); err != nil {
+			pool.Put(buf)
+			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+				return nil, errors.New("file shrank while being read")
+			}
+			return nil, unwrapPath(err)
+		}
 	}
 	return buf, nil
 }
@@ -196,21 +349,48 @@ type header struct {
 	width       int
 	height      int
 	orientation int
+	feature     string // what Go's decoders do not read in the file, or ""
 }
 
-// probe reads the header and refuses what must not be decoded.
+// probe reads the header and refuses what must not be decoded: images over the size limits,
+// JPEGs over the work limits, and files of kinds known from their header not to be readable.
 func (d *Decoder) probe(data []byte) (header, error) {
 	if len(data) == 0 {
 		return header{}, ErrEmpty
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	switch {
-	case errors.Is(err, image.ErrFormat):
+	if errors.Is(err, image.ErrFormat) {
 		return header{}, ErrUnknownFormat
+	}
+	h := header{format: format, orientation: 1}
+	if format == "jpeg" {
+		s, werr := jpegCost(data, jpegLimits{
+			markers: limitInt(d.MaxMarkers, DefaultMaxMarkers), scans: limitInt(d.MaxScans, DefaultMaxScans),
+		})
+		if werr != nil {
+			return header{}, werr
+		}
+		h.feature = jpegFeature(s)
+		turbo := d.turboUsable()
+		if err != nil && isUnsupported(err) && turbo {
+			// Go's decoder does not read this kind of JPEG (arithmetic coding, say), but
+			// libjpeg-turbo may: the size is its to read.
+			if th, terr := turboReadHeader(data); terr == nil {
+				cfg.Width, cfg.Height, err = th.width, th.height, nil
+			}
+		}
+		if h.feature != "" && !turbo {
+			return header{}, unsupported(format, h.feature, err)
+		}
+	} else if h.feature = feature(format, data); h.feature != "" {
+		return header{}, unsupported(format, h.feature, err)
+	}
+	switch {
 	case err != nil:
-		return header{}, fmt.Errorf("%w: %s header: %w", ErrCorrupt, format, eofToTruncated(err))
+		return header{}, classify(format, "header", err, h.feature)
 	case cfg.Width <= 0 || cfg.Height <= 0:
-		return header{}, fmt.Errorf("%w: %s header gives no pixels (%d×%d)", ErrCorrupt, format, cfg.Width, cfg.Height)
+		return header{}, &decodeError{kind: ErrCorrupt, format: format, what: "header",
+			msg: fmt.Sprintf("gives no pixels (%d×%d)", cfg.Width, cfg.Height)}
 	}
 	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
 		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
@@ -220,7 +400,7 @@ func (d *Decoder) probe(data []byte) (header, error) {
 		return header{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f",
 			ErrTooLarge, cfg.Width, cfg.Height, float64(n)/1e6, float64(max)/1e6)
 	}
-	h := header{format: format, width: cfg.Width, height: cfg.Height, orientation: 1}
+	h.width, h.height = cfg.Width, cfg.Height
 	if !d.IgnoreOrientation {
 		h.orientation = Orientation(format, data)
 	}
@@ -234,16 +414,17 @@ func eofToTruncated(err error) error {
 	return err
 }
 
-func (d *Decoder) decode(data []byte) (*Decoded, error) {
-	h, err := d.probe(data)
+// decodePixels decodes a file whose header probe has checked. Once stop is set, the Go
+// decoders fail at their next read and libjpeg-turbo is not called.
+func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decoded, error) {
+	out := &Decoded{Format: h.format, SourceWidth: h.width, SourceHeight: h.height,
+		Orientation: h.orientation, Scale: 1, pool: d.Pool}
+	img, ok, err := d.decodeTurbo(data, h, out, stop)
 	if err != nil {
 		return nil, err
 	}
-	out := &Decoded{Format: h.format, SourceWidth: h.width, SourceHeight: h.height,
-		Orientation: h.orientation, Scale: 1, pool: d.Pool}
-	img, ok := d.decodeTurbo(data, h, out)
 	if !ok {
-		if img, err = d.decodeGo(data, h.format); err != nil {
+		if img, err = d.decodeGo(data, h, stop); err != nil {
 			return nil, err
 		}
 	}
@@ -281,16 +462,20 @@ func (d *Decoder) replace(old, next raster.Image) raster.Image {
 	return next
 }
 
+func (d *Decoder) turboUsable() bool { return !d.PureGo && turboLoad() == nil }
+
 // decodeTurbo decodes a JPEG with libjpeg-turbo, when loaded. It declines (ok false) for
 // other formats, CMYK JPEGs and any failure, which the pure-Go decoder then meets and
-// reports in the same words whichever path is built.
-func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (raster.Image, bool) {
-	if h.format != "jpeg" || d.PureGo || turboLoad() != nil {
-		return raster.Image{}, false
+// reports in the same words whichever path is built, except a failure for one of
+// libjpeg-turbo's limits (its scan limit), which is an error: the pure-Go decoder, slower and
+// with no such limit, never runs what the fast path refused for a limit.
+func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded, stop *atomic.Bool) (raster.Image, bool, error) {
+	if h.format != "jpeg" || !d.turboUsable() || stop.Load() {
+		return raster.Image{}, false, nil
 	}
 	th, err := turboReadHeader(data)
 	if err != nil || th.cmyk || th.width != h.width || th.height != h.height {
-		return raster.Image{}, false
+		return raster.Image{}, false, nil
 	}
 	scale := 1
 	if d.MinSize != nil {
@@ -313,23 +498,47 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded) (raster.Image
 	img := newImage(d.Pool, ceilDiv(h.width, scale), ceilDiv(h.height, scale), ch)
 	if err := turboDecode(data, img); err != nil {
 		d.Pool.Put(img.Pix)
-		return raster.Image{}, false
+		if turboLimit(err) {
+			return raster.Image{}, false, fmt.Errorf("%w: jpeg: %v", ErrTooComplex, err)
+		}
+		return raster.Image{}, false, nil
 	}
 	out.Scale, out.Turbo = scale, true
-	return img, true
+	return img, true, nil
 }
 
-func (d *Decoder) decodeGo(data []byte, format string) (img raster.Image, err error) {
+// turboLimit reports whether libjpeg-turbo refused a file for one of its limits: "Progressive
+// JPEG image has more than 500 scans".
+func turboLimit(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "more than") && strings.Contains(msg, "scans")
+}
+
+// goDecoders are the pure-Go decoders by format name. They are called directly, not through
+// image.Decode, so that each reads the stopReader itself.
+var goDecoders = map[string]func(io.Reader) (image.Image, error){
+	"jpeg": jpeg.Decode, "png": png.Decode, "gif": gif.Decode,
+	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
+}
+
+func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster.Image, err error) {
 	defer func() {
 		// The x/image decoders have panicked on crafted input before: a bad file must not
 		// take the process down.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s decoder failed: %v", ErrCorrupt, format, r)
+			err = &decodeError{kind: ErrCorrupt, format: h.format, msg: fmt.Sprintf("decoder failed: %v", r)}
 		}
 	}()
-	m, _, err := image.Decode(bytes.NewReader(data))
+	decode := goDecoders[h.format]
+	if decode == nil {
+		return raster.Image{}, ErrUnknownFormat
+	}
+	m, err := decode(&stopReader{data: data, stop: stop})
 	if err != nil {
-		return raster.Image{}, fmt.Errorf("%w: %s: %w", ErrCorrupt, format, eofToTruncated(err))
+		if errors.Is(err, errAbandoned) {
+			return raster.Image{}, errAbandoned
+		}
+		return raster.Image{}, classify(h.format, "", err, h.feature)
 	}
 	return FromImage(m, d.Pool), nil
 }

@@ -5,10 +5,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+
+	"github.com/gpupipe/gpupipe/internal/hostile"
 )
 
 // FuzzDecode feeds damaged files of every format to both decoding paths: each must decode
-// or return an *Error, never panic, and never exceed the pixel limit.
+// or return an *Error, never panic, and never exceed the pixel limit. The seeds include the
+// hostile files: progressive JPEGs at and past the scan limits, a JPEG of many markers, and
+// valid files of unsupported kinds.
 func FuzzDecode(f *testing.F) {
 	rng := rand.New(rand.NewPCG(61, 62))
 	src := photo(rng, 24, 16)
@@ -17,6 +21,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encodeGIF(f, src))
 	f.Add(encodeBMP(f, src))
 	f.Add(encodeTIFF(f, src))
+	f.Add(hostile.ProgressiveJPEG(64, 48, 12))
+	f.Add(hostile.ProgressiveJPEG(64, 48, 40))
+	f.Add(hostile.ProgressiveJPEG(8, 8, 150))
+	f.Add(hostile.ManyMarkersJPEG(1200))
+	f.Add(hostile.UnsupportedTIFF(hostile.TIFFJPEG))
+	f.Add(hostile.UnsupportedTIFF(hostile.TIFFCMYK))
+	f.Add(hostile.UnsupportedTIFF(hostile.TIFFFloat))
+	f.Add(hostile.AnimatedWebP())
 	for _, name := range []string{"lossy_alpha.webp", "lossless_orient6.webp"} {
 		if b, err := os.ReadFile("testdata/" + name); err == nil {
 			f.Add(b)

@@ -12,6 +12,30 @@
 // non-premultiplied. Pixel buffers come from a Pool and go back to it with Release, so a long
 // run does not churn the garbage collector.
 //
+// # Limits on work
+//
+// Pixels are not the only cost. A progressive JPEG is decoded in scans that each visit every
+// 8×8 block again, and a scan can cost a few bytes: a 156 KB file of thousands of scans kept
+// Go's decoder busy for 20 s. Before either JPEG decoder runs, a walk over the markers (one
+// pass over the bytes, well under a millisecond for a photo) refuses a file with more scans
+// than Decoder.MaxScans (100), more marker segments than MaxMarkers (1000), or scans that
+// visit each block more than 32 times over, with ErrTooComplex and the reason. What
+// libjpeg-turbo refuses for one of its own limits is not handed to Go's decoder.
+//
+// Every decode also has a time budget (MaxDecodeTime; by default 5 s plus 0.2 s per
+// megapixel). Decode runs the decode on a goroutine of its own and returns as soon as its
+// context is done or the budget is spent; the abandoned decode stops at its next read of the
+// file (Go's decoders) or at the end of its call (libjpeg-turbo, bounded by the scan limits)
+// and gives its buffers back. At most MaxAbandoned (4) abandoned decodes run on before new
+// ones wait; Abandoned reports them and the memory they hold.
+//
+// # Unsupported versus corrupt
+//
+// A valid file of a kind the decoders do not read is ErrUnsupported, named from its header
+// where the header says it ("unsupported: TIFF with JPEG compression", "CMYK TIFF",
+// "floating-point TIFF", "animated WebP", "arithmetic-coded JPEG", "16-bit BMP"), or from the
+// decoders' UnsupportedError types; a file that breaks its format's rules is ErrCorrupt.
+//
 // # The fast JPEG path
 //
 // Go's image/jpeg decodes about 3× slower than libjpeg-turbo and always at full size. Where

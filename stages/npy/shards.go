@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -56,10 +57,19 @@ type Options struct {
 	// Mean and Std normalise the CHWFloat32 rows AddImage makes, per channel:
 	// (sample/255 − Mean[c]) / Std[c]. Nil means 0 and 1: samples scaled to [0, 1].
 	Mean, Std []float32
-	// Overwrite replaces shards and an index already in Dir; without it they are an error.
+	// Overwrite removes the shards with this Prefix, their index and their manifest from
+	// Dir, listed or not, and starts afresh. Without it, the writer resumes what an earlier
+	// writer with the same Prefix left (see the package documentation).
 	Overwrite bool
-	// Sync flushes each file to the disk before it is renamed into place.
+	// Config describes how the rows are made (the operations, the inputs), in any words: a
+	// writer resumes only shards whose manifest records the same Config and row shape.
+	Config string
+	// Sync flushes each shard, the index and the manifest to the disk before they count as
+	// committed, so that they survive a power loss, at the cost of a disk round trip each.
 	Sync bool
+	// OnCommit, when set, is called after each shard is committed with the sources of its
+	// rows, in row order. It runs with the writer's lock held: it must not call the writer.
+	OnCommit func(sources []string)
 }
 
 // Entry is one line of the index: row Row of shard Shard (a file name in the same folder)
@@ -72,7 +82,8 @@ type Entry struct {
 
 // ShardWriter writes rows into shards of RowsPerShard rows and lists them in the index. Its
 // methods are safe for concurrent use; rows are stored in the order the calls are made.
-// Memory is one row plus a buffer, and the sources of the rows of the open shard.
+// Memory is one row plus a buffer, the sources of the rows of the open shard, and 16 bytes
+// for each committed row (to answer Committed).
 type ShardWriter struct {
 	opts     Options
 	descr    string
@@ -80,22 +91,25 @@ type ShardWriter struct {
 	rowBytes int
 	hdrSize  int // the reserved header length of every shard
 
-	mu      sync.Mutex
-	shard   *output.File
-	buf     *bufio.Writer
-	number  int      // the open shard's number
-	sources []string // the open shard's rows
-	index   *output.File
-	ibuf    *bufio.Writer
-	scratch []byte
-	shards  int // shards committed
-	rows    int // rows committed
-	err     error
-	closed  bool
+	mu       sync.Mutex
+	lock     io.Closer // the lock file held while the writer is open
+	shard    *output.File
+	buf      *bufio.Writer
+	number   int      // the open shard's number
+	sources  []string // the open shard's rows
+	index    *os.File // opened for appending
+	manifest manifest
+	done     sourceSet // the sources of every committed row
+	scratch  []byte
+	shards   int // shards committed by this writer
+	rows     int // rows committed by this writer
+	err      error
+	closed   bool
 }
 
-// NewShardWriter checks opts and creates the index's temporary file. Nothing appears in Dir
-// under a final name before the first shard is complete.
+// NewShardWriter checks opts, takes the lock of Dir's shards with opts.Prefix, and resumes
+// what an earlier writer left there or, with Overwrite, removes it; see the package
+// documentation. Nothing new appears in Dir under a shard's name before it is complete.
 func NewShardWriter(opts Options) (*ShardWriter, error) {
 	if opts.Height <= 0 || opts.Width <= 0 || opts.Channels <= 0 {
 		return nil, fmt.Errorf("npy: shard rows of %d×%d×%d", opts.Height, opts.Width, opts.Channels)
@@ -123,11 +137,9 @@ func NewShardWriter(opts Options) (*ShardWriter, error) {
 		return nil, fmt.Errorf("npy: unknown layout %d", opts.Layout)
 	}
 	w.hdrSize = len(EncodeHeader(w.descr, append([]int{opts.RowsPerShard}, w.dims...)))
-	index, err := output.Create(w.IndexPath(), w.fileOptions())
-	if err != nil {
-		return nil, fmt.Errorf("npy: %w", err)
+	if err := w.start(); err != nil {
+		return nil, err
 	}
-	w.index, w.ibuf = index, bufio.NewWriter(index)
 	return w, nil
 }
 
@@ -144,7 +156,7 @@ func checkNorm(o Options) error {
 }
 
 func (w *ShardWriter) fileOptions() output.Options {
-	return output.Options{Overwrite: w.opts.Overwrite, Sync: w.opts.Sync}
+	return output.Options{Sync: w.opts.Sync}
 }
 
 // IndexPath is where the index appears.
@@ -160,11 +172,27 @@ func (w *ShardWriter) ShardPath(i int) string {
 // RowBytes is the size of one row in bytes, as Add takes it.
 func (w *ShardWriter) RowBytes() int { return w.rowBytes }
 
-// Written returns the shards and rows committed so far.
+// Written returns the shards and rows this writer has committed so far, not counting those
+// it resumed.
 func (w *ShardWriter) Written() (shards, rows int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.shards, w.rows
+}
+
+// Resumed returns the shards and rows an earlier writer had committed, which this one kept.
+func (w *ShardWriter) Resumed() (shards, rows int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.manifest.Shards) - w.shards, w.manifest.Rows - w.rows
+}
+
+// Committed reports whether a row from source is in a committed shard, this writer's or one
+// it resumed: a caller that resumes skips such sources.
+func (w *ShardWriter) Committed(source string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done.has(source)
 }
 
 // Add appends one row, already in the shard's layout and element type (RowBytes long), made
@@ -304,7 +332,8 @@ func (w *ShardWriter) open() error {
 }
 
 // commit writes the open shard's header with its final row count, renames the shard into
-// place and appends its rows to the index.
+// place, appends its rows to the index and records it in the manifest, in that order: a
+// shard counts as committed once the manifest lists it.
 func (w *ShardWriter) commit() error {
 	f := w.shard
 	w.shard = nil
@@ -326,9 +355,25 @@ func (w *ShardWriter) commit() error {
 		return fmt.Errorf("npy: %w", err)
 	}
 	name := filepath.Base(f.Path())
+	var lines []byte
 	for i, src := range w.sources {
 		line, _ := json.Marshal(Entry{Shard: name, Row: i, Path: src})
-		w.ibuf.Write(append(line, '\n'))
+		lines = append(append(lines, line...), '\n')
+	}
+	if err := w.appendIndex(lines); err != nil {
+		return err
+	}
+	w.manifest.Shards = append(w.manifest.Shards, manifestShard{Name: name, Rows: len(w.sources), IndexEnd: w.manifest.IndexBytes + int64(len(lines))})
+	w.manifest.Rows += len(w.sources)
+	w.manifest.IndexBytes += int64(len(lines))
+	if err := w.writeManifest(); err != nil {
+		return err
+	}
+	for _, src := range w.sources {
+		w.done.add(src)
+	}
+	if w.opts.OnCommit != nil {
+		w.opts.OnCommit(w.sources)
 	}
 	w.shards++
 	w.rows += len(w.sources)
@@ -337,8 +382,8 @@ func (w *ShardWriter) commit() error {
 	return nil
 }
 
-// Close completes the last shard, however few rows it has, and renames the index into
-// place. It returns the first error of the writer's life.
+// Close completes the last shard, however few rows it has, and marks the manifest complete.
+// It returns the first error of the writer's life.
 func (w *ShardWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -349,11 +394,15 @@ func (w *ShardWriter) Close() error {
 	if w.shard != nil && w.err == nil {
 		w.err = w.commit()
 	}
+	if w.err == nil {
+		w.manifest.Complete = true
+		w.err = w.writeManifest()
+	}
 	return w.finish()
 }
 
-// Abort drops the open shard and renames the index, listing the complete shards, into
-// place: what a cancelled run keeps is whole and described. It returns the first error of
+// Abort drops the open shard: what a cancelled run keeps is its complete shards, listed in
+// the index and the manifest, which the next writer resumes. It returns the first error of
 // the writer's life.
 func (w *ShardWriter) Abort() error {
 	w.mu.Lock()
@@ -365,21 +414,15 @@ func (w *ShardWriter) Abort() error {
 	return w.finish()
 }
 
-// finish drops a shard left open and commits the index.
+// finish drops a shard left open, closes the index and lets go of the lock.
 func (w *ShardWriter) finish() error {
 	if w.shard != nil {
 		w.shard.Abort()
 		w.shard = nil
 	}
-	err := w.ibuf.Flush()
-	if err != nil {
-		w.index.Abort()
-		err = fmt.Errorf("npy: %w", err)
-	} else if err = w.index.Commit(); err != nil {
-		err = fmt.Errorf("npy: %w", err)
+	if err := w.index.Close(); err != nil && w.err == nil {
+		w.err = fmt.Errorf("npy: %w", err)
 	}
-	if w.err == nil {
-		w.err = err
-	}
+	w.lock.Close()
 	return w.err
 }
