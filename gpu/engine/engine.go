@@ -66,6 +66,11 @@ type Engine[B any] struct {
 	held         int       // slots whose View is out and not released
 	allHeldSince time.Time // when held last reached len(slots)
 
+	// drop, when set, is given every batch the engine drops: submitted but never handed
+	// back by Next (a device fault, or Close with batches in flight). The stages set it to
+	// the pipeline's release, so that a dropped batch is released once.
+	drop func(B)
+
 	// reuseEarly recycles each slot as soon as its work is enqueued, without waiting for
 	// its event or its consumer: a deliberate bug, set only by the test that proves the
 	// correctness check catches it.
@@ -391,7 +396,9 @@ func (e *Engine[B]) Next(ctx context.Context) (*View[B], error) {
 	}
 	// Device work always ends, so this wait is bounded even when ctx is cancelled.
 	if err := f.s.events[evDone].Synchronize(); err != nil {
-		return nil, e.fail(batchError(f.seq, f.batch, "device", err), f.s)
+		err = e.fail(batchError(f.seq, f.batch, "device", err), f.s)
+		e.dropBatch(f.batch)
+		return nil, err
 	}
 	e.stats.finished(f.s, f.sizes, f.since)
 	e.mu.Lock()
@@ -414,6 +421,13 @@ func (e *Engine[B]) fail(err error, s *slot) error {
 		close(e.stop)
 	}
 	return err
+}
+
+// dropBatch hands a batch the engine will not hand back to the drop hook, if any.
+func (e *Engine[B]) dropBatch(b B) {
+	if e.drop != nil {
+		e.drop(b)
+	}
 }
 
 func (e *Engine[B]) release(s *slot) {
@@ -452,7 +466,8 @@ func (e *Engine[B]) Close() error {
 	for _, s := range e.slots {
 		_ = s.stream.Synchronize()
 	}
-	for range e.inflight {
+	for f := range e.inflight {
+		e.dropBatch(f.batch)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,0 +1,137 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/cpu"
+	"github.com/gpupipe/gpupipe/gpu/engine"
+	"github.com/gpupipe/gpupipe/gpu/gputest"
+	"github.com/gpupipe/gpupipe/pipeline"
+)
+
+// ledger counts, per batch id, how often a batch was released and how often a Result was
+// made of it: each batch must end exactly one way.
+type ledger struct {
+	created  []atomic.Bool
+	released []atomic.Int32
+	made     []atomic.Int32
+}
+
+func newLedger(n int) *ledger {
+	return &ledger{created: make([]atomic.Bool, n), released: make([]atomic.Int32, n), made: make([]atomic.Int32, n)}
+}
+
+// check reports ids that were neither released nor made, or more than once.
+func (l *ledger) check(t *testing.T, what string) {
+	t.Helper()
+	bad := 0
+	for i := range l.released {
+		r, m := l.released[i].Load(), l.made[i].Load()
+		want := int32(0) // a batch never made upstream ends no way
+		if l.created[i].Load() {
+			want = 1
+		}
+		if r+m != want {
+			if bad < 5 {
+				t.Errorf("%s: batch %d released %d times, made into a result %d times", what, i, r, m)
+			}
+			bad++
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d batches in all not accounted for exactly once", what, bad)
+	}
+}
+
+// relBatch is a batch that holds something to release.
+type relBatch struct {
+	batch
+	l *ledger
+}
+
+func (b *relBatch) Release() { b.l.released[b.id].Add(1) }
+
+// relWork runs the test chain on relBatches and counts the results it makes.
+type relWork struct{ c *chain }
+
+func (w relWork) Sizes(b *relBatch) (gpu.Sizes, error) { return w.c.Sizes(b.batch) }
+func (w relWork) Pack(b *relBatch, host []byte) error  { return w.c.Pack(b.batch, host) }
+func (w relWork) Enqueue(s gpu.Stream, b *relBatch, bufs gpu.SlotBuffers) error {
+	k, err := s.Device().Kernel(gputest.Kernel) // the kernel of the slot's own device
+	if err != nil {
+		return err
+	}
+	c := *w.c
+	c.k = k
+	return c.Enqueue(s, b.batch, bufs)
+}
+func (w relWork) Result(b *relBatch, out []byte) (int, error) {
+	r, err := w.c.Result(b.batch, out)
+	if err != nil {
+		return 0, err
+	}
+	b.l.made[b.id].Add(1)
+	return r.id, nil
+}
+
+// A run that stops at a random moment (the consumer fails, the context is cancelled, or a
+// device faults)
+// releases every batch the engine stage received and did not turn into a result: those
+// waiting for a slot, those dealt to a device, those in flight.
+func TestStageReleasesBatchesDroppedOnStop(t *testing.T) {
+	const n = 60
+	for iter := range 40 {
+		rng := rand.New(rand.NewSource(int64(iter)))
+		var faults []cpu.Option
+		if iter%3 == 2 { // one device faults part way
+			faults = append(faults, cpu.FailLaunch(int64(1+rng.Intn(2*n))))
+		}
+		devs := []gpu.Device{shaky(t, int64(iter)), shaky(t, int64(iter+1000), faults...)}
+		l := newLedger(n)
+		ids := make([]int, n)
+		for i := range ids {
+			ids[i] = i
+		}
+		batches := randomBatches(int64(iter), n, 500)
+		p := pipeline.New()
+		src := pipeline.Map(pipeline.FromSlice(p, ids), func(_ context.Context, i int) (*relBatch, error) {
+			l.created[i].Store(true)
+			return &relBatch{batch: batches[i], l: l}, nil
+		})
+		out := engine.Stage(src, devs, relWork{newChain(t, devs[0])}, engine.Options{Slots: 2})
+		stopAt := rng.Intn(n)
+		cancelRun := iter%2 == 0
+		ctx, cancel := context.WithCancel(context.Background())
+		seen := 0
+		pipeline.ForEach(out, func(context.Context, int) error {
+			seen++
+			if seen == stopAt {
+				if cancelRun {
+					cancel()
+					return nil
+				}
+				return errors.New("consumer failed")
+			}
+			time.Sleep(time.Duration(rng.Intn(200)) * time.Microsecond)
+			return nil
+		})
+		if err := p.Run(ctx); iter == 0 {
+			t.Logf("run: %v", err)
+		}
+		cancel()
+		l.check(t, fmt.Sprintf("iteration %d (stop at %d, cancel %v)", iter, stopAt, cancelRun))
+		for _, d := range devs {
+			checkNoLeaks(t, d.(*cpu.Device))
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
