@@ -25,8 +25,10 @@ type Options struct {
 	// that no slot needs to grow during the run.
 	Reserve gpu.Sizes
 	// HoldLimit bounds how long a submitter waits for a free slot while every slot's output
-	// is held by a consumer that has not called View.Release: past it, Submit and Acquire
-	// return a *HeldError, and a stage stops the run with it, instead of hanging. Device
+	// is held by a consumer that has not called View.Release, and no View was released
+	// meanwhile (by the stage's consumer, in a stage of several devices): past it, Submit
+	// and Acquire return a *HeldError, and a stage stops the run with it, instead of
+	// hanging. A slow consumer that keeps releasing is not held. Device
 	// work does not count: a slot whose batch is still on the device always comes back. 0
 	// means DefaultHoldLimit (a minute); a negative limit waits forever.
 	HoldLimit time.Duration
@@ -65,6 +67,11 @@ type Engine[B any] struct {
 	err          error     // the device fault that broke the engine
 	held         int       // slots whose View is out and not released
 	allHeldSince time.Time // when held last reached len(slots)
+
+	// released is when a View was last released (Unix nanoseconds), by this engine's
+	// consumer or, in a stage of several devices, by the stage's: one counter shared by the
+	// stage's engines. A consumer that releases now and then is slow, not holding the ring.
+	released *atomic.Int64
 
 	// drop, when set, is given every batch the engine drops: submitted but never handed
 	// back by Next (a device fault, or Close with batches in flight). The stages set it to
@@ -110,6 +117,7 @@ func New[B any](dev gpu.Device, work Enqueuer[B], opts Options) (*Engine[B], err
 		free:      make(chan *slot, n),
 		inflight:  make(chan flight[B], n),
 		stop:      make(chan struct{}),
+		released:  new(atomic.Int64),
 	}
 	for i := range n {
 		s, err := newSlot(dev, i)
@@ -248,6 +256,11 @@ func (e *Engine[B]) heldCheck(start time.Time) (time.Duration, error) {
 	since := start
 	if e.allHeldSince.After(since) {
 		since = e.allHeldSince
+	}
+	if last := e.released.Load(); last != 0 {
+		if t := time.Unix(0, last); t.After(since) {
+			since = t
+		}
 	}
 	if left := e.holdLimit - now.Sub(since); left > 0 {
 		return left, nil
@@ -431,6 +444,7 @@ func (e *Engine[B]) dropBatch(b B) {
 }
 
 func (e *Engine[B]) release(s *slot) {
+	e.released.Store(time.Now().UnixNano())
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s.held = false

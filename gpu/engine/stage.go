@@ -88,6 +88,9 @@ func stage[B, T any](in *pipeline.Stream[B], devs []gpu.Device, work Enqueuer[B]
 		}
 		for _, e := range engines {
 			e.drop = func(b B) { pipeline.Release(b) }
+			// A View released on any device is the consumer making progress: with
+			// several devices, a View waits behind the others' in the queue.
+			e.released = engines[0].released
 		}
 		sp := &spread[B, T]{
 			engines: engines,

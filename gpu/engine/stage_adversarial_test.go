@@ -135,3 +135,41 @@ func TestStageReleasesBatchesDroppedOnStop(t *testing.T) {
 		}
 	}
 }
+
+// A consumer of Views that is slow but keeps releasing is not holding the ring: with
+// several devices, a View waits in the queue behind the other devices' Views, so each one
+// is out for longer than the consumer takes per View, but a release comes every step.
+// HoldLimit is the bound on a consumer that stopped releasing, not on a slow one.
+func TestViewsSlowConsumerOfManyDevicesIsNotHeld(t *testing.T) {
+	const limit = 60 * time.Millisecond
+	devs := make([]gpu.Device, 4)
+	for i := range devs {
+		devs[i] = shaky(t, int64(i))
+	}
+	w := relWork{newChain(t, devs[0])}
+	p := pipeline.New()
+	l := newLedger(40)
+	ids := make([]int, 40)
+	for i := range ids {
+		ids[i] = i
+	}
+	batches := randomBatches(3, len(ids), 100)
+	src := pipeline.Map(pipeline.FromSlice(p, ids), func(_ context.Context, i int) (*relBatch, error) {
+		l.created[i].Store(true)
+		return &relBatch{batch: batches[i], l: l}, nil
+	})
+	views := engine.Views(src, devs, engine.Enqueuer[*relBatch](w), engine.Options{Slots: 1, HoldLimit: limit})
+	n := 0
+	pipeline.ForEach(views, func(_ context.Context, v *engine.View[*relBatch]) error {
+		defer v.Release()
+		n++
+		time.Sleep(limit / 2) // a release every half limit: slow, never stuck
+		return nil
+	}, pipeline.Buffer(len(devs)))
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatalf("after %d views: %v", n, err)
+	}
+	for _, d := range devs {
+		checkNoLeaks(t, d.(*cpu.Device))
+	}
+}
