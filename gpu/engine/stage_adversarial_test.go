@@ -173,3 +173,37 @@ func TestViewsSlowConsumerOfManyDevicesIsNotHeld(t *testing.T) {
 		checkNoLeaks(t, d.(*cpu.Device))
 	}
 }
+
+// Views kept past the end of the run, released twice, from several goroutines at once,
+// after the engines closed: each slot's output buffer is freed once and nothing is left.
+func TestViewsReleasedTwiceAfterTheRun(t *testing.T) {
+	dev := shaky(t, 9)
+	batches := randomBatches(9, 3, 200)
+	p := pipeline.New()
+	views := engine.Views(pipeline.FromSlice(p, batches), []gpu.Device{dev}, engine.Enqueuer[batch](newChain(t, dev)), engine.Options{Slots: 3})
+	kept := pipeline.Collect(views)
+	if err := p.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(kept.Value()) != len(batches) {
+		t.Fatalf("%d views for %d batches", len(kept.Value()), len(batches))
+	}
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for _, v := range kept.Value() {
+				v.Release()
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+	for _, v := range kept.Value() {
+		if _, err := v.Float32s(); err == nil {
+			t.Errorf("%s: viewed after Release without an error", v.Label())
+		}
+	}
+	checkNoLeaks(t, dev)
+}
