@@ -25,8 +25,10 @@ type Options struct {
 	// that no slot needs to grow during the run.
 	Reserve gpu.Sizes
 	// HoldLimit bounds how long a submitter waits for a free slot while every slot's output
-	// is held by a consumer that has not called View.Release: past it, Submit and Acquire
-	// return a *HeldError, and a stage stops the run with it, instead of hanging. Device
+	// is held by a consumer that has not called View.Release, and no View was released
+	// meanwhile (by the stage's consumer, in a stage of several devices): past it, Submit
+	// and Acquire return a *HeldError, and a stage stops the run with it, instead of
+	// hanging. A slow consumer that keeps releasing is not held. Device
 	// work does not count: a slot whose batch is still on the device always comes back. 0
 	// means DefaultHoldLimit (a minute); a negative limit waits forever.
 	HoldLimit time.Duration
@@ -65,6 +67,16 @@ type Engine[B any] struct {
 	err          error     // the device fault that broke the engine
 	held         int       // slots whose View is out and not released
 	allHeldSince time.Time // when held last reached len(slots)
+
+	// released is when a View was last released (Unix nanoseconds), by this engine's
+	// consumer or, in a stage of several devices, by the stage's: one counter shared by the
+	// stage's engines. A consumer that releases now and then is slow, not holding the ring.
+	released *atomic.Int64
+
+	// drop, when set, is given every batch the engine drops: submitted but never handed
+	// back by Next (a device fault, or Close with batches in flight). The stages set it to
+	// the pipeline's release, so that a dropped batch is released once.
+	drop func(B)
 
 	// reuseEarly recycles each slot as soon as its work is enqueued, without waiting for
 	// its event or its consumer: a deliberate bug, set only by the test that proves the
@@ -105,6 +117,7 @@ func New[B any](dev gpu.Device, work Enqueuer[B], opts Options) (*Engine[B], err
 		free:      make(chan *slot, n),
 		inflight:  make(chan flight[B], n),
 		stop:      make(chan struct{}),
+		released:  new(atomic.Int64),
 	}
 	for i := range n {
 		s, err := newSlot(dev, i)
@@ -243,6 +256,11 @@ func (e *Engine[B]) heldCheck(start time.Time) (time.Duration, error) {
 	since := start
 	if e.allHeldSince.After(since) {
 		since = e.allHeldSince
+	}
+	if last := e.released.Load(); last != 0 {
+		if t := time.Unix(0, last); t.After(since) {
+			since = t
+		}
 	}
 	if left := e.holdLimit - now.Sub(since); left > 0 {
 		return left, nil
@@ -391,7 +409,9 @@ func (e *Engine[B]) Next(ctx context.Context) (*View[B], error) {
 	}
 	// Device work always ends, so this wait is bounded even when ctx is cancelled.
 	if err := f.s.events[evDone].Synchronize(); err != nil {
-		return nil, e.fail(batchError(f.seq, f.batch, "device", err), f.s)
+		err = e.fail(batchError(f.seq, f.batch, "device", err), f.s)
+		e.dropBatch(f.batch)
+		return nil, err
 	}
 	e.stats.finished(f.s, f.sizes, f.since)
 	e.mu.Lock()
@@ -416,7 +436,15 @@ func (e *Engine[B]) fail(err error, s *slot) error {
 	return err
 }
 
+// dropBatch hands a batch the engine will not hand back to the drop hook, if any.
+func (e *Engine[B]) dropBatch(b B) {
+	if e.drop != nil {
+		e.drop(b)
+	}
+}
+
 func (e *Engine[B]) release(s *slot) {
+	e.released.Store(time.Now().UnixNano())
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s.held = false
@@ -452,7 +480,8 @@ func (e *Engine[B]) Close() error {
 	for _, s := range e.slots {
 		_ = s.stream.Synchronize()
 	}
-	for range e.inflight {
+	for f := range e.inflight {
+		e.dropBatch(f.batch)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -27,8 +27,10 @@ import (
 // cannot grow to fit it) are *BatchError values that go through the stage's error policy,
 // so pipeline.SkipErrors skips and reports them; a device fault on any device stops the run
 // with a *BatchError that names the batch (numbered across devices) and the failed
-// operation, and so does a *HeldError. On every end (success, error, cancellation) the stage
-// waits for every device's work in flight, then frees its slots, streams and events.
+// operation, and so does a *HeldError. A batch the stage received and drops (the run stopped,
+// or its device faulted) is released, once, as the pipeline releases dropped items. On every
+// end (success, error, cancellation) the stage waits for every device's work in flight, then
+// frees its slots, streams and events.
 //
 // The stage is named "gpu" unless popts name it; pipeline.Workers is ignored. Its
 // statistics carry the engines' figures in StageStats.Extra (Stats.Extra; prefixed dev0.,
@@ -60,6 +62,8 @@ func Stage[B, R any](in *pipeline.Stream[B], devs []gpu.Device, work Work[B, R],
 // in a queue by a stopped run) keeps its slot's host output buffer, and only that, until its
 // Release or until the device closes.
 //
+// The batch inside a View is the consumer's too: Release gives back the slot only.
+//
 // Errors, devices, statistics and the stage's name are as for Stage.
 func Views[B any](in *pipeline.Stream[B], devs []gpu.Device, work Enqueuer[B], opts Options, popts ...pipeline.Option) *pipeline.Stream[*View[B]] {
 	return stage(in, devs, work, opts, popts, func(sio *pipeline.IO[B, *View[B]], v *View[B]) error {
@@ -81,6 +85,12 @@ func stage[B, T any](in *pipeline.Stream[B], devs []gpu.Device, work Enqueuer[B]
 		engines, err := newEngines(devs, work, opts)
 		if err != nil {
 			return err
+		}
+		for _, e := range engines {
+			e.drop = func(b B) { pipeline.Release(b) }
+			// A View released on any device is the consumer making progress: with
+			// several devices, a View waits behind the others' in the queue.
+			e.released = engines[0].released
 		}
 		sp := &spread[B, T]{
 			engines: engines,
@@ -192,6 +202,9 @@ func (sp *spread[B, T]) feed(ctx context.Context, k int) error {
 		}
 		d.submitted <- err
 		if err != nil {
+			// The batch is not in flight: a stopped run, a held ring or a device fault
+			// dropped it, and it is the stage's to release.
+			pipeline.Release(b)
 			return err
 		}
 	}
@@ -211,6 +224,7 @@ func (sp *spread[B, T]) deal(ctx context.Context, k int) (*dealt, B, bool) {
 	case sp.order <- d:
 		return d, b, true
 	case <-ctx.Done():
+		pipeline.Release(b) // received, and now dropped
 		return nil, b, false
 	}
 }

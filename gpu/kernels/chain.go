@@ -164,6 +164,11 @@ func (c Chain) Normalize(n Norm) Chain {
 // ErrChain is wrapped by errors about a chain's operations.
 var ErrChain = errors.New("kernels: bad chain")
 
+// MaxOps is the most operations a chain may have. Each costs at least a kernel launch per
+// batch, so a longer chain is a mistake (or hostile text for ParseChain), and planning one
+// takes time that grows faster than its length.
+const MaxOps = 1000
+
 // check validates the arguments of operation i of n.
 func (o *op) check(i, n int) error {
 	bad := func(format string, a ...any) error {

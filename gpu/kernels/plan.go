@@ -62,6 +62,9 @@ type step struct {
 
 // Plan checks the chain's arguments and compiles it.
 func (c Chain) Plan() (*Plan, error) {
+	if len(c.ops) > MaxOps {
+		return nil, fmt.Errorf("%w: %d operations, more than %d", ErrChain, len(c.ops), MaxOps)
+	}
 	for i := range c.ops {
 		if err := c.ops[i].check(i, len(c.ops)); err != nil {
 			return nil, err

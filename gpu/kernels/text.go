@@ -49,27 +49,37 @@ import (
 // scaled to 0..1, optionally followed by /SCALE (Norm.Scale, 1/255 by default), and by
 // +mirror (Norm.Mirror). centrecrop and normalise are accepted too.
 //
-// The chain is checked as Plan checks it; every error wraps ErrChain.
+// The chain is checked as Plan checks it (at most MaxOps operations); every error wraps
+// ErrChain.
 func ParseChain(text string) (Chain, error) {
-	p := chainParser{c: NewChain(), filter: raster.Lanczos3}
+	p := chainParser{filter: raster.Lanczos3}
+	var ops []op
 	for _, field := range strings.Split(text, ",") {
 		field = strings.TrimSpace(field)
 		if field == "" {
 			continue
 		}
 		name, value, _ := strings.Cut(field, "=")
+		// Each field is read into a chain of its own and its operations appended here:
+		// Chain's methods copy the chain they extend, which, field after field, would
+		// copy a long chain a quadratic number of times.
+		p.c = NewChain()
 		if err := p.add(strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)); err != nil {
 			return Chain{}, fmt.Errorf("%w: %q: %v", ErrChain, field, err)
 		}
+		if ops = append(ops, p.c.ops...); len(ops) > MaxOps {
+			return Chain{}, fmt.Errorf("%w: more than %d operations", ErrChain, MaxOps)
+		}
 	}
-	if _, err := p.c.Plan(); err != nil {
+	c := Chain{ops: ops}
+	if _, err := c.Plan(); err != nil {
 		return Chain{}, err
 	}
-	return p.c, nil
+	return c, nil
 }
 
 type chainParser struct {
-	c      Chain
+	c      Chain // the operations of the field being read
 	filter raster.Filter
 	tensor bool // normalize was read
 }
