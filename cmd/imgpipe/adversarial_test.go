@@ -267,7 +267,7 @@ func TestTemplatesStayInside(t *testing.T) {
 	res := imgpipe(t, "--in", in, "--out", out, "--size", "16", "--progress", "none", "--name", "/abs/{name}.{ext}")
 	wantExit(t, res, exitOK)
 	res = imgpipe(t, "--in", in, "--out", out, "--size", "16", "--progress", "none", "--name", "../{name}.{ext}")
-	if res.code == exitOK || !strings.Contains(res.stderr, "not inside the output folder") {
+	if res.code != exitUsage || !strings.Contains(res.stderr, "not inside the output folder") {
 		t.Fatalf("../ template: exit %d\n%s", res.code, res.stderr)
 	}
 	res = imgpipe(t, "--in", in, "--out", out, "--size", "16", "--progress", "none", "--name", "{dir}/../../{name}.{ext}")
