@@ -359,8 +359,9 @@ func (raw *rawFlags) images(c *job.Config) error {
 		return fmt.Errorf("--name: %w", err)
 	}
 	// A template that leads outside --out for a file at the top of an input does so for
-	// every such file: a usage mistake, told before any work, not a failure per file.
-	if _, err := tmpl.Expand(walk.File{Root: "in", Rel: "photo.png"}, "jpg"); err != nil {
+	// every such file (the message names IN/photo.png): a usage mistake, told before any
+	// work, not a failure per file.
+	if _, err := tmpl.Expand(walk.File{Root: "IN", Rel: "photo.png"}, "jpg"); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
 	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, raw.quality, bg, tmpl, raw.overwrite
