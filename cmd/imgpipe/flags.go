@@ -116,7 +116,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file); repeat for several")
 	fs.StringVar(&raw.out, "out", "", "output `folder`")
 	fs.StringVar(&raw.size, "size", "", "resize to `S` (longest side) or WxH, see --mode")
-	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: fit, shrink, fill, cover or stretch (see below)")
+	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: `mode` fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
 	fs.StringVar(&raw.ops, "ops", "", "operation `chain`, such as \"resize=512x512,grey,blur=1.5\" (see below)")
 	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
