@@ -45,11 +45,7 @@ func fold[T, A any](in *Stream[T], kind string, init A, fn func(acc A, x T) (A, 
 			}
 			next, err := call1(step, ctx, x)
 			if err != nil {
-				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
-				if drop != nil {
-					drop(x)
-				}
-				if err != nil {
+				if err := failed(ctx, s, c, x, count, drop, err); err != nil {
 					return err
 				}
 				continue

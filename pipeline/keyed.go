@@ -65,11 +65,7 @@ func keyed[T any, K comparable, A any](in *Stream[T], kind string, key func(T) K
 			}
 			kv, err := call1(step, ctx, x)
 			if err != nil {
-				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
-				if drop != nil {
-					drop(x)
-				}
-				if err != nil {
+				if err := failed(ctx, s, c, x, count, drop, err); err != nil {
 					return err
 				}
 				continue

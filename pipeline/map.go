@@ -27,11 +27,7 @@ func itemLoop[T any](s *stage, inq <-chan T, drop func(T), handle func(ctx conte
 			}
 			stop, err := handle(ctx, c, x)
 			if err != nil {
-				err = s.itemError(ctx, c, x, unitsOf(count, x), err)
-				if drop != nil {
-					drop(x)
-				}
-				if err != nil {
+				if err := failed(ctx, s, c, x, count, drop, err); err != nil {
 					return err
 				}
 				continue

@@ -78,6 +78,17 @@ func holdsReleasable(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
+// failed applies the stage's error policy to item x, whose function returned err, then
+// releases x: a failed item is the pipeline's, whatever the policy decides. It returns the
+// error that stops the stage, or nil when x was skipped.
+func failed[T any](ctx context.Context, s *stage, c *counters, x T, count func(T) int, drop func(T), err error) error {
+	err = s.itemError(ctx, c, x, unitsOf(count, x), err)
+	if drop != nil {
+		drop(x)
+	}
+	return err
+}
+
 // dropper returns the function that releases a dropped T for stage s, or nil when no T can
 // hold anything to release. The type is examined once, when the stage is built, so stages
 // whose items have nothing to release pay nothing per item. A panic in a Release or Close

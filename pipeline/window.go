@@ -38,16 +38,15 @@ func TumblingWindowCount[T any](in *Stream[T], size int, opts ...Option) *Stream
 			if win = append(win, x); len(win) < size {
 				continue
 			}
-			if !send(ctx, o, win, c, false) {
-				dropAll(drop, win)
+			if !emitWindow(ctx, o, win, c, drop) {
 				return nil
 			}
 			win = make([]T, 0, size)
 		}
 		if ctx.Err() != nil {
 			dropAll(drop, win)
-		} else if len(win) > 0 && !send(ctx, o, win, c, false) {
-			dropAll(drop, win)
+		} else {
+			emitWindow(ctx, o, win, c, drop)
 		}
 		return nil
 	}, func() { close(out.ch) })
@@ -80,16 +79,9 @@ func TumblingWindowTime[T any](in *Stream[T], size time.Duration, opts ...Option
 		defer ticker.Stop()
 		var win []T
 		flush := func() bool {
-			if len(win) == 0 {
-				return true
-			}
 			w := win
 			win = nil
-			if !send(ctx, o, w, c, false) {
-				dropAll(drop, w)
-				return false
-			}
-			return true
+			return emitWindow(ctx, o, w, c, drop)
 		}
 		for {
 			x, ev := recvOrTick(ctx, inq, ticker.C, c)
@@ -145,11 +137,7 @@ func SessionWindow[T any](in *Stream[T], gap time.Duration, opts ...Option) *Str
 		flush := func() bool {
 			w := win
 			win = nil
-			if !send(ctx, o, w, c, false) {
-				dropAll(drop, w)
-				return false
-			}
-			return true
+			return emitWindow(ctx, o, w, c, drop)
 		}
 		for {
 			var tick <-chan time.Time
@@ -189,6 +177,19 @@ func SessionWindow[T any](in *Stream[T], gap time.Duration, opts ...Option) *Str
 		}
 	}, func() { close(out.ch) })
 	return out
+}
+
+// emitWindow hands a window downstream, or releases its items when the run ends first. An
+// empty window is not emitted. It reports whether the stage may go on.
+func emitWindow[T any](ctx context.Context, o chan<- []T, win []T, c *counters, drop func(T)) bool {
+	if len(win) == 0 {
+		return true
+	}
+	if !send(ctx, o, win, c, false) {
+		dropAll(drop, win)
+		return false
+	}
+	return true
 }
 
 // The events recvOrTick waits for.
