@@ -567,33 +567,38 @@ func rawSliding(n, buffer int) int {
 		t := time.NewTicker(windowSize)
 		defer t.Stop()
 		var buf []timed
-		count, dispatched := 0, 0
-		dispatch := func() {
-			cut := time.Now().Add(-2 * windowSize)
-			i := 0
-			for i < len(buf) && buf[i].at.Before(cut) && i < dispatched {
-				i++
+		count := 0
+		// Windows end on a fixed schedule, every windowSize from the start, each holding
+		// the items of the 2*windowSize before its end, however late the ticker wakes: a
+		// late tick emits every window that ended since the last one.
+		end := time.Now().Add(windowSize)
+		emitUpTo := func(now time.Time) {
+			for ; !end.After(now); end = end.Add(windowSize) {
+				lo := end.Add(-2 * windowSize)
+				i := 0
+				for i < len(buf) && buf[i].at.Before(lo) {
+					i++
+				}
+				buf = buf[i:]
+				for j := 0; j < len(buf) && buf[j].at.Before(end); j++ {
+					count++
+				}
 			}
-			buf, dispatched = buf[i:], dispatched-i
-			count += len(buf)
-			dispatched = len(buf)
 		}
 		for {
 			select {
 			case x, ok := <-src:
 				if !ok {
-					if dispatched < len(buf) {
-						dispatch()
+					if len(buf) > 0 {
+						emitUpTo(buf[len(buf)-1].at.Add(2 * windowSize))
 					}
 					out <- count
 					close(out)
 					return
 				}
 				buf = append(buf, timed{x, time.Now()})
-			case <-t.C:
-				if len(buf) > 0 {
-					dispatch()
-				}
+			case now := <-t.C:
+				emitUpTo(now)
 			}
 		}
 	}()
