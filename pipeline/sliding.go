@@ -125,8 +125,14 @@ func SlidingWindowTime[T any](in *Stream[T], size, slide time.Duration, opts ...
 					}
 				}
 			case gotEnd:
-				if ctx.Err() == nil {
-					dispatch(end, true)
+				// The windows due from here on, on their schedule, until every item has
+				// been in one: an item may have come after the end of the window due next
+				// when its tick was late.
+				for ctx.Err() == nil && len(w.buf) > 0 && !w.buf[len(w.buf)-1].given {
+					if !dispatch(end, true) {
+						break
+					}
+					end += int64(slide)
 				}
 				w.releaseRest()
 				return w.err
