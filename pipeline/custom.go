@@ -55,6 +55,17 @@ func (io *IO[T, R]) Recv() (T, bool) {
 	return x, ok
 }
 
+// RecvContext is Recv that also returns false once ctx is done: for a stage whose own
+// goroutines stop on a context of their own (one cancelled when another goroutine of the
+// stage failed) while the input has nothing more to give them.
+func (io *IO[T, R]) RecvContext(ctx context.Context) (T, bool) {
+	x, ok := recv(ctx, io.in, io.c, true)
+	if ok && io.count != nil {
+		io.c.doneUnits.Add(int64(io.count(x)))
+	}
+	return x, ok
+}
+
 // Send hands v downstream, blocking while the next stage's queue is full, and returns the
 // context's error once the run is cancelled. Time blocked counts as waiting for room. v is
 // the pipeline's from the call on: when Send returns an error, v has been released.

@@ -214,7 +214,9 @@ func (sp *spread[B, T]) feed(ctx context.Context, k int) error {
 func (sp *spread[B, T]) deal(ctx context.Context, k int) (*dealt, B, bool) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	b, ok := sp.sio.Recv()
+	// ctx, not only the stage's: when the completer stops on a device fault, a feeder
+	// waiting for a batch that will not come (a queue that holds nothing more) must end.
+	b, ok := sp.sio.RecvContext(ctx)
 	if !ok {
 		return nil, b, false
 	}

@@ -297,3 +297,21 @@ func TestEngineHoldLimit(t *testing.T) {
 	}
 	checkNoLeaks(t, dev)
 }
+
+// A device fault stops the run even when the input has nothing more to give: a feeder
+// waiting for the next batch (from a queue that holds no more) ends with the run instead of
+// holding it.
+func TestViewsDeviceFaultWithTheInputIdle(t *testing.T) {
+	dev := shaky(t, 24, cpu.FailLaunch(1))
+	p := pipeline.New()
+	in := make(chan batch, 1)
+	in <- randomBatches(24, 1, 50)[0] // one batch, and the channel stays open
+	views := engine.Views(pipeline.FromChan(p, in), []gpu.Device{dev}, newChain(t, dev), engine.Options{Slots: 2})
+	pipeline.ForEach(views, func(_ context.Context, v *engine.View[batch]) error { v.Release(); return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Run(ctx); !errors.Is(err, cpu.ErrInjected) {
+		t.Fatalf("got %v, want the device fault (not a hang until the deadline)", err)
+	}
+	checkNoLeaks(t, dev)
+}
