@@ -88,6 +88,13 @@ type Config struct {
 	Log io.Writer
 	// DryRun lists what would be written, without decoding anything.
 	DryRun bool
+
+	// Queue, when set, is where the input files come from instead of walking Inputs: each
+	// is acknowledged once its output is written or found already there, terminated when
+	// it fails for good, retried when writing failed or the run stopped on an error, and
+	// handed back when the run is cancelled (see queue.go). Run returns when the queue
+	// ends. The outputs were planned by whoever filled the queue (Plan); image outputs only.
+	Queue pipeline.Queue[walk.File]
 }
 
 // Tensors describes .npy output: shards of RowsPerShard rows named Prefix-00000.npy, ...,
@@ -138,6 +145,7 @@ type run struct {
 	prog    *progress.Progress
 	total   int // the files of this run (its shard), from the plan
 	logMu   sync.Mutex
+	acks    acks // the acknowledgements of a queue-fed run's files in flight
 }
 
 func newRun(cfg Config) (*run, error) {
@@ -145,6 +153,9 @@ func newRun(cfg Config) (*run, error) {
 	plan, err := cfg.Chain.Plan()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Queue != nil && (cfg.Tensors != nil || cfg.DryRun) {
+		return nil, fmt.Errorf("a run fed by a queue writes image files: tensor shards and dry runs need the whole input")
 	}
 	if cfg.Tensors == nil && plan.Tensor() {
 		return nil, fmt.Errorf("the operations end with normalize, which makes tensors: write them as tensor shards")
@@ -208,7 +219,13 @@ func (r *run) run(ctx context.Context) (err error) {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	files := r.source()
+	var files *pipeline.Stream[walk.File]
+	if r.cfg.Queue != nil {
+		files = r.queueSource()
+		defer func() { r.settleRest(ctx, err) }()
+	} else {
+		files = r.source()
+	}
 	if r.cfg.Tensors == nil {
 		workers := 2
 		if r.cfg.DryRun {
@@ -245,8 +262,10 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.Output == "" {
 		return fmt.Errorf("no output folder")
 	}
-	if err := r.planOutputs(ctx); err != nil {
-		return err
+	if r.cfg.Queue == nil {
+		if err := r.planOutputs(ctx); err != nil {
+			return err
+		}
 	}
 	if r.cfg.DryRun {
 		return nil
@@ -349,6 +368,7 @@ func (r *run) pending(ctx context.Context, f walk.File) (bool, error) {
 	keep, err := r.writer.Pending(ctx, f)
 	if err == nil && !keep {
 		r.skipped()
+		r.settle(f.Path(), nil)
 	}
 	return keep, err
 }
@@ -383,6 +403,7 @@ func (r *run) dryRun(ctx context.Context, f walk.File) error {
 func (r *run) fail(e *pipeline.StageError) {
 	r.logFailure(e.ItemLabel(), e.Stage, e.Err)
 	r.rec.FailStage(e)
+	r.settleFailure(e)
 }
 
 // logFailure names a failed file on the log. The name is escaped, and so is the reason, in

@@ -49,9 +49,11 @@ func (r *run) writeImage(ctx context.Context, o process.Result) error {
 		return pipeline.Fatal(err)
 	case errors.Is(err, output.ErrExists):
 		r.skipped()
+		r.settle(o.Source.File.Path(), nil)
 		return nil
 	case err == nil:
 		r.rec.Done()
+		r.settle(o.Source.File.Path(), nil)
 	}
 	return err
 }
