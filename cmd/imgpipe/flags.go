@@ -144,7 +144,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), usageTail)
+		fmt.Fprint(fs.Output(), usageTail+queueUsage)
 	}
 	return fs
 }

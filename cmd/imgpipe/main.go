@@ -65,6 +65,11 @@ func onSignals(sigs <-chan os.Signal, cancel func(), stderr io.Writer, exit func
 // run is the whole command, apart from the process: it parses args, runs the job and
 // returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if sub, ok := subcommands[args[0]]; ok {
+			return sub(ctx, args[1:], stdout, stderr)
+		}
+	}
 	opts, err := parseArgs(args, stdout, stderr)
 	if errors.Is(err, errHelp) {
 		return exitOK

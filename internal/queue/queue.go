@@ -177,8 +177,13 @@ func Open(ctx context.Context, rawURL string) (*Queue, error) {
 	return q, nil
 }
 
-// Close closes the connection.
-func (q *Queue) Close() { q.nc.Close() }
+// Close closes the connection, once what was sent has reached the server: the
+// negative acknowledgements that hand files back are not confirmed, and would otherwise
+// be lost with the process, leaving their files to wait out the AckWait.
+func (q *Queue) Close() {
+	_ = q.nc.FlushTimeout(5 * time.Second)
+	q.nc.Close()
+}
 
 // Job reads the job's settings.
 func (q *Queue) Job(ctx context.Context) (Job, error) {

@@ -13,8 +13,9 @@ type Status struct {
 	Queue string `json:"queue"`
 	Job   Job    `json:"job"`
 	// Queued are the messages never delivered yet; InFlight those delivered without an
-	// outcome yet (held by a worker, or waiting out a retry's backoff, or held by a worker
-	// that died until its AckWait runs out); Done, Failed and Dead the files recorded so.
+	// outcome yet: held by a worker, handed back by a stopped one and not yet taken again,
+	// waiting out a retry's backoff, or held by a worker that died until its AckWait runs
+	// out (the server counts them as one). Done, Failed and Dead are the files recorded so.
 	Queued   int `json:"queued"`
 	InFlight int `json:"in_flight"`
 	Done     int `json:"done"`
