@@ -229,3 +229,68 @@ func TestAckResolvesOnce(t *testing.T) {
 		t.Error("unresolved")
 	}
 }
+
+// memQueue is a queue in memory: its messages, and what became of each.
+type memQueue struct {
+	msgs    []string
+	next    int
+	mu      sync.Mutex
+	outcome map[string]string
+}
+
+func (q *memQueue) Next(context.Context) (string, pipeline.Acker, error) {
+	if q.next == len(q.msgs) {
+		return "", nil, io.EOF
+	}
+	q.next++
+	return q.msgs[q.next-1], memAcker{q, q.msgs[q.next-1]}, nil
+}
+
+type memAcker struct {
+	q   *memQueue
+	msg string
+}
+
+func (a memAcker) set(what string) error {
+	a.q.mu.Lock()
+	defer a.q.mu.Unlock()
+	a.q.outcome[a.msg] = what
+	return nil
+}
+
+func (a memAcker) Ack() error            { return a.set("acknowledged") }
+func (a memAcker) Retry(err error) error { return a.set("retry later: " + err.Error()) }
+func (a memAcker) Term(err error) error  { return a.set("failed for good: " + err.Error()) }
+func (a memAcker) HandBack() error       { return a.set("handed back") }
+
+// A queue's messages through two stages: each is acknowledged once its last stage has gone
+// through, or settled by its failure.
+func ExampleFromQueue() {
+	q := &memQueue{msgs: []string{"12", "x", "40", "timeout"}, outcome: map[string]string{}}
+	p := pipeline.New()
+	parsed := pipeline.AckMap(pipeline.FromQueue(p, q), func(_ context.Context, s string) (int, error) {
+		if s == "timeout" {
+			return 0, pipeline.Transient(errors.New("storage timeout"))
+		}
+		var n int
+		_, err := fmt.Sscan(s, &n)
+		return n, err
+	}, pipeline.SkipErrors(func(*pipeline.StageError) {}))
+	pipeline.AckEach(parsed, func(_ context.Context, n int) error {
+		fmt.Println("stored", n)
+		return nil
+	})
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	for _, m := range q.msgs {
+		fmt.Printf("%s: %s\n", m, q.outcome[m])
+	}
+	// Output:
+	// stored 12
+	// stored 40
+	// 12: acknowledged
+	// x: failed for good: expected integer
+	// 40: acknowledged
+	// timeout: retry later: storage timeout
+}

@@ -16,7 +16,8 @@
 //
 // # Stages
 //
-// Sources: FromSlice, FromChan, FromSeq, Generate. Transforms: Map (unordered, parallel),
+// Sources: FromSlice, FromChan, FromSeq, Generate, FromQueue (see "Queues and
+// acknowledgements"). Transforms: Map (unordered, parallel),
 // OrderedMap (parallel, input order, bounded reorder window), Filter, FlatMap, Batch (size and
 // time limits), Unbatch (or Flatten), Scan, Fold, KeyedScan, KeyedFold, Throttle,
 // ThrottleDrop. Sinks: ForEach, Collect, Reduce, Discard, Items. Custom builds stages that
@@ -95,6 +96,17 @@
 // from the call on. A Custom function owns the items it received until it sends them or
 // gives them back with Fail; FromSlice never releases the caller's items; Collect and
 // Reduce results are never released.
+//
+// # Queues and acknowledgements
+//
+// FromQueue reads a message queue's consumer (a Queue: pipeline/jsqueue is one for NATS
+// JetStream) into Acked items, each with an Ack that the pipeline resolves once: AckEach
+// acknowledges an item when its function has gone through, so that the message leaves the
+// queue only once its work is committed; a failure in AckMap or AckEach terminates the
+// message (a permanent failure, recorded with its reason) or, for an error marked
+// Transient, has the queue deliver it again later; and an Acked item the pipeline drops
+// when the run ends early is released like any dropped item, which hands its message back.
+// Delivery is at least once: make the last stage idempotent.
 //
 // # Stages that stop early
 //
