@@ -131,7 +131,12 @@ func submitCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	cfg := o.cfg
 	cfg.Log = stderr
 	j := queue.Job{Args: jobArgs, Inputs: cfg.Inputs, Output: cfg.Output, AckWait: *ackWait, MaxDeliver: *maxDeliver}
-	s, err := queue.Submit(ctx, *qurl, j, func(yield func(walk.File) error) error { return job.Plan(ctx, cfg, yield) })
+	refused := 0
+	s, err := queue.Submit(ctx, *qurl, j, func(yield func(walk.File) error) error {
+		var err error
+		refused, err = job.Plan(ctx, cfg, yield)
+		return err
+	})
 	var ce *output.CollisionError
 	switch {
 	case errors.As(err, &ce):
@@ -145,6 +150,10 @@ func submitCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return exitSomeFailed
 	}
 	fmt.Fprintf(stdout, "imgpipe: queued %d files (%d were queued or done before)\n", s.Queued, s.Before)
+	if refused > 0 {
+		fmt.Fprintf(stderr, "imgpipe submit: %d files not queued: their outputs would replace inputs\n", refused)
+		return exitSomeFailed
+	}
 	return exitOK
 }
 

@@ -234,3 +234,19 @@ func TestQueueUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// Outputs that would replace inputs are refused at submission, each named, since a worker
+// sees one file at a time: nothing of them is queued.
+func TestQueueSubmitRefusesOutputsOverInputs(t *testing.T) {
+	j := newQueueJob(t, 3)
+	r := imgpipe(t, "submit", "--queue", j.url, "--in", j.in, "--out", j.in, "--size", "64")
+	// The JPEGs (three photos and a broken one) would be written over themselves; the
+	// empty PNG makes a JPEG of another name.
+	if r.code != 1 || strings.Count(r.stderr, "would replace its own input") != 4 || !strings.Contains(r.stderr, "4 files not queued") ||
+		!strings.Contains(r.stdout, "queued 1 files") {
+		t.Fatalf("submit with --out over --in: %+v", r)
+	}
+	if st := j.status(t); st.Queued != 1 {
+		t.Errorf("status %+v, want the other file queued", st)
+	}
+}

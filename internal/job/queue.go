@@ -8,6 +8,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -128,18 +129,19 @@ func (r *run) settleRest(ctx context.Context, runErr error) {
 // Plan checks a job's outputs as Run does before any work (no two inputs make one output;
 // see output.Writer.Plan), then calls fn for each input file in the order a run takes them:
 // what a queue's submitter publishes. A problem with one path below an input is named on
-// cfg.Log and skipped.
-func Plan(ctx context.Context, cfg Config, fn func(walk.File) error) error {
+// cfg.Log and skipped; so is a file whose output would replace an input of the job (the
+// workers, which see one file at a time, could not tell), and those are counted in refused.
+func Plan(ctx context.Context, cfg Config, fn func(walk.File) error) (refused int, err error) {
 	r, err := newRun(cfg)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer r.close()
 	if cfg.Output == "" {
-		return fmt.Errorf("no output folder")
+		return 0, fmt.Errorf("no output folder")
 	}
 	if err := r.planOutputs(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	opts := r.walkOptions()
 	opts.OnError = func(path string, err error) error {
@@ -150,5 +152,15 @@ func Plan(ctx context.Context, cfg Config, fn func(walk.File) error) error {
 		r.logFailure(path, "walk", err)
 		return nil
 	}
-	return walk.Walk(ctx, cfg.Inputs, opts, fn)
+	err = walk.Walk(ctx, cfg.Inputs, opts, func(f walk.File) error {
+		// Done finds an existing output and refuses it when it is an input.
+		var oe *output.Error
+		if _, err := r.writer.Done(f); errors.As(err, &oe) && oe.Op == "plan" {
+			r.logFailure(f.Path(), "pending", err)
+			refused++
+			return nil
+		}
+		return fn(f)
+	})
+	return refused, err
 }

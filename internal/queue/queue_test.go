@@ -73,7 +73,10 @@ func (f *fixture) submit(t *testing.T, url string, maxDeliver int) Submitted {
 	ctx := context.Background()
 	s, err := Submit(ctx, url, Job{Args: []string{"--size", "8", "--format", "png"}, Inputs: f.cfg.Inputs,
 		Output: f.out, AckWait: 2 * time.Second, MaxDeliver: maxDeliver},
-		func(yield func(walk.File) error) error { return job.Plan(ctx, f.cfg, yield) })
+		func(yield func(walk.File) error) error {
+			_, err := job.Plan(ctx, f.cfg, yield)
+			return err
+		})
 	if err != nil {
 		t.Fatal(err)
 	}
