@@ -4,16 +4,15 @@
 //   - "queue": messages per second through the queue alone (jsqueue.Source into a pipeline
 //     that acknowledges each message, a done record written for each, as a worker does):
 //     the queue's own cost per file;
-//
 //   - "tiny-local" and "tiny-queue": imgpipe on tiny images with a trivial operation (a local
 //     run, then one worker process on a queue of the same files): the difference of their
-//     times per image is the queue's overhead per image in a real run;
-//
-//   - "photos-local", "photos-1-worker", "photos-2-workers": imgpipe making 256 px
+//     times per image is the queue's overhead per image in a real run, including a worker's
+//     start and its wait for the queue to be empty (up to half a second);
+//   - "photos-local", "photos-1-workers", "photos-2-workers": imgpipe making 256 px
 //     thumbnails of sample photos locally, then with one and with two worker processes on
 //     one queue, with the ratios to the local run.
 //
-//     go run ./bench/queue -imgpipe build/imgpipe      (bench/queue.sh builds it and runs this)
+// bench/queue.sh builds imgpipe and runs it.
 package main
 
 import (
