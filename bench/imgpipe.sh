@@ -3,8 +3,10 @@
 # vipsthumbnail (libvips) and by Pillow with a process pool and JPEG draft mode, on the same
 # cores, in one run. Each tool gets the photos in the same state (read once beforehand, so
 # all read from the page cache) and an empty output folder; the tools take turns within each
-# round. Prints one JSON object per tool and round, then the medians over the rounds and
-# imgpipe's wall time as a fraction of the faster peer's (below 1: imgpipe is faster).
+# round. Prints one JSON object per tool and round (wall and CPU seconds), then the medians
+# over the rounds and imgpipe's wall time as a fraction of the fastest peer's (below 1:
+# imgpipe is faster), and the same for CPU time, which a machine shared with other work
+# disturbs less.
 #
 #   bench/imgpipe.sh        (SIZE=camera N=3, JOBS=cores, ROUNDS=5; set them to change)
 #   SIZE=4000x3000 N=40 bench/imgpipe.sh
@@ -18,6 +20,7 @@
 # python3-pil; needs root or sudo). They are not test dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/timing.sh
 N=${N:-3}
 SIZE=${SIZE:-camera}
 JOBS=${JOBS:-$(nproc)}
@@ -57,24 +60,25 @@ run_vips() {
 run_pillow() { "$py" bench/pillow_thumbs.py "$photos" "$1" 256 "$JOBS" 85 2 >/dev/null; }
 run_pillow1x() { "$py" bench/pillow_thumbs.py "$photos" "$1" 256 "$JOBS" 85 1 >/dev/null; }
 
-declare -A times
+declare -A times cpus
 for round in $(seq "$ROUNDS"); do
 	for tool in imgpipe vips pillow pillow1x; do
 		out="$work/out-$tool"
 		rm -rf "$out"
-		start=$(date +%s.%N)
-		"run_$tool" "$out"
-		secs=$(echo "$(date +%s.%N) - $start" | bc -l)
+		timed "run_$tool" "$out"
 		made=$(find "$out" -name '*.jpg' | wc -l)
 		[ "$made" -eq "$count" ] || { echo "bench: $tool made $made thumbnails of $count" >&2; exit 1; }
-		printf '{"tool":"%s","round":%d,"images":%d,"seconds":%.3f,"images_per_s":%.1f,"jobs":%d}\n' \
-			"$tool" "$round" "$count" "$secs" "$(echo "$count / $secs" | bc -l)" "$JOBS"
+		printf '{"tool":"%s","round":%d,"images":%d,"seconds":%.3f,"cpu_seconds":%.3f,"images_per_s":%.1f,"jobs":%d}\n' \
+			"$tool" "$round" "$count" "$secs" "$cpu" "$(echo "$count / $secs" | bc -l)" "$JOBS"
 		times[$tool]="${times[$tool]:-} $secs"
+		cpus[$tool]="${cpus[$tool]:-} $cpu"
 	done
 done
-median() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 mi=$(median "${times[imgpipe]}") mv=$(median "${times[vips]}")
 mp=$(median "${times[pillow]}") mp1=$(median "${times[pillow1x]}")
 best=$(printf '%s\n' "$mv" "$mp" "$mp1" | sort -g | head -1)
-printf '{"median_seconds":{"imgpipe":%.3f,"vipsthumbnail":%.3f,"pillow":%.3f,"pillow_draft1x":%.3f},"imgpipe_vs_best_peer":%.2f,"photos":"%s","images":%d,"jobs":%d}\n' \
-	"$mi" "$mv" "$mp" "$mp1" "$(echo "$mi / $best" | bc -l)" "$photos" "$count" "$JOBS"
+ci=$(median "${cpus[imgpipe]}") cv=$(median "${cpus[vips]}")
+cp=$(median "${cpus[pillow]}") cp1=$(median "${cpus[pillow1x]}")
+cbest=$(printf '%s\n' "$cv" "$cp" "$cp1" | sort -g | head -1)
+printf '{"median_seconds":{"imgpipe":%.3f,"vipsthumbnail":%.3f,"pillow":%.3f,"pillow_draft1x":%.3f},"median_cpu_seconds":{"imgpipe":%.3f,"vipsthumbnail":%.3f,"pillow":%.3f,"pillow_draft1x":%.3f},"imgpipe_vs_best_peer":%.2f,"imgpipe_vs_best_peer_cpu":%.2f,"photos":"%s","images":%d,"jobs":%d}\n' \
+	"$mi" "$mv" "$mp" "$mp1" "$ci" "$cv" "$cp" "$cp1" "$(echo "$mi / $best" | bc -l)" "$(echo "$ci / $cbest" | bc -l)" "$photos" "$count" "$JOBS"
