@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -60,7 +61,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "shrink: libjpeg-turbo is needed for shrink-on-load:", err)
 		os.Exit(1)
 	}
-	if err := run(*in, *box, ms); err != nil {
+	if _, err := run(os.Stdout, *in, *box, ms); err != nil {
 		fmt.Fprintln(os.Stderr, "shrink:", err)
 		os.Exit(1)
 	}
@@ -89,27 +90,28 @@ type summary struct {
 	Passes       bool    `json:"passes"`
 }
 
-func run(dir string, box int, margins []float64) error {
+// run measures every photo in dir, writes the JSON lines to w and returns the summaries.
+func run(w io.Writer, dir string, box int, margins []float64) ([]summary, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.jpg"))
 	if err != nil || len(paths) == 0 {
-		return fmt.Errorf("no .jpg files in %s", dir)
+		return nil, fmt.Errorf("no .jpg files in %s", dir)
 	}
 	slices.Sort(paths)
 	_, vipsErr := exec.LookPath("vipsthumbnail")
 	tmp, err := os.MkdirTemp("", "shrink-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(w)
 	psnrs := make([][]float64, len(margins))
 	decodeMs := make([][]float64, len(margins))
 	var vips []float64
 	for _, path := range paths {
 		full, err := decode(path, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w, h := full.Image.Width, full.Image.Height
 		dw, dh := kernels.FitSize(w, h, box, box)
@@ -124,30 +126,30 @@ func run(dir string, box int, margins []float64) error {
 			t0 := time.Now()
 			d, err := decode(path, minSize)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			ms := float64(time.Since(t0).Microseconds()) / 1e3
 			out, err := kernels.Resized(d.Image, dw, dh, raster.Lanczos3)
 			scale := d.Scale
 			d.Release()
 			if err != nil {
-				return err
+				return nil, err
 			}
 			p := resizeref.PSNR(out.Pix, ref)
 			psnrs[i] = append(psnrs[i], p)
 			decodeMs[i] = append(decodeMs[i], ms)
 			if err := enc.Encode(line{name, size, strconv.FormatFloat(m, 'g', -1, 64), scale, round(p), round(ms)}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if vipsErr == nil {
 			p, err := vipsPSNR(path, tmp, box, dw, dh, ref)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			vips = append(vips, p)
 			if err := enc.Encode(line{Photo: name, Size: size, Margin: "vipsthumbnail", PSNR: round(p)}); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
@@ -157,6 +159,7 @@ func run(dir string, box int, margins []float64) error {
 			base = i
 		}
 	}
+	var sums []summary
 	for i, m := range margins {
 		s := summary{Margin: m, Photos: len(paths), MeanPSNR: mean(psnrs[i]), WorstPSNR: slices.Min(psnrs[i]), MeanDecodeMs: mean(decodeMs[i])}
 		s.Passes = true
@@ -175,10 +178,11 @@ func run(dir string, box int, margins []float64) error {
 		}
 		s.MeanPSNR, s.WorstPSNR, s.MeanDecodeMs, s.VsMargin2 = round(s.MeanPSNR), round(s.WorstPSNR), round(s.MeanDecodeMs), round(s.VsMargin2)
 		if err := enc.Encode(s); err != nil {
-			return err
+			return nil, err
 		}
+		sums = append(sums, s)
 	}
-	return nil
+	return sums, nil
 }
 
 // decode decodes path as 3-channel RGB, shrinking on load as minSize allows (nil: full size).
