@@ -51,7 +51,7 @@ run_imgpipe() {
 # One libvips thread per process and one process per core, each with an equal share of the
 # files: its best throughput for many files. A single process with a thread pool per image
 # scales worse on small thumbnails, and each process start (loading libvips and its modules)
-# costs about 0.1 s of CPU, so more, smaller groups are slower (4 files a process took 1.6x
+# costs about 0.1 s of CPU, so more, smaller groups are slower (4 files a process took 1.4-1.6x
 # the CPU time of 12).
 run_vips() {
 	mkdir -p "$1"
