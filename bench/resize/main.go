@@ -40,6 +40,7 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/gpu/raster"
+	"github.com/gpupipe/gpupipe/internal/resizeref"
 )
 
 func main() {
@@ -71,7 +72,7 @@ type result struct {
 // impl is one implementation with one filter: resize returns packed RGB of dw×dh.
 type impl struct {
 	name, filter string
-	ref          refFilter
+	ref          resizeref.Filter
 	resize       func() []byte
 }
 
@@ -85,8 +86,8 @@ func run(w, h, box, runs int, in string) error {
 	rgba, nrgba := toRGBA(src), toNRGBA(src)
 	impls := candidates(src, rgba, nrgba, dw, dh)
 	refs := map[string][]float64{}
-	for _, f := range []refFilter{refBox, refTriangle, refCubic, refLanczos3} {
-		refs[f.name] = reference(src, dw, dh, f)
+	for _, f := range []resizeref.Filter{resizeref.Box, resizeref.Triangle, resizeref.CatmullRom, resizeref.Lanczos3} {
+		refs[f.Name] = resizeref.Reference(src, dw, dh, f)
 	}
 	var results []result
 	var base float64
@@ -104,8 +105,8 @@ func run(w, h, box, runs int, in string) error {
 			Impl: im.name, Filter: im.filter,
 			MPixPerS:     float64(w*h) / med / 1e6,
 			Ms:           med * 1e3,
-			PSNRLanczos3: psnr(out, refs[refLanczos3.name]),
-			PSNRFilter:   psnr(out, refs[im.ref.name]),
+			PSNRLanczos3: resizeref.PSNR(out, refs[resizeref.Lanczos3.Name]),
+			PSNRFilter:   resizeref.PSNR(out, refs[im.ref.Name]),
 			Threads:      runtime.GOMAXPROCS(0),
 			Size:         fmt.Sprintf("%dx%d->%dx%d", w, h, dw, dh),
 		}
@@ -136,8 +137,8 @@ func candidates(src raster.Image, rgba *image.RGBA, nrgba *image.NRGBA, dw, dh i
 	var list []impl
 	for _, f := range []struct {
 		f   raster.Filter
-		ref refFilter
-	}{{raster.Box, refBox}, {raster.Linear, refTriangle}, {raster.CatmullRom, refCubic}, {raster.Lanczos3, refLanczos3}} {
+		ref resizeref.Filter
+	}{{raster.Box, resizeref.Box}, {raster.Linear, resizeref.Triangle}, {raster.CatmullRom, resizeref.CatmullRom}, {raster.Lanczos3, resizeref.Lanczos3}} {
 		dst, _ := raster.NewImage(dw, dh, 3)
 		list = append(list, impl{"gpupipe/kernels", f.f.String(), f.ref, func() []byte {
 			if err := kernels.Resize(dst, src, f.f); err != nil {
@@ -149,11 +150,11 @@ func candidates(src raster.Image, rgba *image.RGBA, nrgba *image.NRGBA, dw, dh i
 	for _, k := range []struct {
 		name string
 		s    xdraw.Scaler
-		ref  refFilter
+		ref  resizeref.Filter
 	}{
-		{"ApproxBiLinear", xdraw.ApproxBiLinear, refTriangle},
-		{"BiLinear", xdraw.BiLinear, refTriangle},
-		{"CatmullRom", xdraw.CatmullRom, refCubic},
+		{"ApproxBiLinear", xdraw.ApproxBiLinear, resizeref.Triangle},
+		{"BiLinear", xdraw.BiLinear, resizeref.Triangle},
+		{"CatmullRom", xdraw.CatmullRom, resizeref.CatmullRom},
 	} {
 		dst := image.NewRGBA(image.Rect(0, 0, dw, dh))
 		list = append(list, impl{"x/image/draw", k.name, k.ref, func() []byte {
@@ -164,12 +165,12 @@ func candidates(src raster.Image, rgba *image.RGBA, nrgba *image.NRGBA, dw, dh i
 	for _, k := range []struct {
 		name string
 		f    imaging.ResampleFilter
-		ref  refFilter
+		ref  resizeref.Filter
 	}{
-		{"Box", imaging.Box, refBox},
-		{"Linear", imaging.Linear, refTriangle},
-		{"CatmullRom", imaging.CatmullRom, refCubic},
-		{"Lanczos", imaging.Lanczos, refLanczos3},
+		{"Box", imaging.Box, resizeref.Box},
+		{"Linear", imaging.Linear, resizeref.Triangle},
+		{"CatmullRom", imaging.CatmullRom, resizeref.CatmullRom},
+		{"Lanczos", imaging.Lanczos, resizeref.Lanczos3},
 	} {
 		list = append(list, impl{"imaging", k.name, k.ref, func() []byte {
 			out := imaging.Resize(nrgba, dw, dh, k.f)

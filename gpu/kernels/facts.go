@@ -14,7 +14,14 @@ import (
 // upright, after EXIF orientation) may be decoded without the plan's output losing quality:
 // twice, on each side, the size the plan's first resize makes of it, so that the resize
 // still filters at least two source pixels into every output pixel (as vipsthumbnail's
-// shrink-on-load does), and never more than w×h. A JPEG decoder that can shrink by 2, 4 or 8
+// shrink-on-load does), and never more than w×h. Twice is a measured choice, not a habit:
+// bench/shrink compares thumbnails of photo-like JPEGs of 1.3 to 18 MP decoded with margins
+// from 1 to 2 against a float64 Lanczos-3 of the full-size image. Margin 2 comes out about
+// 4 dB above vipsthumbnail on average and at or above it on every photo; 1.5 loses 2.6 dB on
+// average and falls 7 dB below vipsthumbnail on some photos; 1 (the target itself, as
+// Pillow's draft to the box) loses 7 dB. The smaller decode saves little: libjpeg-turbo's time
+// goes mostly to entropy decoding, which every scale pays (margin 1 decoded 13% faster than
+// margin 2 there). A JPEG decoder that can shrink by 2, 4 or 8
 // while decoding picks the largest factor that leaves at least this size on both sides; see
 // imageio.Decoder.MinSize, which takes this method.
 //

@@ -1,4 +1,8 @@
-package main
+// Package resizeref is the float64 reference of image resizing for the benchmarks: each
+// filter's textbook definition, antialiased (stretched by the downscale factor), separable,
+// with no rounding, written independently of package gpu/kernels so that each checks the
+// other. Benchmarks measure a resize's error as its PSNR against it.
+package resizeref
 
 import (
 	"math"
@@ -8,22 +12,23 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
 
-// refFilter is a filter's definition at scale 1, with its half-width.
-type refFilter struct {
-	name    string
+// Filter is a filter's definition at scale 1, with its half-width.
+type Filter struct {
+	Name    string
 	support float64
 	at      func(x float64) float64
 }
 
 var (
-	refBox = refFilter{"box", 0.5, func(x float64) float64 {
+	// Box, Triangle, CatmullRom and Lanczos3 are the filters of package gpu/kernels.
+	Box = Filter{"box", 0.5, func(x float64) float64 {
 		if x > -0.5 && x <= 0.5 {
 			return 1
 		}
 		return 0
 	}}
-	refTriangle = refFilter{"triangle", 1, func(x float64) float64 { return math.Max(0, 1-math.Abs(x)) }}
-	refCubic    = refFilter{"catmull-rom", 2, func(x float64) float64 {
+	Triangle   = Filter{"triangle", 1, func(x float64) float64 { return math.Max(0, 1-math.Abs(x)) }}
+	CatmullRom = Filter{"catmull-rom", 2, func(x float64) float64 {
 		x = math.Abs(x)
 		switch {
 		case x < 1:
@@ -33,7 +38,7 @@ var (
 		}
 		return 0
 	}}
-	refLanczos3 = refFilter{"lanczos3", 3, func(x float64) float64 {
+	Lanczos3 = Filter{"lanczos3", 3, func(x float64) float64 {
 		if x == 0 {
 			return 1
 		}
@@ -46,7 +51,7 @@ var (
 
 // weights are the normalised weights of every input sample for each of out outputs, with
 // pixel centres aligned ((o+0.5)·in/out) and the filter stretched by the downscale factor.
-func weights(in, out int, f refFilter) (first []int, w [][]float64) {
+func weights(in, out int, f Filter) (first []int, w [][]float64) {
 	scale := float64(in) / float64(out)
 	stretch := math.Max(scale, 1)
 	first, w = make([]int, out), make([][]float64, out)
@@ -68,8 +73,8 @@ func weights(in, out int, f refFilter) (first []int, w [][]float64) {
 	return first, w
 }
 
-// reference resamples src (RGB) to dw×dh with f in float64, separably, with no rounding.
-func reference(src raster.Image, dw, dh int, f refFilter) []float64 {
+// Reference resamples src (RGB) to dw×dh with f in float64, separably, with no rounding.
+func Reference(src raster.Image, dw, dh int, f Filter) []float64 {
 	fx, wx := weights(src.Width, dw, f)
 	fy, wy := weights(src.Height, dh, f)
 	tmp := make([]float64, dw*src.Height*3)
@@ -111,8 +116,8 @@ func parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// psnr is the peak signal-to-noise ratio of out against the unrounded reference, in dB.
-func psnr(out []byte, ref []float64) float64 {
+// PSNR is the peak signal-to-noise ratio of out against the unrounded reference, in dB.
+func PSNR(out []byte, ref []float64) float64 {
 	se := 0.0
 	for i, v := range ref {
 		d := float64(out[i]) - math.Max(0, math.Min(255, v))
