@@ -119,6 +119,11 @@ type Decoder struct {
 	IgnoreOrientation bool
 	// PureGo never uses libjpeg-turbo.
 	PureGo bool
+	// IgnoreICC leaves Decoded.ICC empty: the embedded ICC profile is not read.
+	IgnoreICC bool
+	// Metadata reads the EXIF and XMP blocks into Decoded.EXIF and XMP, for an output that
+	// keeps them.
+	Metadata bool
 	// Pool, when set, supplies file and pixel buffers; Decoded.Release gives them back.
 	Pool *Pool
 
@@ -138,7 +143,12 @@ type Decoded struct {
 	Orientation               int  // the EXIF orientation applied (1 when none)
 	Scale                     int  // the shrink-on-load denominator: 1, 2, 4 or 8
 	Turbo                     bool // decoded by libjpeg-turbo
-	pool                      *Pool
+	// Metadata holds the embedded ICC profile (unless Decoder.IgnoreICC) and, with
+	// Decoder.Metadata, the raw EXIF and XMP: copies, which outlive the file's buffer. The
+	// pixels are as stored (no colour conversion); Orientation is already applied, so
+	// an EXIF block kept for output must have its orientation reset (ResetOrientation).
+	Metadata
+	pool *Pool
 }
 
 // Label names the source file in errors and reports.
@@ -435,6 +445,7 @@ func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decod
 		img = d.replace(img, ToChannels(img, d.Channels, d.Background, d.Pool))
 	}
 	out.Image = img
+	out.Metadata = ReadMetadata(h.format, data, !d.IgnoreICC, d.Metadata)
 	return out, nil
 }
 
