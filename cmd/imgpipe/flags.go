@@ -18,6 +18,7 @@ import (
 	"github.com/gpupipe/gpupipe/internal/job"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/stages/icc"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -108,6 +109,8 @@ type rawFlags struct {
 	shardRows                         int
 	maxPixels                         int64
 	overwrite, dryRun, quiet, version bool
+	color                             string
+	keepMetadata                      bool
 }
 
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
@@ -122,6 +125,8 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
 	fs.IntVar(&raw.quality, "quality", 85, "JPEG `quality`, 1 to 100")
 	fs.StringVar(&raw.background, "background", "ffffff", "`RRGGBB` colour that transparency is flattened onto in JPEG")
+	fs.StringVar(&raw.color, "color", "srgb", "colour `mode` for images with an ICC profile: srgb (convert; outputs and tensors are sRGB),\nkeep (leave the pixels, embed the profile in the output) or ignore (leave the pixels, drop the profile)")
+	fs.BoolVar(&raw.keepMetadata, "keep-metadata", false, "copy EXIF (orientation reset), XMP and the ICC profile into outputs (default: none)")
 	fs.StringVar(&raw.name, "name", output.DefaultTemplate, "output name `template`: {dir} {name} {ext} {srcext} {rel} {root}")
 	fs.BoolVar(&raw.overwrite, "overwrite", false, "replace existing outputs (default: skip inputs whose output exists)")
 	fs.StringVar(&raw.tensor, "tensor", "", "write .npy tensor shards with a `preset`: imagenet or imagenet-uint8")
@@ -210,7 +215,11 @@ func printVersion(w io.Writer) {
 	if err := imageio.TurboJPEG(); err != nil {
 		turbo = "Go JPEG decoder (" + err.Error() + ")"
 	}
-	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s\n", runtime.Version(), device.HasCUDA(), turbo)
+	lcms := "Little CMS"
+	if err := icc.LittleCMS(); err != nil {
+		lcms = "none (" + err.Error() + "; LUT-based profiles are not converted)"
+	}
+	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s, colour engine for LUT profiles: %s\n", runtime.Version(), device.HasCUDA(), turbo, lcms)
 }
 
 func (raw *rawFlags) options() (*options, error) {
@@ -220,7 +229,7 @@ func (raw *rawFlags) options() (*options, error) {
 		return nil, err
 	}
 	c.Inputs, c.Output = raw.in, raw.out
-	steps := []func(*job.Config) error{raw.chain, raw.images, raw.run, raw.walk}
+	steps := []func(*job.Config) error{raw.chain, raw.images, raw.run, raw.walk, raw.colour}
 	for _, step := range steps {
 		if err := step(c); err != nil {
 			return nil, err
@@ -410,6 +419,16 @@ func orDefault(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// colour reads --color and --keep-metadata.
+func (raw *rawFlags) colour(c *job.Config) error {
+	mode, err := job.ParseColorMode(raw.color)
+	if err != nil {
+		return fmt.Errorf("--color: %w", err)
+	}
+	c.Color, c.KeepMetadata = mode, raw.keepMetadata
+	return nil
 }
 
 // walk reads the input selection flags.

@@ -203,7 +203,7 @@ func TestConversionAgainstLittleCMS(t *testing.T) {
 			for x := 0; x < img.Width; x += 4 {
 				g := img.Pix[y*img.Stride+x*img.Channels:]
 				w := want.Pix[y*want.Stride+4*x:]
-				e := deltaE2000([3]float64{float64(g[0]), float64(g[1]), float64(g[2])}, [3]float64{float64(w[0]), float64(w[1]), float64(w[2])})
+				e := DeltaE2000([3]float64{float64(g[0]), float64(g[1]), float64(g[2])}, [3]float64{float64(w[0]), float64(w[1]), float64(w[2])})
 				if e > worst {
 					worst = e
 				}

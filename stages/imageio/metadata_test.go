@@ -188,3 +188,15 @@ func TestEmbeddedMetadataReadByVips(t *testing.T) {
 		}
 	}
 }
+
+func TestResetXMPOrientation(t *testing.T) {
+	for in, want := range map[string]string{
+		`<rdf:Description tiff:Orientation="6" tiff:Make="x"/>`: `<rdf:Description tiff:Orientation="1" tiff:Make="x"/>`,
+		`<tiff:Orientation>8</tiff:Orientation>`:                `<tiff:Orientation>1</tiff:Orientation>`,
+		`<rdf:Description exif:PixelXDimension="6"/>`:           `<rdf:Description exif:PixelXDimension="6"/>`,
+	} {
+		if got := string(ResetXMPOrientation([]byte(in))); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}

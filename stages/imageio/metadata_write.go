@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"regexp"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
@@ -307,4 +308,17 @@ func (e *Encoder) EncodeMetadata(w io.Writer, img raster.Image, m Metadata) erro
 	}
 	_, err = w.Write(out)
 	return err
+}
+
+// xmpOrientation matches the XMP forms of the TIFF orientation: an attribute
+// tiff:Orientation="N" or an element <tiff:Orientation>N</tiff:Orientation>.
+var xmpOrientation = regexp.MustCompile(`(tiff:Orientation\s*=\s*["']|<tiff:Orientation>\s*)[1-8](\s*["<])`)
+
+// ResetXMPOrientation returns a copy of the XMP packet xmp with its tiff:Orientation set to
+// 1, for an output whose pixels are already upright.
+func ResetXMPOrientation(xmp []byte) []byte {
+	if len(xmp) == 0 {
+		return nil
+	}
+	return xmpOrientation.ReplaceAll(xmp, []byte("${1}1${2}"))
 }
