@@ -65,6 +65,11 @@ Tensor presets (--tensor):
   (shard-s0of4-00000.npy), so the parts can share a folder. Running the same command again
   after Ctrl-C, a full disk or a crash finishes the shards; --overwrite starts afresh.
 
+Colour (--color): images with an embedded ICC profile (a phone's Display P3, a camera's
+  Adobe RGB) are converted to sRGB by default, during the resize; --color keep embeds the
+  profile in the output instead, --color ignore leaves pixels and drops it. LUT-based
+  profiles need Little CMS (liblcms2); a profile that cannot be used is named on stderr.
+
 Exit status:
   0    every file was done (or was already there)
   1    some files failed (the others were done), the run stopped on an error, or the
@@ -81,6 +86,7 @@ Examples:
   imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
   imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
   imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
+  imgpipe --in photos --out web --size 1024 --keep-metadata --color keep
 `
 
 // options are the parsed command line.
