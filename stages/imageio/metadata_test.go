@@ -200,3 +200,31 @@ func TestResetXMPOrientation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadMetadata checks that no file makes the metadata readers or writers panic, and that
+// what is read stays within the limit.
+func FuzzReadMetadata(f *testing.F) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	meta := Metadata{ICC: fakeProfile(rng, 70_000), EXIF: tiffExif(6, binary.LittleEndian), XMP: []byte("<x/>")}
+	jpg, _ := EmbedJPEG(encodeJPEG(f, photo(rng, 8, 8), 80), meta)
+	pngFile, _ := EmbedPNG(encodePNG(f, photo(rng, 8, 8)), meta)
+	f.Add(jpg)
+	f.Add(pngFile)
+	if w, err := os.ReadFile("testdata/lossy.webp"); err == nil {
+		wm, _ := EmbedWebP(w, meta)
+		f.Add(wm)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, format := range []string{"jpeg", "png", "webp", "tiff"} {
+			m := ReadMetadata(format, data, true, true)
+			if len(m.ICC) > MaxMetadataSize || len(m.EXIF) > MaxMetadataSize || len(m.XMP) > MaxMetadataSize {
+				t.Fatalf("%s: a block over the limit", format)
+			}
+			ResetOrientation(m.EXIF)
+			ResetXMPOrientation(m.XMP)
+		}
+		EmbedJPEG(data, meta)
+		EmbedPNG(data, meta)
+		EmbedWebP(data, meta)
+	})
+}
