@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"image"
 	"image/color"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/icc"
 	"github.com/gpupipe/gpupipe/stages/imageio"
+	"github.com/gpupipe/gpupipe/stages/npy"
 )
 
 // taggedJPEG writes m as a JPEG at quality 100 with the metadata meta.
@@ -265,6 +268,42 @@ func TestUnusableProfileIsNamed(t *testing.T) {
 		d := readPixels(t, filepath.Join(out, name))
 		if got := pixelAt(d, 8, 8); got[0] < 195 || got[0] > 205 {
 			t.Errorf("%s: pixel %v, want the stored (200,100,50)", name, got)
+		}
+	}
+}
+
+// TestTensorsAreSRGB checks that tensor rows are converted too: a uint8 row of the P3 red
+// photo holds sRGB's red, unless --color ignore.
+func TestTensorsAreSRGB(t *testing.T) {
+	in := t.TempDir()
+	taggedJPEG(t, filepath.Join(in, "red.jpg"), flat(300, 260, color.NRGBA{234, 51, 35, 255}), imageio.Metadata{ICC: icc.DisplayP3.Encode()})
+	for mode, want := range map[string][3]float64{"srgb": {255, 0, 3}, "ignore": {234, 51, 35}} {
+		out := t.TempDir()
+		if r := imgpipe(t, "--in", in, "--out", out, "--tensor", "imagenet-uint8", "--color", mode, "--quiet"); r.code != 0 {
+			t.Fatalf("--color %s: exit %d: %s", mode, r.code, r.stderr)
+		}
+		f, err := os.Open(filepath.Join(out, "shard-00000.npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := npy.ReadHeader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := make([]byte, 224*224*3)
+		if _, err := io.ReadFull(f, row); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if !slices.Equal(h.Shape, []int{1, 224, 224, 3}) {
+			t.Fatalf("shape %v", h.Shape)
+		}
+		p := row[(112*224+112)*3:]
+		for i := range 3 {
+			if d := float64(p[i]) - want[i]; d > 4 || d < -4 {
+				t.Errorf("--color %s: row pixel %v, want about %v", mode, p[:3], want)
+				break
+			}
 		}
 	}
 }
