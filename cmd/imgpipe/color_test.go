@@ -259,7 +259,7 @@ func TestUnusableProfileIsNamed(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	for _, want := range []string{"odd.jpg: colour: ICC profile", `"CMYK"`, "broken.jpg: colour: ICC profile not used", "tags do not fit"} {
+	for _, want := range []string{"odd.jpg: colour: ICC profile", "CMYK profile", "broken.jpg: colour: ICC profile not used", "tags do not fit"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
@@ -305,5 +305,56 @@ func TestTensorsAreSRGB(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestCMYKJPEGThroughItsProfile converts a CMYK JPEG with a CMYK profile (written by vips)
+// through Little CMS and compares it with vips's own conversion.
+func TestCMYKJPEGThroughItsProfile(t *testing.T) {
+	vips, err := exec.LookPath("vips")
+	if err != nil {
+		t.Skip("vips not installed: no CMYK file and no reference conversion")
+	}
+	if err := icc.LittleCMS(); err != nil {
+		t.Skipf("Little CMS not loaded: %v", err)
+	}
+	in, out := t.TempDir(), t.TempDir()
+	m, centres := patchImage()
+	var buf bytes.Buffer
+	img := raster.Image{Pix: m.Pix, Width: m.Rect.Dx(), Height: m.Rect.Dy(), Stride: m.Stride, Channels: 4}
+	if err := (&imageio.Encoder{Format: imageio.PNG}).Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	srcPNG := filepath.Join(t.TempDir(), "patches.png")
+	if err := os.WriteFile(srcPNG, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmyk := filepath.Join(in, "cmyk.jpg")
+	ref := filepath.Join(t.TempDir(), "ref.png")
+	for _, args := range [][]string{
+		{"icc_transform", srcPNG, cmyk + "[Q=100]", "cmyk", "--intent", "relative"},
+		{"icc_transform", cmyk, ref, "srgb", "--embedded", "--intent", "relative"},
+	} {
+		if b, err := exec.Command(vips, args...).CombinedOutput(); err != nil {
+			t.Fatalf("vips %v: %v: %s", args, err, b)
+		}
+	}
+	r := imgpipe(t, "--in", in, "--out", out, "--format", "png", "--quiet")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got, want := readPixels(t, filepath.Join(out, "cmyk.png")), readPixels(t, ref)
+	worst, sum := 0.0, 0.0
+	for _, c := range centres {
+		e := icc.DeltaE2000(pixelAt(got, c.X, c.Y), pixelAt(want, c.X, c.Y))
+		worst, sum = max(worst, e), sum+e
+	}
+	t.Logf("CMYK: ΔE2000 against vips: mean %.3f, worst %.3f over %d patches", sum/float64(len(centres)), worst, len(centres))
+	if worst >= 2 {
+		t.Errorf("CMYK: worst ΔE2000 %.2f", worst)
+	}
+	file, _ := os.ReadFile(filepath.Join(out, "cmyk.png"))
+	if meta := imageio.ReadMetadata("png", file, true, false); meta.ICC != nil {
+		t.Error("the CMYK profile was embedded in the RGB output")
 	}
 }

@@ -68,7 +68,8 @@ Tensor presets (--tensor):
 Colour (--color): images with an embedded ICC profile (a phone's Display P3, a camera's
   Adobe RGB) are converted to sRGB by default, during the resize; --color keep embeds the
   profile in the output instead, --color ignore leaves pixels and drops it. LUT-based
-  profiles need Little CMS (liblcms2); a profile that cannot be used is named on stderr.
+  and CMYK profiles need Little CMS (liblcms2); a profile that cannot be used is named on
+  stderr.
 
 Exit status:
   0    every file was done (or was already there)

@@ -177,6 +177,11 @@ func newRun(cfg Config) (*run, error) {
 		// The profile is read unless nothing would use it.
 		IgnoreICC: cfg.Color == ColorIgnore && !cfg.KeepMetadata, Metadata: cfg.KeepMetadata && cfg.Tensors == nil,
 	}
+	if cfg.Color != ColorIgnore {
+		// Outputs are RGB: CMYK pixels reach sRGB through their profile in every mode
+		// that manages colour.
+		r.decoder.ConvertCMYK = r.colors.CMYK
+	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
 	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
 	return r, nil

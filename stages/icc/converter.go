@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"image"
 	"sync"
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
@@ -68,6 +69,18 @@ func (c *Converter) For(icc []byte, channels int) Action {
 	return Action{Host: func(img raster.Image) error { return t.apply(img) }}
 }
 
+// CMYK converts a decoded CMYK image whose file embeds the CMYK profile icc to sRGB through
+// Little CMS; ok is false when it cannot (another profile, no Little CMS), and the decoder
+// converts by its own formula. It has the signature of imageio.Decoder.ConvertCMYK.
+func (c *Converter) CMYK(icc []byte, m *image.CMYK) (img raster.Image, ok bool) {
+	e := c.entry(icc)
+	e.once.Do(func() { e.build(icc, !c.NoLittleCMS) })
+	if e.profile == nil || e.profile.ColorSpace != "CMYK" || e.cms == nil || m.Rect.Empty() {
+		return raster.Image{}, false
+	}
+	return e.cms.applyCMYK(m), true
+}
+
 func name(space string) string {
 	switch space {
 	case "RGB ":
@@ -111,6 +124,18 @@ func (e *entry) build(icc []byte, useCMS bool) {
 		e.err = fmt.Errorf("ICC profile %q not used: %w", p.Description, err)
 		return
 	}
+	if p.ColorSpace == "CMYK" {
+		// CMYK pixels are converted while decoding (CMYK); an RGB image here is one
+		// that was not.
+		if !useCMS {
+			e.err = fmt.Errorf("ICC profile %q not used: a CMYK profile needs Little CMS, which is switched off", p.Description)
+		} else if e.cms, err = newCMYKTransform(icc); err != nil {
+			e.err = fmt.Errorf("ICC profile %q not used: a CMYK profile: %v", p.Description, cmsProblem(err))
+		} else {
+			e.err = fmt.Errorf("ICC profile %q not used: a CMYK profile, on an image not decoded as CMYK", p.Description)
+		}
+		return
+	}
 	if p.ColorSpace != "RGB " {
 		e.err = fmt.Errorf("ICC profile %q not used: a %s profile (class %q) is not converted", p.Description, name(p.ColorSpace), p.Class)
 		return
@@ -120,6 +145,14 @@ func (e *entry) build(icc []byte, useCMS bool) {
 		return
 	}
 	if e.cms, err = newCMSTransform(icc); err != nil {
-		e.err = fmt.Errorf("ICC profile %q not used: a LUT-based profile needs Little CMS (install liblcms2): %v", p.Description, err)
+		e.err = fmt.Errorf("ICC profile %q not used: a LUT-based profile: %v", p.Description, cmsProblem(err))
 	}
+}
+
+// cmsProblem says why Little CMS did not convert: it is not there, or it refused the profile.
+func cmsProblem(err error) string {
+	if LittleCMS() != nil {
+		return "it needs Little CMS (install liblcms2): " + err.Error()
+	}
+	return err.Error()
 }

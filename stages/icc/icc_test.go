@@ -242,6 +242,9 @@ func TestConverterActions(t *testing.T) {
 	if a := c.For(cmyk, 3); a.Err == nil || !bytes.Contains([]byte(a.Err.Error()), []byte("CMYK")) {
 		t.Errorf("CMYK: %v", a.Err)
 	}
+	if _, ok := c.CMYK(p3, image.NewCMYK(image.Rect(0, 0, 2, 2))); ok {
+		t.Error("CMYK pixels converted through an RGB profile")
+	}
 	off := Converter{NoLittleCMS: true}
 	if a := off.For(lutProfile(AdobeRGB), 3); a.Err == nil || a.Host != nil {
 		t.Errorf("LUT profile without Little CMS: %+v", a)

@@ -54,6 +54,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"runtime"
 	"sync"
@@ -66,6 +67,7 @@ import (
 const (
 	typeRGB8  = 4<<16 | 3<<3 | 1        // TYPE_RGB_8
 	typeRGBA8 = 4<<16 | 1<<7 | 3<<3 | 1 // TYPE_RGBA_8
+	typeCMYK8 = 6<<16 | 4<<3 | 1        // TYPE_CMYK_8: 0 is no ink, as in image.CMYK
 	// intentRelative is INTENT_RELATIVE_COLORIMETRIC, what the matrix path computes and
 	// vips's default.
 	intentRelative = 1
@@ -101,9 +103,38 @@ func LittleCMS() error {
 	return lcms.err
 }
 
-// cmsTransform is a Little CMS transform to sRGB for 3- or 4-channel images.
+// cmsTransform is a Little CMS transform to sRGB: for 3- or 4-channel images from an RGB
+// profile, or for CMYK pixels from a CMYK profile.
 type cmsTransform struct {
 	rgb, rgba C.cmsH
+	cmyk      C.cmsH
+}
+
+// newCMYKTransform makes the transform from CMYK profile icc to sRGB.
+func newCMYKTransform(icc []byte) (*cmsTransform, error) {
+	if err := LittleCMS(); err != nil {
+		return nil, err
+	}
+	mem := C.CBytes(icc)
+	defer C.free(mem)
+	t := &cmsTransform{cmyk: C.gp_cms_xform(mem, C.uint(len(icc)), typeCMYK8, typeRGB8, intentRelative, flagNoCache)}
+	if t.cmyk == nil {
+		return nil, errors.New("Little CMS cannot make a transform from this CMYK profile to sRGB")
+	}
+	runtime.SetFinalizer(t, (*cmsTransform).free)
+	return t, nil
+}
+
+// applyCMYK converts the CMYK pixels of m into a new 3-channel image.
+func (t *cmsTransform) applyCMYK(m *image.CMYK) raster.Image {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	out, _ := raster.NewImage(w, h, 3)
+	for y := range h {
+		src := m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y+y):]
+		C.gp_cms_do(t.cmyk, unsafe.Pointer(&src[0]), unsafe.Pointer(&out.Pix[y*out.Stride]), C.uint(w))
+	}
+	runtime.KeepAlive(t)
+	return out
 }
 
 // newCMSTransform makes the transforms from profile icc to sRGB.
@@ -126,7 +157,7 @@ func newCMSTransform(icc []byte) (*cmsTransform, error) {
 }
 
 func (t *cmsTransform) free() {
-	for _, x := range []*C.cmsH{&t.rgb, &t.rgba} {
+	for _, x := range []*C.cmsH{&t.rgb, &t.rgba, &t.cmyk} {
 		if *x != nil {
 			C.gp_cms_delete(*x)
 			*x = nil

@@ -4,6 +4,7 @@ package icc
 
 import (
 	"errors"
+	"image"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
@@ -19,3 +20,7 @@ type cmsTransform struct{}
 func newCMSTransform([]byte) (*cmsTransform, error) { return nil, LittleCMS() }
 
 func (*cmsTransform) apply(raster.Image) error { return LittleCMS() }
+
+func newCMYKTransform([]byte) (*cmsTransform, error) { return nil, LittleCMS() }
+
+func (*cmsTransform) applyCMYK(*image.CMYK) raster.Image { return raster.Image{} }

@@ -124,6 +124,10 @@ type Decoder struct {
 	// Metadata reads the EXIF and XMP blocks into Decoded.EXIF and XMP, for an output that
 	// keeps them.
 	Metadata bool
+	// ConvertCMYK, when set, converts a CMYK image that embeds an ICC profile to sRGB
+	// (package icc does, with Little CMS); ok false leaves it to the decoder's own formula.
+	// The Decoded of an image it converted has no ICC profile: its pixels are sRGB.
+	ConvertCMYK func(icc []byte, m *image.CMYK) (img raster.Image, ok bool)
 	// Pool, when set, supplies file and pixel buffers; Decoded.Release gives them back.
 	Pool *Pool
 
@@ -433,8 +437,9 @@ func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decod
 	if err != nil {
 		return nil, err
 	}
+	profiled := false
 	if !ok {
-		if img, err = d.decodeGo(data, h, stop); err != nil {
+		if img, err = d.decodeGo(data, h, stop, &profiled); err != nil {
 			return nil, err
 		}
 	}
@@ -446,6 +451,9 @@ func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decod
 	}
 	out.Image = img
 	out.Metadata = ReadMetadata(h.format, data, !d.IgnoreICC, d.Metadata)
+	if profiled {
+		out.ICC = nil
+	}
 	return out, nil
 }
 
@@ -532,7 +540,7 @@ var goDecoders = map[string]func(io.Reader) (image.Image, error){
 	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
 }
 
-func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster.Image, err error) {
+func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool, profiled *bool) (img raster.Image, err error) {
 	defer func() {
 		// The x/image decoders have panicked on crafted input before: a bad file must not
 		// take the process down.
@@ -550,6 +558,14 @@ func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster
 			return raster.Image{}, errAbandoned
 		}
 		return raster.Image{}, classify(h.format, "", err, h.feature)
+	}
+	if c, ok := m.(*image.CMYK); ok && d.ConvertCMYK != nil {
+		if icc := ReadMetadata(h.format, data, true, false).ICC; icc != nil {
+			if img, ok := d.ConvertCMYK(icc, c); ok {
+				*profiled = true
+				return img, nil
+			}
+		}
 	}
 	return FromImage(m, d.Pool), nil
 }
