@@ -5,6 +5,8 @@
 #   - the CUDA toolkit (nvcc, ptxas, cuda.h, libcuda), to compile the cuda build and check the
 #     kernels' PTX; no GPU is needed (scripts/install-cuda-toolkit.sh);
 #   - python3-numpy, with which the tests also read the .npy shards back;
+#   - liblcms2-2: Little CMS, loaded at run time for LUT-based colour profiles, and
+#     libvips-tools, whose colour conversions the colour-management tests compare with;
 #   - the Go modules of go.sum.
 # Packages already there are left alone. Needs root, or sudo, for apt-get.
 set -euo pipefail
@@ -24,7 +26,7 @@ as_root() {
 }
 
 missing=()
-for pkg in libturbojpeg0 python3-numpy; do
+for pkg in libturbojpeg0 python3-numpy liblcms2-2 libvips-tools; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -18,6 +18,7 @@ import (
 	"github.com/gpupipe/gpupipe/internal/job"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/stages/icc"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -64,6 +65,12 @@ Tensor presets (--tensor):
   (shard-s0of4-00000.npy), so the parts can share a folder. Running the same command again
   after Ctrl-C, a full disk or a crash finishes the shards; --overwrite starts afresh.
 
+Colour (--color): images with an embedded ICC profile (a phone's Display P3, a camera's
+  Adobe RGB) are converted to sRGB by default, during the resize; --color keep embeds the
+  profile in the output instead, --color ignore leaves pixels and drops it. LUT-based
+  and CMYK profiles need Little CMS (liblcms2); a profile that cannot be used is named on
+  stderr.
+
 Exit status:
   0    every file was done (or was already there)
   1    some files failed (the others were done), the run stopped on an error, or the
@@ -80,6 +87,7 @@ Examples:
   imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
   imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
   imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
+  imgpipe --in photos --out web --size 1024 --keep-metadata --color keep
 `
 
 // options are the parsed command line.
@@ -108,6 +116,8 @@ type rawFlags struct {
 	shardRows                         int
 	maxPixels                         int64
 	overwrite, dryRun, quiet, version bool
+	color                             string
+	keepMetadata                      bool
 }
 
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
@@ -122,6 +132,8 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
 	fs.IntVar(&raw.quality, "quality", 85, "JPEG `quality`, 1 to 100")
 	fs.StringVar(&raw.background, "background", "ffffff", "`RRGGBB` colour that transparency is flattened onto in JPEG")
+	fs.StringVar(&raw.color, "color", "srgb", "colour `mode` for images with an ICC profile: srgb (convert; outputs and tensors are sRGB),\nkeep (leave the pixels, embed the profile in the output) or ignore (leave the pixels, drop the profile)")
+	fs.BoolVar(&raw.keepMetadata, "keep-metadata", false, "copy EXIF (orientation reset), XMP and the ICC profile into outputs (default: none)")
 	fs.StringVar(&raw.name, "name", output.DefaultTemplate, "output name `template`: {dir} {name} {ext} {srcext} {rel} {root}")
 	fs.BoolVar(&raw.overwrite, "overwrite", false, "replace existing outputs (default: skip inputs whose output exists)")
 	fs.StringVar(&raw.tensor, "tensor", "", "write .npy tensor shards with a `preset`: imagenet or imagenet-uint8")
@@ -210,7 +222,11 @@ func printVersion(w io.Writer) {
 	if err := imageio.TurboJPEG(); err != nil {
 		turbo = "Go JPEG decoder (" + err.Error() + ")"
 	}
-	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s\n", runtime.Version(), device.HasCUDA(), turbo)
+	lcms := "Little CMS"
+	if err := icc.LittleCMS(); err != nil {
+		lcms = "none (" + err.Error() + "; LUT-based profiles are not converted)"
+	}
+	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s, colour engine for LUT profiles: %s\n", runtime.Version(), device.HasCUDA(), turbo, lcms)
 }
 
 func (raw *rawFlags) options() (*options, error) {
@@ -220,7 +236,7 @@ func (raw *rawFlags) options() (*options, error) {
 		return nil, err
 	}
 	c.Inputs, c.Output = raw.in, raw.out
-	steps := []func(*job.Config) error{raw.chain, raw.images, raw.run, raw.walk}
+	steps := []func(*job.Config) error{raw.chain, raw.images, raw.run, raw.walk, raw.colour}
 	for _, step := range steps {
 		if err := step(c); err != nil {
 			return nil, err
@@ -410,6 +426,16 @@ func orDefault(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// colour reads --color and --keep-metadata.
+func (raw *rawFlags) colour(c *job.Config) error {
+	mode, err := job.ParseColorMode(raw.color)
+	if err != nil {
+		return fmt.Errorf("--color: %w", err)
+	}
+	c.Color, c.KeepMetadata = mode, raw.keepMetadata
+	return nil
 }
 
 // walk reads the input selection flags.

@@ -28,6 +28,36 @@ var imageChains = []kernels.Chain{
 	kernels.NewChain().Levels(0.1, 1.2, 0.9).Blur(1.5),
 	kernels.NewChain().ResizeShorter(48, raster.Linear).CenterCrop(40, 40).FlipH().Normalize(kernels.ImageNet),
 	kernels.NewChain().Crop(0, 0, 50, 40).Normalize(kernels.Norm{Mean: []float32{0.5, 0.5, 0.5}, Std: []float32{0.25, 0.5, 2}, Mirror: true}),
+	kernels.NewChain().ToSRGB().ResizeFit(70, 50, raster.Lanczos3),
+	kernels.NewChain().ToSRGB().Blur(1),
+}
+
+// randomColors gives the images of a batch colour maps: a gamma 2.2 wide-gamut map, a second
+// map, or none, so that ToSRGB meets shared, distinct and absent maps in one launch.
+func randomColors(r *rand.Rand, n int) []*kernels.ColorMap {
+	maps := make([]*kernels.ColorMap, 2)
+	for i := range maps {
+		var curves [3][256]float64
+		g := 1.8 + 0.4*float64(i)
+		for ch := range curves {
+			for b := range curves[ch] {
+				curves[ch][b] = math.Pow(float64(b)/255, g)
+			}
+		}
+		m := [3][3]float64{{1.2249, -0.2247, 0}, {-0.0420, 1.0419, 0}, {-0.0197, -0.0786, 1.0979}}
+		cm, err := kernels.NewColorMap(&curves, m)
+		if err != nil {
+			panic(err)
+		}
+		maps[i] = cm
+	}
+	cs := make([]*kernels.ColorMap, n)
+	for i := range cs {
+		if k := r.Intn(3); k < 2 {
+			cs[i] = maps[k]
+		}
+	}
+	return cs
 }
 
 // randomBatch makes n images of random sizes, channels (3 or 4), row padding and pixels.
@@ -75,9 +105,11 @@ func TestImageKernelsMatchHost(t *testing.T) {
 		}
 		for round := range 3 {
 			b := randomBatch(r, 1+r.Intn(6), 300)
-			kb := kernels.NewBatch(b)
+			colors := randomColors(r, len(b))
+			kb, err := kernels.NewColorBatch(b, colors)
+			must(t, err)
 			got := onDevice(t, d, s, p, kb)
-			want, err := p.Run(b)
+			want, err := p.RunColors(b, colors)
 			must(t, err)
 			if err := sameOutput(p, kb, got, want); err != nil {
 				t.Errorf("%v, round %d: %v", p, round, err)

@@ -34,6 +34,7 @@ const (
 	opBlur
 	opSharpen
 	opNormalize
+	opColor
 )
 
 // sizeMode is how a resize chooses its output size.
@@ -153,6 +154,15 @@ func (c Chain) Blur(sigma float64) Chain { return c.add(op{kind: opBlur, sigma: 
 func (c Chain) Sharpen(sigma, amount float64, threshold int) Chain {
 	return c.add(op{kind: opSharpen, sigma: sigma, amount: amount, threshold: threshold})
 }
+
+// ToSRGB converts every image to sRGB through its own ColorMap, given to the batch
+// (NewColorBatch); images without one pass unchanged (they are sRGB, or their colour space is
+// not managed). It is a per-pixel operation, so the planner moves it past resizes, crops and
+// flips to where the image is smallest (after a thumbnail's resize) and computes it in the
+// resize's vertical pass: a thumbnail chain gains no launch and no pass over memory. The
+// conversion then works on resized pixels, as vipsthumbnail's does; the difference from
+// converting first is that of resizing in one gamma-encoded space rather than another.
+func (c Chain) ToSRGB() Chain { return c.add(op{kind: opColor}) }
 
 // Normalize converts to planar float32 tensors (see Norm). It must come last.
 func (c Chain) Normalize(n Norm) Chain {

@@ -119,7 +119,7 @@ func TestKernelsMatchEmulator(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch := randBatch(r)
-		l, err := p.layout(batch)
+		l, err := p.plan(batch, randColors(r, len(batch)), false)
 		if err != nil {
 			continue // a crop that misses an image, or too many planes for grey images
 		}
@@ -156,6 +156,8 @@ func TestKernelsMatchEmulatorOnLargerImages(t *testing.T) {
 		NewChain().ResizeShorter(17, raster.Linear).CenterCrop(15, 13).FlipH().Normalize(ImageNet),
 		NewChain().Orient(raster.Rotate90).ResizeFit(60, 60, raster.Box).Sharpen(1.2, 0.8, 2),
 		NewChain().Blur(4.5).Grey(),
+		NewChain().ToSRGB().ResizeFit(40, 40, raster.Lanczos3),
+		NewChain().ToSRGB().Blur(1),
 	}
 	for _, c := range chains {
 		p, err := c.Plan()
@@ -163,7 +165,7 @@ func TestKernelsMatchEmulatorOnLargerImages(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch := []raster.Image{randImage(r, 1+r.IntN(300), 1+r.IntN(200), 3), randImage(r, 251, 1, 4), randImage(r, 1, 97, 1)}
-		l, err := p.layout(batch)
+		l, err := p.plan(batch, []*ColorMap{randColorMap(r), nil, randColorMap(r)}, false)
 		if err != nil {
 			t.Fatal(err)
 		}

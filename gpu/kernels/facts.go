@@ -47,7 +47,7 @@ func (p *Plan) MinDecodeSize(w, h int) (int, int) {
 			if o.o.Swaps() {
 				cw, ch, swapped = ch, cw, !swapped
 			}
-		case opGrey, opCurve:
+		case opGrey, opCurve, opColor:
 		case opResize:
 			rw, rh, err := o.resizeSize(cw, ch)
 			if err != nil {

@@ -67,7 +67,7 @@ func TestMinDecodeSizeKeepsTwiceTheResize(t *testing.T) {
 			continue
 		}
 		// Something was given up: the chain starts with a resize, after orientations,
-		// greys and curves only.
+		// greys, curves and colour conversions only.
 		cw, ch := w, h
 		for _, o := range p.ops {
 			if o.kind == opOrient && o.o.Swaps() {
@@ -81,7 +81,7 @@ func TestMinDecodeSizeKeepsTwiceTheResize(t *testing.T) {
 				}
 				break
 			}
-			if o.kind != opOrient && o.kind != opGrey && o.kind != opCurve {
+			if o.kind != opOrient && o.kind != opGrey && o.kind != opCurve && o.kind != opColor {
 				t.Fatalf("%v: shrinks before %v", c, o)
 			}
 		}

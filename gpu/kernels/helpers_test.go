@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -99,7 +100,7 @@ func randChain(r *rand.Rand) Chain {
 	c := NewChain()
 	f := func() raster.Filter { return allFilters[r.IntN(len(allFilters))] }
 	for range r.IntN(5) {
-		switch r.IntN(11) {
+		switch r.IntN(12) {
 		case 0:
 			c = c.Resize(randSide(r, 40), randSide(r, 40), f())
 		case 1:
@@ -123,6 +124,8 @@ func randChain(r *rand.Rand) Chain {
 			c = c.Blur(0.3 + r.Float64()*3)
 		case 10:
 			c = c.Sharpen(0.3+r.Float64()*2, r.Float64()*2, r.IntN(4))
+		case 11:
+			c = c.ToSRGB()
 		}
 	}
 	if r.IntN(2) == 0 {
@@ -133,6 +136,46 @@ func randChain(r *rand.Rand) Chain {
 		c = c.Normalize(n)
 	}
 	return c
+}
+
+// randColorMap returns a colour map with random tone curves (rising or not) and a random
+// matrix, which sends some pixels outside 0..1 and some into NaN-free extremes.
+func randColorMap(r *rand.Rand) *ColorMap {
+	var curves [3][256]float64
+	var m [3][3]float64
+	for ch := range 3 {
+		g := 0.5 + 2*r.Float64()
+		for b := range 256 {
+			curves[ch][b] = math.Pow(float64(b)/255, g) * (0.9 + 0.3*r.Float64())
+		}
+		for k := range 3 {
+			m[ch][k] = r.Float64()*1.6 - 0.3
+		}
+	}
+	cm, err := NewColorMap(&curves, m)
+	if err != nil {
+		panic(err)
+	}
+	return cm
+}
+
+// randColors returns colour maps for n images: sometimes none at all, otherwise a mix of
+// nil, shared and distinct maps.
+func randColors(r *rand.Rand, n int) []*ColorMap {
+	if r.IntN(4) == 0 {
+		return nil
+	}
+	shared := randColorMap(r)
+	cs := make([]*ColorMap, n)
+	for i := range cs {
+		switch r.IntN(3) {
+		case 0:
+			cs[i] = shared
+		case 1:
+			cs[i] = randColorMap(r)
+		}
+	}
+	return cs
 }
 
 // randBatch returns 1 to 4 random images.

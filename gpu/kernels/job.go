@@ -31,6 +31,7 @@ type job struct {
 	// the memory the job writes and reads.
 	taps   *taps
 	norm   *norm
+	color  *colorRec
 	memory []region
 }
 

@@ -89,19 +89,28 @@ type layout struct {
 	base     [numAreas]int64
 	size     [numAreas]int64
 	tabDedup map[any]int64
-	shapes   bool // only the output shapes are wanted: no filter tables
+	shapes   bool        // only the output shapes are wanted: no filter tables
+	colors   []*ColorMap // per image, or nil
 }
 
 // layout plans batch b: shapes through every step, launches, tables and buffer sizes.
 func (p *Plan) layout(b []raster.Image) (*layout, error) {
-	return p.plan(b, false)
+	return p.plan(b, nil, false)
 }
 
 // plan lays out batch b from the images' shapes alone: their pixels are not read, and may be
 // gone (Pack checks them). With shapes set, it skips the filter tables, so that only the
 // output views are right.
-func (p *Plan) plan(b []raster.Image, shapes bool) (*layout, error) {
+//
+// colors, when not nil, holds each image's colour map for ToSRGB (nil: not converted).
+func (p *Plan) plan(b []raster.Image, colors []*ColorMap, shapes bool) (*layout, error) {
 	l := &layout{tabDedup: map[any]int64{}, shapes: shapes}
+	if colors != nil {
+		if len(colors) != len(b) {
+			return nil, fmt.Errorf("kernels: %d colour maps for %d images", len(colors), len(b))
+		}
+		l.colors = colors
+	}
 	cur := make([]view, len(b))
 	l.inputs = make([]view, len(b))
 	for i, m := range b {
@@ -197,6 +206,10 @@ func (st *stepState) image(s *step, i int, v view, out area) (view, error) {
 		c = 1
 	case stepLUT:
 		j.tab = st.l.addLUT(s, v.c)
+	case stepColor:
+		if cm := st.l.color(i); cm != nil {
+			j.tab, j.i0 = st.l.addTable(cm, cm.rec), 1
+		}
 	case stepNormalize:
 		if err := s.norm.check(v.c); err != nil {
 			return view{}, fmt.Errorf("%w: %v", raster.ErrImage, err)
@@ -306,9 +319,12 @@ func (st *stepState) passes(s *step, i int, v view, out area, tx, ty tapsKey) vi
 	st.place(0, i, hj, v.area, areaTemp)
 	o := st.output(s, out, w, h, v.c)
 	vj := job{src: tmp.off, sw: w, sh: v.h, ss: tmp.stride, dst: o.off, dw: w, dh: h, ds: o.stride, c: v.c, i1: o.planes()}
-	if o.tensor {
+	switch cm := st.l.color(i); {
+	case o.tensor:
 		vj.tab = st.l.addTaps(ty, s)
-	} else {
+	case s.color && cm != nil:
+		vj.tab, vj.i0 = st.l.addColorTaps(ty, cm), 1
+	default:
 		vj.tab = st.l.addTaps(ty, nil)
 	}
 	st.place(1, i, vj, areaTemp, out)
@@ -367,6 +383,31 @@ func (l *layout) addTaps(k tapsKey, s *step) int64 {
 	} else {
 		off = l.addTable(nil, t)
 	}
+	l.tabDedup[key] = off
+	return off
+}
+
+// color is image i's colour map, or nil.
+func (l *layout) color(i int) *ColorMap {
+	if l.colors == nil {
+		return nil
+	}
+	return l.colors[i]
+}
+
+// addColorTaps adds cm's Color record followed by the filter table of k (the table layout of
+// resample_v_color), once per pair.
+func (l *layout) addColorTaps(k tapsKey, cm *ColorMap) int64 {
+	key := [2]any{k, cm}
+	if off, ok := l.tabDedup[key]; ok {
+		return off
+	}
+	var t []byte
+	if !l.shapes {
+		t = cachedTaps(k)
+	}
+	off := l.reserve(int64(colorSize + len(t)))
+	l.tables = append(l.tables, tableWrite{at: off, data: cm.rec}, tableWrite{at: off + colorSize, data: t})
 	l.tabDedup[key] = off
 	return off
 }

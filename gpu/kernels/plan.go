@@ -22,6 +22,8 @@ import (
 //     the same up to float rounding, never more than one level), where it works on the
 //     smaller image or is folded into the tables; not for Box, which is discontinuous;
 //   - consecutive orientations compose into one, consecutive curves into one table;
+//   - ToSRGB moves past resizes and crops (and flips after it), to the smaller side of a
+//     thumbnail's resize, where the resize's vertical pass computes it;
 //   - Normalize after a resize is computed by the resize's vertical pass, so resize, centre
 //     crop, flip and normalize take two launches (as DALI's resize with crop_mirror_normalize);
 //     a horizontal flip before Normalize is done by Normalize.
@@ -43,6 +45,7 @@ const (
 	stepGrey
 	stepLUT
 	stepNormalize
+	stepColor
 )
 
 // step is one stage of a plan: one to three launches over the batch.
@@ -57,6 +60,7 @@ type step struct {
 	amount    float64
 	threshold int
 	norm      *Norm // planar float32 output: stepNormalize, or fused into stepResample
+	color     bool  // stepResample: the vertical pass converts to sRGB (resample_v_color)
 	mirror    bool  // stepNormalize: mirror left to right
 }
 
@@ -110,6 +114,17 @@ func simplify(in []op) []op {
 				a.o = a.o.Then(b.o)
 			case a.kind == opCurve && b.kind == opCurve:
 				a.curve, a.levels = a.curve.Then(b.curve), nil
+			case a.kind == opColor && b.kind == opColor:
+				// once converted, an image is sRGB: the second conversion does nothing
+			case a.kind == opColor && (b.kind == opResize || b.kind == opCrop || b.kind == opCenterCrop),
+				a.kind == opOrient && b.kind == opColor:
+				// Per-pixel conversion commutes exactly with crops and orientations, and
+				// with a resize up to rounding: it moves to the smaller side of a
+				// shrinking resize, into its vertical pass. Orientations go the other way,
+				// after it, so that the two rules never undo each other.
+				ops[i], ops[i+1] = ops[i+1], ops[i]
+				changed = true
+				continue
 			case a.kind == opOrient && b.kind == opResize && b.filter != raster.Box:
 				// Box is discontinuous: which samples sit on the edge of its support
 				// depends on the direction they are counted from, so it does not commute
@@ -164,6 +179,11 @@ func fold(prev *step, o op) bool {
 	}
 	resampled := prev.kind == stepResample && prev.norm == nil
 	switch o.kind {
+	case opColor:
+		if resampled && !prev.color {
+			prev.color = true // the vertical pass converts what it rounds
+			return true
+		}
 	case opCrop, opCenterCrop:
 		if resampled {
 			prev.post = append(prev.post, o) // compute only the kept outputs
@@ -176,7 +196,7 @@ func fold(prev *step, o op) bool {
 		}
 	case opNormalize:
 		n := o.norm
-		if resampled {
+		if resampled && !prev.color {
 			prev.norm = &n // the vertical pass normalises
 			return true
 		}
@@ -198,6 +218,8 @@ func newStep(o op, crops []op) step {
 		s.kind, s.o = stepOrient, o.o
 	case opGrey:
 		s.kind = stepGrey
+	case opColor:
+		s.kind = stepColor
 	case opCurve:
 		s.kind, s.curve = stepLUT, o.curve
 	case opBlur:
@@ -238,6 +260,9 @@ func (s *step) kernels() []*kernelDef {
 		if s.norm != nil {
 			return []*kernelDef{resampleH, resampleVNorm}
 		}
+		if s.color {
+			return []*kernelDef{resampleH, resampleVColor}
+		}
 		return []*kernelDef{resampleH, resampleV}
 	case stepBlur:
 		return []*kernelDef{resampleH, resampleV}
@@ -249,6 +274,8 @@ func (s *step) kernels() []*kernelDef {
 		return []*kernelDef{greyK}
 	case stepLUT:
 		return []*kernelDef{lutK}
+	case stepColor:
+		return []*kernelDef{colorK}
 	}
 	return []*kernelDef{normalizeK}
 }

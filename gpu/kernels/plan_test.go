@@ -17,7 +17,7 @@ import (
 
 // applyOps applies operations one at a time with the plain functions, with no fusion: the
 // meaning of a chain.
-func applyOps(ops []op, m raster.Image) (raster.Image, *raster.Tensor, error) {
+func applyOps(ops []op, m raster.Image, cm *ColorMap) (raster.Image, *raster.Tensor, error) {
 	for _, o := range ops {
 		var err error
 		switch o.kind {
@@ -33,6 +33,11 @@ func applyOps(ops []op, m raster.Image) (raster.Image, *raster.Tensor, error) {
 			}
 		case opOrient:
 			m, err = raster.Oriented(m, o.o)
+		case opColor:
+			if cm != nil {
+				d, _ := raster.NewImage(m.Width, m.Height, m.Channels)
+				m, err = d, ApplyColorMap(d, m, cm)
+			}
 		case opGrey:
 			g, _ := raster.NewImage(m.Width, m.Height, 1)
 			m, err = g, Grey(g, m)
@@ -80,13 +85,14 @@ func TestPlanEqualsUnfusedChain(t *testing.T) {
 			t.Fatal(err)
 		}
 		batch := randBatch(r)
-		res, err := p.Run(batch)
+		colors := randColors(r, len(batch))
+		res, err := p.RunColors(batch, colors)
 		ops := simplify(expand(c.ops))
 		var want []raster.Image
 		var wantT []raster.Tensor
 		bad := -1
 		for i, m := range batch {
-			im, tn, uerr := applyOps(ops, m)
+			im, tn, uerr := applyOps(ops, m, colorOf(colors, i))
 			_, serr := p.Shape(m.Width, m.Height, m.Channels)
 			if (uerr == nil) != (serr == nil) {
 				t.Fatalf("%v on %d×%d×%d: unfused: %v, Output: %v", c, m.Width, m.Height, m.Channels, uerr, serr)
@@ -148,7 +154,7 @@ func TestOrientMovedPastResize(t *testing.T) {
 			c = NewChain().Orient(o).ResizeFit(w, h, f)
 		}
 		m := randImage(r, randSide(r, 40), randSide(r, 40), channelCounts[r.IntN(3)])
-		want, _, err := applyOps(c.ops, m)
+		want, _, err := applyOps(c.ops, m, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -559,4 +565,12 @@ func TestResizeCoverCoversTheBox(t *testing.T) {
 			t.Errorf("cover and crop %dx%d to %dx%d gives %+v %v", c.w, c.h, c.bw, c.bh, s, err)
 		}
 	}
+}
+
+// colorOf is colors[i], or nil when colors is.
+func colorOf(colors []*ColorMap, i int) *ColorMap {
+	if colors == nil {
+		return nil
+	}
+	return colors[i]
 }

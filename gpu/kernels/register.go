@@ -19,7 +19,7 @@ var (
 var modules = map[string][]byte{"pixel": pixelPTX, "resample": resamplePTX}
 
 // kernelDefs are all the kernels, in both forms.
-var kernelDefs = []*kernelDef{greyK, lutK, normalizeK, orientK, resampleH, resampleV, resampleVNorm, unsharpK}
+var kernelDefs = []*kernelDef{colorK, greyK, lutK, normalizeK, orientK, resampleH, resampleV, resampleVColor, resampleVNorm, unsharpK}
 
 // kernelArgs is the C parameter list every kernel shares:
 // (const Job* jobs, int n, const u8* src, u8* dst, const u8* tab).

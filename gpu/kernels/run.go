@@ -10,7 +10,13 @@ import (
 // the batch's buffers, and its outputs are views into one of them; for a stream of batches,
 // give the plan to the overlap engine instead.
 func (p *Plan) Run(images []raster.Image) (Output, error) {
-	l, err := p.layout(images)
+	return p.RunColors(images, nil)
+}
+
+// RunColors is Run with each image's colour map for ToSRGB (see NewColorBatch); colors may be
+// nil.
+func (p *Plan) RunColors(images []raster.Image, colors []*ColorMap) (Output, error) {
+	l, err := p.plan(images, colors, false)
 	if err != nil {
 		return Output{}, err
 	}

@@ -34,6 +34,7 @@ import (
 //	orient=N | NAME      EXIF orientation N (1 to 8), or its name, such
 //	                     as identity or rotate-90 (raster.Orientation)   Orient
 //	grey (gray)          one channel of BT.601 luma                      Grey
+//	srgb                 convert to sRGB by each image's ColorMap        ToSRGB
 //	brightness=B         add B (−1..1) of white                          Levels(B, 1, 1)
 //	contrast=C           scale the distance from mid-grey by C           Levels(0, C, 1)
 //	gamma=G              x ↦ x^(1/G)                                     Levels(0, 1, G)
@@ -129,6 +130,8 @@ func (p *chainParser) add(name, value string) error {
 		return err
 	case "grey", "gray":
 		*c = c.Grey()
+	case "srgb":
+		*c = c.ToSRGB()
 	case "brightness", "contrast", "gamma", "levels":
 		return p.levels(name, value)
 	case "curve":
@@ -375,6 +378,8 @@ func (o op) String() string {
 		return "orient=" + o.o.String()
 	case opGrey:
 		return "grey"
+	case opColor:
+		return "srgb"
 	case opCurve:
 		if l := o.levels; l != nil {
 			switch {

@@ -21,6 +21,7 @@ import (
 // use, but DropPixels must not race with Pack.
 type Batch struct {
 	images []raster.Image
+	colors []*ColorMap // per image, for ToSRGB; nil when no image has one
 
 	mu     sync.Mutex
 	plan   *Plan // the plan layout belongs to
@@ -30,6 +31,17 @@ type Batch struct {
 // NewBatch makes a batch of images. The slice is copied; the pixels are not.
 func NewBatch(images []raster.Image) *Batch {
 	return &Batch{images: append([]raster.Image(nil), images...)}
+}
+
+// NewColorBatch makes a batch of images with the colour map of each (nil for an image that is
+// sRGB or not colour-managed), which the chain's ToSRGB applies. Both slices are copied.
+func NewColorBatch(images []raster.Image, colors []*ColorMap) (*Batch, error) {
+	if len(colors) != len(images) {
+		return nil, fmt.Errorf("kernels: NewColorBatch: %d colour maps for %d images", len(colors), len(images))
+	}
+	b := NewBatch(images)
+	b.colors = append([]*ColorMap(nil), colors...)
+	return b, nil
 }
 
 // Len is the number of images in the batch, which is the number of outputs.
@@ -51,7 +63,7 @@ func (b *Batch) layoutFor(p *Plan) (*layout, error) {
 	if b.plan == p && b.layout != nil {
 		return b.layout, nil
 	}
-	l, err := p.layout(b.images)
+	l, err := p.plan(b.images, b.colors, false)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +288,7 @@ func (s Shape) Bytes() int {
 // or why it cannot. A batch fails as a whole when one of its images fails, so a stage that
 // wants to skip bad images checks them with Shape before it batches them.
 func (p *Plan) Shape(w, h, c int) (Shape, error) {
-	l, err := p.plan([]raster.Image{{Width: w, Height: h, Channels: c, Stride: w * c}}, true)
+	l, err := p.plan([]raster.Image{{Width: w, Height: h, Channels: c, Stride: w * c}}, nil, true)
 	if err != nil {
 		return Shape{}, err
 	}

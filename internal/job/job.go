@@ -36,6 +36,7 @@ import (
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
+	"github.com/gpupipe/gpupipe/stages/icc"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -80,6 +81,14 @@ type Config struct {
 	MaxPixels int64
 	// Channels converts every image to 1, 3 or 4 channels; 0 keeps each image's own.
 	Channels int
+	// Color is what happens to images with an embedded ICC profile: ColorSRGB (the
+	// default) converts them to sRGB, ColorKeep leaves their pixels and embeds the profile
+	// in the outputs, ColorIgnore leaves their pixels and drops the profile.
+	Color ColorMode
+	// KeepMetadata copies EXIF (its orientation reset to 1: the pixels are upright), XMP
+	// and the ICC profile (where it still describes the pixels) into outputs whose format
+	// holds them; by default outputs carry none.
+	KeepMetadata bool
 
 	// Progress shows progress on ProgressOutput (default: none).
 	Progress       progress.Mode
@@ -141,6 +150,7 @@ type run struct {
 	encoder *imageio.Encoder
 	decoder *imageio.Decoder
 	shards  *npy.ShardWriter
+	colors  icc.Converter
 	pool    *imageio.Pool
 	prog    *progress.Progress
 	total   int // the files of this run (its shard), from the plan
@@ -150,6 +160,16 @@ type run struct {
 
 func newRun(cfg Config) (*run, error) {
 	cfg = withDefaults(cfg)
+	if cfg.Color == "" {
+		cfg.Color = ColorSRGB
+	}
+	if cfg.Color != ColorSRGB && cfg.Color != ColorKeep && cfg.Color != ColorIgnore {
+		return nil, fmt.Errorf("colour mode %q: want srgb, keep or ignore", cfg.Color)
+	}
+	if cfg.Color == ColorSRGB {
+		// The planner moves the conversion to after the resize, into its vertical pass.
+		cfg.Chain = kernels.NewChain().ToSRGB().Then(cfg.Chain)
+	}
 	plan, err := cfg.Chain.Plan()
 	if err != nil {
 		return nil, err
@@ -165,6 +185,13 @@ func newRun(cfg Config) (*run, error) {
 	r.decoder = &imageio.Decoder{
 		MaxPixels: cfg.MaxPixels, Channels: cfg.Channels, Background: cfg.Background, Pool: r.pool,
 		MinSize: plan.MinDecodeSize,
+		// The profile is read unless nothing would use it.
+		IgnoreICC: cfg.Color == ColorIgnore && !cfg.KeepMetadata, Metadata: cfg.KeepMetadata && cfg.Tensors == nil,
+	}
+	if cfg.Color != ColorIgnore {
+		// Outputs are RGB: CMYK pixels reach sRGB through their profile in every mode
+		// that manages colour.
+		r.decoder.ConvertCMYK = r.colors.CMYK
 	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
 	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}

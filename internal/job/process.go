@@ -11,7 +11,6 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
-	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/process"
@@ -23,8 +22,11 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
 	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
-	results := process.Images(decoded, r.devs, r.plan, process.Options{Batch: cfg.Batch,
-		Engine: engine.Options{Slots: cfg.Slots}, OnError: r.fail})
+	opts := process.Options{Batch: cfg.Batch, Engine: engine.Options{Slots: cfg.Slots}, OnError: r.fail}
+	if cfg.Color == ColorSRGB {
+		opts.Color = r.colorMap
+	}
+	results := process.Images(decoded, r.devs, r.plan, opts)
 	if cfg.Tensors != nil {
 		pipeline.ForEach(results, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
 		return
@@ -33,17 +35,14 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 		pipeline.Buffer(2*cfg.EncodeWorkers), pipeline.SkipErrors(r.fail))
 }
 
-// decode reads one file at the smallest size the chain allows.
-func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	return r.decoder.Decode(ctx, f)
-}
-
 // writeImage encodes one image and writes it atomically. A full disk stops the run: every
 // later file would fail the same way. An output that appeared since the pending stage found
 // none is already there: the plan made sure no other input of this run makes it, so another
 // run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
-	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
+	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error {
+		return r.encoder.EncodeMetadata(w, o.Image, r.metadata(o.Source))
+	})
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return pipeline.Fatal(err)

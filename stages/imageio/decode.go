@@ -119,6 +119,15 @@ type Decoder struct {
 	IgnoreOrientation bool
 	// PureGo never uses libjpeg-turbo.
 	PureGo bool
+	// IgnoreICC leaves Decoded.ICC empty: the embedded ICC profile is not read.
+	IgnoreICC bool
+	// Metadata reads the EXIF and XMP blocks into Decoded.EXIF and XMP, for an output that
+	// keeps them.
+	Metadata bool
+	// ConvertCMYK, when set, converts a CMYK image that embeds an ICC profile to sRGB
+	// (package icc does, with Little CMS); ok false leaves it to the decoder's own formula.
+	// The Decoded of an image it converted has no ICC profile: its pixels are sRGB.
+	ConvertCMYK func(icc []byte, m *image.CMYK) (img raster.Image, ok bool)
 	// Pool, when set, supplies file and pixel buffers; Decoded.Release gives them back.
 	Pool *Pool
 
@@ -138,7 +147,12 @@ type Decoded struct {
 	Orientation               int  // the EXIF orientation applied (1 when none)
 	Scale                     int  // the shrink-on-load denominator: 1, 2, 4 or 8
 	Turbo                     bool // decoded by libjpeg-turbo
-	pool                      *Pool
+	// Metadata holds the embedded ICC profile (unless Decoder.IgnoreICC) and, with
+	// Decoder.Metadata, the raw EXIF and XMP: copies, which outlive the file's buffer. The
+	// pixels are as stored (no colour conversion); Orientation is already applied, so
+	// an EXIF block kept for output must have its orientation reset (ResetOrientation).
+	Metadata
+	pool *Pool
 }
 
 // Label names the source file in errors and reports.
@@ -423,8 +437,9 @@ func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decod
 	if err != nil {
 		return nil, err
 	}
+	profiled := false
 	if !ok {
-		if img, err = d.decodeGo(data, h, stop); err != nil {
+		if img, err = d.decodeGo(data, h, stop, &profiled); err != nil {
 			return nil, err
 		}
 	}
@@ -435,6 +450,10 @@ func (d *Decoder) decodePixels(data []byte, h header, stop *atomic.Bool) (*Decod
 		img = d.replace(img, ToChannels(img, d.Channels, d.Background, d.Pool))
 	}
 	out.Image = img
+	out.Metadata = ReadMetadata(h.format, data, !d.IgnoreICC, d.Metadata)
+	if profiled {
+		out.ICC = nil
+	}
 	return out, nil
 }
 
@@ -521,7 +540,7 @@ var goDecoders = map[string]func(io.Reader) (image.Image, error){
 	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
 }
 
-func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster.Image, err error) {
+func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool, profiled *bool) (img raster.Image, err error) {
 	defer func() {
 		// The x/image decoders have panicked on crafted input before: a bad file must not
 		// take the process down.
@@ -539,6 +558,14 @@ func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster
 			return raster.Image{}, errAbandoned
 		}
 		return raster.Image{}, classify(h.format, "", err, h.feature)
+	}
+	if c, ok := m.(*image.CMYK); ok && d.ConvertCMYK != nil {
+		if icc := ReadMetadata(h.format, data, true, false).ICC; icc != nil {
+			if img, ok := d.ConvertCMYK(icc, c); ok {
+				*profiled = true
+				return img, nil
+			}
+		}
 	}
 	return FromImage(m, d.Pool), nil
 }

@@ -48,6 +48,9 @@ type Options struct {
 	// OnError, when set, receives every image that failed, one call at a time, and the run
 	// goes on; when nil, the first failure stops the run.
 	OnError func(*pipeline.StageError)
+	// Color, when set, gives each image its colour map for the chain's ToSRGB (nil: the
+	// image is left as it is); package icc's Converter answers it from the image's profile.
+	Color func(*imageio.Decoded) *kernels.ColorMap
 }
 
 // Result is one processed image: Image for chains that make images, Tensor for chains that
@@ -78,7 +81,7 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	// Decoded images are most of the memory: groups and batches are handed on without a
 	// queue, so a batch held before the device is the only one waiting.
 	groups := pipeline.Batch(in, opts.Batch, opts.MaxWait, pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
-	batches := pipeline.Custom(groups, packer(plan), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
+	batches := pipeline.Custom(groups, packer(plan, opts.Color), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
 	eopts := opts.Engine
 	if eopts.Reserve == (gpu.Sizes{}) && anyGPU(devs) {
 		eopts.Reserve = Reserve(plan, opts.Batch)
@@ -185,7 +188,7 @@ func (b *batch) Release() {
 
 // packer checks every image of a group against the plan and makes a batch of those it can
 // process; the others fail alone, through the stage's error policy.
-func packer(plan *kernels.Plan) func(context.Context, *pipeline.IO[[]*imageio.Decoded, *batch]) error {
+func packer(plan *kernels.Plan, color func(*imageio.Decoded) *kernels.ColorMap) func(context.Context, *pipeline.IO[[]*imageio.Decoded, *batch]) error {
 	return func(ctx context.Context, sio *pipeline.IO[[]*imageio.Decoded, *batch]) error {
 		for {
 			group, ok := sio.Recv()
@@ -193,7 +196,7 @@ func packer(plan *kernels.Plan) func(context.Context, *pipeline.IO[[]*imageio.De
 				return nil
 			}
 			start := time.Now()
-			b, err := pack(plan, group, sio)
+			b, err := pack(plan, color, group, sio)
 			sio.AddBusy(time.Since(start))
 			if err != nil {
 				return err
@@ -208,7 +211,7 @@ func packer(plan *kernels.Plan) func(context.Context, *pipeline.IO[[]*imageio.De
 	}
 }
 
-func pack(plan *kernels.Plan, group []*imageio.Decoded, sio *pipeline.IO[[]*imageio.Decoded, *batch]) (*batch, error) {
+func pack(plan *kernels.Plan, color func(*imageio.Decoded) *kernels.ColorMap, group []*imageio.Decoded, sio *pipeline.IO[[]*imageio.Decoded, *batch]) (*batch, error) {
 	b := &batch{files: make([]*imageio.Decoded, 0, len(group))}
 	images := make([]raster.Image, 0, len(group))
 	for i, d := range group {
@@ -228,7 +231,15 @@ func pack(plan *kernels.Plan, group []*imageio.Decoded, sio *pipeline.IO[[]*imag
 	if len(b.files) == 0 {
 		return nil, nil
 	}
-	b.kb = kernels.NewBatch(images)
+	if color == nil {
+		b.kb = kernels.NewBatch(images)
+		return b, nil
+	}
+	colors := make([]*kernels.ColorMap, len(b.files))
+	for i, d := range b.files {
+		colors[i] = color(d)
+	}
+	b.kb, _ = kernels.NewColorBatch(images, colors) // one map per image: cannot fail
 	return b, nil
 }
 

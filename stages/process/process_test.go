@@ -248,3 +248,46 @@ func TestCancelledRunEnds(t *testing.T) {
 }
 
 func engineSlots(n int) engine.Options { return engine.Options{Slots: n} }
+
+// Each image goes through its own colour map (Options.Color), shared or not, or none, in
+// batches that mix them.
+func TestColorMapsPerImage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	plan, err := kernels.NewChain().ToSRGB().ResizeFit(19, 15, raster.CatmullRom).Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := make([]*kernels.ColorMap, 2)
+	for i := range maps {
+		var curves [3][256]float64
+		for ch := range curves {
+			for v := range curves[ch] {
+				curves[ch][v] = float64(v) / 255 * float64(2+i) / 3
+			}
+		}
+		if maps[i], err = kernels.NewColorMap(&curves, [3][3]float64{{0.2, 0.8, 0}, {0, 1, 0}, {0.5, 0, 0.6}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds := inputs(t, rng, 23)
+	colors := map[*imageio.Decoded]*kernels.ColorMap{}
+	wants := make([]kernels.Output, len(ds))
+	for i, d := range ds {
+		if k := i % 3; k < 2 {
+			colors[d] = maps[k]
+		}
+		o, err := plan.RunColors([]raster.Image{d.Image}, []*kernels.ColorMap{colors[d]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wants[i] = o
+	}
+	got, err := run(t, ds, devices(t, 2), plan, process.Options{Batch: 4,
+		Color: func(d *imageio.Decoded) *kernels.ColorMap { return colors[d] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range got {
+		checkResult(t, r, wants[i])
+	}
+}

@@ -26,12 +26,14 @@ static const struct {
     const char* name;
     kernel_fn fn;
 } kernels[] = {
+    {"color", color},
     {"grey", grey},
     {"lut", lut},
     {"normalize", normalize},
     {"orient", orient},
     {"resample_h", resample_h},
     {"resample_v", resample_v},
+    {"resample_v_color", resample_v_color},
     {"resample_v_norm", resample_v_norm},
     {"unsharp", unsharp},
 };

@@ -1,6 +1,7 @@
 // Per-pixel kernels: orientation (flips, rotations, transposes, copies), grey, lookup
 // tables, normalisation to planar float32 and the unsharp-mask combination step.
 #include "common.cuh"
+#include "color.cuh"
 
 // orient copies src into dst transformed by the EXIF orientation i0 (1..8): dst(x, y) is
 // src(sx, sy) where, after swapping x and y for the transposing orientations 5..8, the
@@ -107,4 +108,23 @@ extern "C" __global__ void unsharp(const Job* jobs, int n, const u8* src, u8* ds
     if (j.c == 4) {
         d[3] = s[3];
     }
+}
+
+// color converts pixels to sRGB through the Color record at tab + j.tab (see color.cuh); with
+// i0 == 0 the image has no record and is copied unchanged.
+extern "C" __global__ void color(const Job* jobs, int n, const u8* src, u8* dst, const u8* tab) {
+    Job j;
+    int x, y;
+    if (!locate(jobs, n, &j, &x, &y)) {
+        return;
+    }
+    const u8* s = src + j.src + (long long)y * j.ss + (long long)x * j.c;
+    u8* d = dst + j.dst + (long long)y * j.ds + (long long)x * j.c;
+    if (j.i0 == 0) {
+        for (int ch = 0; ch < j.c; ch++) {
+            d[ch] = s[ch];
+        }
+        return;
+    }
+    color_pixel((const Color*)(tab + j.tab), s, d, j.c);
 }

@@ -12,6 +12,7 @@
 // bleed their colour: the intermediate holds c*a for colours and a for alpha, and the vertical
 // pass divides by the filtered alpha.
 #include "common.cuh"
+#include "color.cuh"
 
 __device__ __forceinline__ const float* taps_row(const u8* t, int i, int* start, int* taps) {
     const Taps* h = (const Taps*)t;
@@ -149,5 +150,29 @@ extern "C" __global__ void resample_v_norm(const Job* jobs, int n, const u8* src
     for (int p = 0; p < j.i1; p++) {
         int ch = j.c == 1 ? 0 : p;
         *(float*)(d + p * plane) = (float)v[ch] * nm->scale[p] + nm->bias[p];
+    }
+}
+
+// resample_v_color is resample_v followed by the conversion to sRGB of color.cuh, on the
+// rounded bytes, so that it computes exactly what resample_v and then color compute, without
+// writing and reading the image in between. With i0 != 0 the table starts with the image's
+// Color record and the Taps follow it; with i0 == 0 the table is the Taps alone and the
+// pixels are not converted (an image without a profile in a batch of images with one).
+extern "C" __global__ void resample_v_color(const Job* jobs, int n, const u8* src, u8* dst, const u8* tab) {
+    Job j;
+    int x, y;
+    if (!locate(jobs, n, &j, &x, &y)) {
+        return;
+    }
+    const u8* t = tab + j.tab;
+    u8 v[4];
+    vsum(j, src, j.i0 != 0 ? t + sizeof(Color) : t, x, y, v);
+    u8* d = dst + j.dst + (long long)y * j.ds + (long long)x * j.c;
+    if (j.i0 != 0) {
+        color_pixel((const Color*)t, v, d, j.c);
+        return;
+    }
+    for (int ch = 0; ch < j.c; ch++) {
+        d[ch] = v[ch];
     }
 }
