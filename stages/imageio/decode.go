@@ -1,7 +1,6 @@
 package imageio
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -50,7 +49,7 @@ const (
 // Errors a Decoder returns, wrapped in an *Error naming the file. Test with errors.Is.
 var (
 	ErrEmpty         = errors.New("empty file")
-	ErrUnknownFormat = errors.New("not an image in a known format (JPEG, PNG, GIF, BMP, TIFF, WebP)")
+	ErrUnknownFormat = errors.New("not an image in a known format (JPEG, PNG, GIF, BMP, TIFF, WebP, HEIF, AVIF)")
 	ErrTooLarge      = errors.New("image too large")
 	// ErrTooComplex is a file whose decoding would cost far more than its pixels: a JPEG
 	// with too many scans or marker segments, or any image not decoded within the time
@@ -131,7 +130,7 @@ type Decoder struct {
 type Decoded struct {
 	Image  raster.Image
 	File   walk.File
-	Format string // as named by package image: "jpeg", "png", "gif", "bmp", "tiff", "webp"
+	Format string // "jpeg", "png", "gif", "bmp", "tiff", "webp", "heif" or "avif"
 	// SourceWidth and SourceHeight are the size stored in the file, before orientation and
 	// shrink-on-load.
 	SourceWidth, SourceHeight int
@@ -358,7 +357,7 @@ func (d *Decoder) probe(data []byte) (header, error) {
 	if len(data) == 0 {
 		return header{}, ErrEmpty
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := decodeConfig(data)
 	if errors.Is(err, image.ErrFormat) {
 		return header{}, ErrUnknownFormat
 	}
@@ -529,6 +528,9 @@ func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster
 			err = &decodeError{kind: ErrCorrupt, format: h.format, msg: fmt.Sprintf("decoder failed: %v", r)}
 		}
 	}()
+	if decode := rasterDecoders[h.format]; decode != nil {
+		return decode(d, data, h, stop)
+	}
 	decode := goDecoders[h.format]
 	if decode == nil {
 		return raster.Image{}, ErrUnknownFormat

@@ -198,7 +198,6 @@ func TestUnsupportedKinds(t *testing.T) {
 		{"jpeg.tif", "TIFF with JPEG compression", hostile.UnsupportedTIFF(hostile.TIFFJPEG)},
 		{"cmyk.tif", "CMYK TIFF", hostile.UnsupportedTIFF(hostile.TIFFCMYK)},
 		{"float.tif", "floating-point TIFF", hostile.UnsupportedTIFF(hostile.TIFFFloat)},
-		{"animated.webp", "animated WebP", hostile.AnimatedWebP()},
 		{"16.bmp", "16-bit BMP", bmp16},
 		{"rle.bmp", "BMP with RLE compression", bmpRLE},
 	}

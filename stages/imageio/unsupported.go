@@ -22,6 +22,7 @@ import (
 // formatNames are the formats as people write them.
 var formatNames = map[string]string{
 	"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "bmp": "BMP", "tiff": "TIFF", "webp": "WebP",
+	"heif": "HEIF", "avif": "AVIF",
 }
 
 func formatName(format string) string {
@@ -68,6 +69,9 @@ func unsupported(format, feature string, err error) error {
 // feature named from the file's header (see feature) describes an unsupported file better
 // than the decoder's words.
 func classify(format, what string, err error, feature string) error {
+	if de := (*decodeError)(nil); errors.As(err, &de) {
+		return err // classified where it arose
+	}
 	if isUnsupported(err) {
 		if feature == "" {
 			feature = formatName(format) + " (" + trimDecoderPrefix(format, err.Error()) + ")"
@@ -103,8 +107,6 @@ func feature(format string, data []byte) string {
 	switch format {
 	case "tiff":
 		return tiffFeature(data)
-	case "webp":
-		return webpFeature(data)
 	case "bmp":
 		return bmpFeature(data)
 	}
@@ -221,16 +223,6 @@ func tiffTags(t []byte, wanted ...uint16) map[uint16]uint32 {
 		}
 	}
 	return out
-}
-
-// webpFeature names an animated WebP, which golang.org/x/image/webp reads the size of but not
-// the frames: its extended header (VP8X), the first chunk, has the animation flag.
-func webpFeature(data []byte) string {
-	if len(data) >= 21 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP" &&
-		string(data[12:16]) == "VP8X" && data[20]&0x02 != 0 {
-		return "animated WebP"
-	}
-	return ""
 }
 
 // bmpFeature reads a BMP's headers for what golang.org/x/image/bmp does not decode: headers
