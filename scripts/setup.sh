@@ -5,6 +5,8 @@
 #   - the CUDA toolkit (nvcc, ptxas, cuda.h, libcuda), to compile the cuda build and check the
 #     kernels' PTX; no GPU is needed (scripts/install-cuda-toolkit.sh);
 #   - python3-numpy, with which the tests also read the .npy shards back;
+#   - libheif1: HEIC and AVIF decoding, loaded at run time (optional for users, required by
+#     the tests); python3-pil: Pillow, the reference decoder the image tests compare with;
 #   - the Go modules of go.sum.
 # Packages already there are left alone. Needs root, or sudo, for apt-get.
 set -euo pipefail
@@ -24,7 +26,7 @@ as_root() {
 }
 
 missing=()
-for pkg in libturbojpeg0 python3-numpy; do
+for pkg in libturbojpeg0 python3-numpy libheif1 python3-pil; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -108,6 +108,7 @@ type rawFlags struct {
 	shardRows                         int
 	maxPixels                         int64
 	overwrite, dryRun, quiet, version bool
+	lossless, qualityGiven            bool
 }
 
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
@@ -119,8 +120,9 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: `mode` fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
 	fs.StringVar(&raw.ops, "ops", "", "operation `chain`, such as \"resize=512x512,grey,blur=1.5\" (see below)")
-	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
-	fs.IntVar(&raw.quality, "quality", 85, "JPEG `quality`, 1 to 100")
+	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg, png, webp or avif")
+	fs.IntVar(&raw.quality, "quality", 0, "JPEG, WebP or AVIF `quality`, 1 to 100 (default 85 for JPEG, 75 for WebP, 50 for AVIF)")
+	fs.BoolVar(&raw.lossless, "lossless", false, "write lossless WebP (with --format webp)")
 	fs.StringVar(&raw.background, "background", "ffffff", "`RRGGBB` colour that transparency is flattened onto in JPEG")
 	fs.StringVar(&raw.name, "name", output.DefaultTemplate, "output name `template`: {dir} {name} {ext} {srcext} {rel} {root}")
 	fs.BoolVar(&raw.overwrite, "overwrite", false, "replace existing outputs (default: skip inputs whose output exists)")
@@ -165,6 +167,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	fs.SetOutput(stderr)
+	fs.Visit(func(f *flag.Flag) { raw.qualityGiven = raw.qualityGiven || f.Name == "quality" })
 	if raw.version {
 		printVersion(stdout)
 		return nil, errHelp
@@ -347,8 +350,15 @@ func (raw *rawFlags) images(c *job.Config) error {
 	if err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	if raw.quality < 1 || raw.quality > 100 {
+	quality := raw.quality
+	switch {
+	case !raw.qualityGiven:
+		quality = defaultQuality[format]
+	case quality < 1 || quality > 100:
 		return fmt.Errorf("--quality %d: want 1 to 100", raw.quality)
+	}
+	if raw.lossless && format != imageio.WebP {
+		return fmt.Errorf("--lossless: only WebP has a lossless mode, not %s", format)
 	}
 	bg, err := parseColour(raw.background)
 	if err != nil {
@@ -364,8 +374,15 @@ func (raw *rawFlags) images(c *job.Config) error {
 	if _, err := tmpl.Expand(walk.File{Root: "IN", Rel: "photo.png"}, "jpg"); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
-	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, raw.quality, bg, tmpl, raw.overwrite
+	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, quality, bg, tmpl, raw.overwrite
+	c.Lossless = raw.lossless
 	return nil
+}
+
+// defaultQuality is each format's --quality when none is given: the scales differ, and these
+// are what cwebp, vips and sharp default to (JPEG's is this tool's own).
+var defaultQuality = map[string]int{
+	imageio.JPEG: 85, imageio.WebP: imageio.DefaultWebPQuality, imageio.AVIF: imageio.DefaultAVIFQuality,
 }
 
 func parseColour(s string) ([3]uint8, error) {
