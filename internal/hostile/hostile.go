@@ -1,7 +1,7 @@
 // Package hostile makes the files an adversary feeds an image tool, for tests: JPEGs whose
 // decoding costs far more than their size (thousands of progressive scans, thousands of
-// marker segments) and valid files of kinds the decoders do not support (TIFF with JPEG
-// compression, CMYK or floating-point TIFF, animated WebP). Every file is written from
+// marker segments) and valid files of kinds that decoders often do not support (TIFF with
+// JPEG or LZMA compression, CMYK or floating-point TIFF, animated WebP). Every file is written from
 // scratch, byte by byte, so that the tests need no stored corpus.
 package hostile
 
@@ -130,10 +130,14 @@ const (
 	TIFFCMYK = "cmyk"
 	// TIFFFloat is an uncompressed grey TIFF of 32-bit floating-point samples.
 	TIFFFloat = "float"
+	// TIFFLZMA is an RGB TIFF whose strip is LZMA-compressed (compression 34925); its bytes
+	// are not a real LZMA stream, as no reader gets past the compression tag.
+	TIFFLZMA = "lzma"
 )
 
-// UnsupportedTIFF returns a valid little-endian 8×8 TIFF with the feature named, which Go's
-// TIFF decoder (golang.org/x/image/tiff) does not read.
+// UnsupportedTIFF returns a valid little-endian 8×8 TIFF with the feature named: kinds Go's
+// TIFF decoder (golang.org/x/image/tiff) does not read (JPEG, CMYK, floating point), and one
+// no pure-Go reader reads (LZMA).
 func UnsupportedTIFF(feature string) []byte {
 	const w, h = 8, 8
 	type entry struct {
@@ -156,6 +160,8 @@ func UnsupportedTIFF(feature string) []byte {
 		bits, photometric, samples, bytesPerPixel = []uint32{8, 8, 8, 8}, 5, 4, 4
 	case TIFFFloat:
 		bits, photometric, samples, sampleFormat, bytesPerPixel = []uint32{32}, 1, 1, 3, 4
+	case TIFFLZMA:
+		compression = 34925
 	default:
 		panic("hostile: unknown TIFF feature " + feature)
 	}

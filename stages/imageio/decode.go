@@ -14,10 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
-
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -381,8 +377,6 @@ func (d *Decoder) probe(data []byte) (header, error) {
 		if h.feature != "" && !turbo {
 			return header{}, unsupported(format, h.feature, err)
 		}
-	} else if h.feature = feature(format, data); h.feature != "" {
-		return header{}, unsupported(format, h.feature, err)
 	}
 	switch {
 	case err != nil:
@@ -513,11 +507,10 @@ func turboLimit(err error) bool {
 	return strings.Contains(msg, "more than") && strings.Contains(msg, "scans")
 }
 
-// goDecoders are the pure-Go decoders by format name. They are called directly, not through
-// image.Decode, so that each reads the stopReader itself.
+// goDecoders are the pure-Go decoders by format name (the others are rasterDecoders). They
+// are called directly, not through image.Decode, so that each reads the stopReader itself.
 var goDecoders = map[string]func(io.Reader) (image.Image, error){
 	"jpeg": jpeg.Decode, "png": png.Decode, "gif": gif.Decode,
-	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
 }
 
 func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool) (img raster.Image, err error) {

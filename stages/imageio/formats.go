@@ -17,6 +17,9 @@ var rasterDecoders = map[string]func(d *Decoder, data []byte, h header, stop *at
 	"webp": func(d *Decoder, data []byte, _ header, stop *atomic.Bool) (raster.Image, error) {
 		return d.decodeWebP(data, stop)
 	},
+	"bmp":  (*Decoder).decodeBMP,
+	"tiff": (*Decoder).decodeTIFF,
+	"gif":  (*Decoder).decodeGIF,
 	"heif": (*Decoder).decodeHEIF,
 	"avif": (*Decoder).decodeHEIF,
 }
@@ -29,6 +32,15 @@ func decodeConfig(data []byte) (image.Config, string, error) {
 	if len(data) >= 16 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP" {
 		cfg, err := webp.DecodeConfig(bytes.NewReader(data))
 		return cfg, "webp", err
+	}
+	if len(data) >= 2 && string(data[:2]) == "BM" {
+		cfg, err := bmpConfig(data)
+		return cfg, "bmp", err
+	}
+	if len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*" ||
+		string(data[:4]) == "II+\x00" || string(data[:4]) == "MM\x00+") {
+		cfg, err := tiffConfig(data)
+		return cfg, "tiff", err
 	}
 	if f := heifBrand(data); f != "" {
 		cfg, err := heifConfig(data, f)

@@ -28,7 +28,13 @@ func FuzzDecode(f *testing.F) {
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFJPEG))
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFCMYK))
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFFloat))
+	f.Add(hostile.UnsupportedTIFF(hostile.TIFFLZMA))
 	f.Add(hostile.AnimatedWebP())
+	for _, name := range []string{"photo.heic", "alpha.heic"} {
+		if b, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(b)
+		}
+	}
 	for _, name := range []string{"lossy_alpha.webp", "lossless_orient6.webp"} {
 		if b, err := os.ReadFile("testdata/" + name); err == nil {
 			f.Add(b)
