@@ -13,6 +13,7 @@ import (
 	"math"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/zstd"
 	"golang.org/x/image/ccitt"
 	"golang.org/x/image/tiff/lzw"
 	"golang.org/x/image/webp"
@@ -23,12 +24,14 @@ import (
 // TIFF. golang.org/x/image/tiff reads the common kinds and gets some wrong (CCITT bilevel
 // inverted, planar 16-bit); this decoder reads the first image of classic and Big TIFF files
 // with any of the compressions in use (none, LZW, Deflate, PackBits, CCITT group 3 and 4,
-// JPEG, WebP) and predictors (horizontal, floating point), strips or tiles, chunky or planar,
+// JPEG, WebP, Zstandard) and predictors (horizontal, floating point), strips or tiles, chunky or planar,
 // 1- to 32-bit unsigned and signed integer samples and 16-, 32- and 64-bit floating-point
 // samples, as grey (either polarity), RGB, palette, CMYK, YCbCr (JPEG-compressed) and CIE
 // L*a*b*, with alpha. Samples are reduced to 8 bits by keeping their top bits, as Pillow and
-// vips show 16-bit files; floating-point samples are read on the 0..1 scale. LZMA, Zstandard
-// and the rarer compressions are unsupported, named as such.
+// vips show 16-bit files; floating-point samples are read on the 0..1 scale. CCITT RLE (its
+// modified Huffman codes without line ends), LZMA (libtiff writes it through xz's delta
+// filter, which no Go reader has), JPEG 2000, JBIG and the rarer compressions are
+// unsupported, named as such.
 //
 // Every count and offset is checked against the file before anything is allocated, and the
 // decompressed size of each strip or tile is bounded by what its geometry needs.
@@ -180,32 +183,32 @@ func readTIFFDir(b []byte) (*tiffDir, error) {
 
 // tiffImage is the geometry and sample layout of a TIFF's first image.
 type tiffImage struct {
-	dir                   *tiffDir
-	width, height         int
-	bps, spp              int
-	format                uint64 // sample format: 1 unsigned, 2 signed, 3 float
-	compression           uint64
-	photometric           uint64
-	planar                bool
-	predictor             uint64
-	tiled                 bool
-	chunkW, chunkH        int // a strip is width × rows per strip
-	offsets, counts       []uint64
-	colours               int // colour samples: 1, 3 (RGB, Lab) or 4 (CMYK)
-	alpha                 int // index of the alpha sample, or -1
-	premultiplied         bool
-	colormap              []uint64
-	orientation           int
-	xmp                   []byte
-	jpegTables            []byte
-	fillLSB               bool
-	ccittAlign, ccittMode bool
+	dir             *tiffDir
+	width, height   int
+	bps, spp        int
+	format          uint64 // sample format: 1 unsigned, 2 signed, 3 float
+	compression     uint64
+	photometric     uint64
+	planar          bool
+	predictor       uint64
+	tiled           bool
+	chunkW, chunkH  int // a strip is width × rows per strip
+	offsets, counts []uint64
+	colours         int // colour samples: 1, 3 (RGB, Lab) or 4 (CMYK)
+	alpha           int // index of the alpha sample, or -1
+	premultiplied   bool
+	colormap        []uint64
+	orientation     int
+	xmp             []byte
+	jpegTables      []byte
+	fillLSB         bool
+	turbo           bool // JPEG strips and tiles may go to libjpeg-turbo
 }
 
 var tiffCompressionNames = map[uint64]string{
 	6: "old-style JPEG", 9: "JBIG", 10: "JBIG", 32771: "NeXT", 32809: "ThunderScan",
 	34661: "JBIG", 34676: "SGI LogLuv", 34677: "SGI LogLuv", 34712: "JPEG 2000", 34887: "LERC",
-	34892: "lossy JPEG", 34925: "LZMA", 50000: "Zstandard", 52546: "JPEG XL",
+	34892: "lossy JPEG", 34925: "LZMA", 52546: "JPEG XL",
 }
 
 // readTIFF reads and checks the layout of a TIFF's first image. An unsupported kind is an
@@ -250,7 +253,7 @@ func readTIFF(b []byte) (*tiffImage, error) {
 			return t, unsupported("tiff", "TIFF with 2-D CCITT group 3 compression", nil)
 		}
 	case t.compression == 1, t.compression == 5, t.compression == 8, t.compression == 32946,
-		t.compression == 32773, t.compression == 7, t.compression == 50001:
+		t.compression == 32773, t.compression == 7, t.compression == 50001, t.compression == 50000:
 	default:
 		return t, unsupported("tiff", fmt.Sprintf("TIFF with compression %d", t.compression), nil)
 	}
@@ -365,6 +368,7 @@ func (d *Decoder) decodeTIFF(data []byte, _ header, stop *atomic.Bool) (raster.I
 	if err != nil {
 		return raster.Image{}, err
 	}
+	t.turbo = d.turboUsable()
 	img, err := t.decode(data, d.Pool, stop)
 	if err != nil {
 		if errors.Is(err, errAbandoned) {
@@ -480,6 +484,13 @@ func (t *tiffImage) decompress(src []byte, want, rows int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		r = zr
+	case 50000:
+		zr, err := zstd.NewReader(bytes.NewReader(src), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(64<<20))
+		if err != nil {
+			return nil, err
+		}
+		defer zr.Close()
 		r = zr
 	case 3, 4:
 		order := ccitt.MSB
@@ -705,6 +716,9 @@ func (t *tiffImage) decodeImageChunk(src []byte, samples raster.Image, x0, y0, r
 			// RGB components, not YCbCr: an Adobe marker saying so makes image/jpeg keep them.
 			stream = withAdobeRGB(stream)
 		}
+		if ok, err := t.turboChunk(stream, samples, x0, y0, rows); ok || err != nil {
+			return err
+		}
 		m, err = jpeg.Decode(bytes.NewReader(stream))
 	}
 	if err != nil {
@@ -730,6 +744,28 @@ func (t *tiffImage) decodeImageChunk(src []byte, samples raster.Image, x0, y0, r
 		}
 	}
 	return nil
+}
+
+// turboChunk decodes a JPEG strip or tile with libjpeg-turbo where it is loaded, as libtiff
+// does (with its smooth chroma upsampling, which Go's decoder lacks: on small tiles of
+// subsampled chroma they differ visibly). ok is false when it is not used.
+func (t *tiffImage) turboChunk(stream []byte, samples raster.Image, x0, y0, rows int) (ok bool, err error) {
+	if !t.turbo || (t.spp != 1 && t.spp != 3) {
+		return false, nil
+	}
+	th, err := turboReadHeader(stream)
+	if err != nil || th.cmyk || th.gray != (t.spp == 1) || th.width > t.chunkW || th.height > rows {
+		return false, nil
+	}
+	tile := newImage(nil, th.width, th.height, t.spp)
+	if err := turboDecode(stream, tile); err != nil {
+		return false, err
+	}
+	w, h := min(th.width, t.width-x0), min(th.height, t.height-y0)
+	for y := range h {
+		copy(samples.Pix[(y0+y)*samples.Stride+x0*t.spp:][:w*t.spp], row(&tile, y))
+	}
+	return true, nil
 }
 
 func rgbToRGBA(m raster.Image) []byte {
