@@ -15,9 +15,14 @@ go run ./bench/photos -out "$dir" -n 1 -size 1600x1200 >/dev/null
 vips copy "$dir/sample-0000.jpg" "$dir/src.png"
 src=$dir/src.png
 
+py=python3
+for p in python3 /usr/bin/python3; do
+	if "$p" -c 'import numpy, PIL' 2>/dev/null; then py=$p; break; fi
+done
+
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 psnr() {
-	python3 - "$src" "$1" <<'PY'
+	"$py" - "$src" "$1" <<'PY'
 import sys, numpy as np
 from PIL import Image
 a = np.asarray(Image.open(sys.argv[1]).convert("RGB"), float)

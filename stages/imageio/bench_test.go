@@ -95,17 +95,21 @@ var webPicture = sync.OnceValue(func() raster.Image {
 })
 
 // BenchmarkEncodeFormats writes one picture in every output format, JPEG at quality 85
-// (libjpeg-turbo where loaded) being the baseline: bytes is the file size, dB its PSNR.
+// (libjpeg-turbo where loaded) being the baseline, WebP through the native libwebp (where
+// loaded) and the WebAssembly one: bytes is the file size, dB its PSNR.
 func BenchmarkEncodeFormats(b *testing.B) {
 	img := webPicture()
 	mp := float64(img.Width*img.Height) / 1e6
 	for _, e := range []*Encoder{
-		{Format: JPEG, Quality: 85}, {Format: WebP, Quality: 75}, {Format: WebP, Lossless: true},
-		{Format: AVIF, Quality: 50},
+		{Format: JPEG, Quality: 85}, {Format: WebP, Quality: 75}, {Format: WebP, Quality: 75, PureGo: true},
+		{Format: WebP, Lossless: true}, {Format: WebP, Lossless: true, PureGo: true}, {Format: AVIF, Quality: 50},
 	} {
 		name := e.Format
 		if e.Lossless {
 			name += "-lossless"
+		}
+		if e.PureGo && e.Format == WebP {
+			name += "-wasm"
 		}
 		b.Run(name, func(b *testing.B) {
 			var out []byte

@@ -14,9 +14,12 @@ import (
 // WebP and AVIF are written by libwebp and libavif (with its AV1 encoder, aom) as the
 // packages github.com/gen2brain/webp and github.com/gen2brain/avif ship them: compiled to
 // WebAssembly and run by wazero, so every build, pure Go included, writes both with nothing
-// installed. Where the unversioned shared library (libwebp.so, libavif.so, as their -dev
-// packages install) can be loaded at run time the packages call it instead, with the same
-// results.
+// installed. The WebAssembly libwebp takes about twice the time of the native library, so
+// where libwebp.so.7 (Debian's libwebp7) can be loaded at run time, as libjpeg-turbo is, it
+// writes WebP instead: the same library and settings (its simple API: method 4), files of the
+// same size and fidelity (the tests compare them). GPUPIPE_LIBWEBP=off or Encoder.PureGo keeps to WebAssembly. (The
+// packages also load the unversioned libwebp.so and libavif.so, as the -dev packages install
+// them, by themselves.)
 
 // Default qualities of an Encoder whose Quality is 0, for the formats whose scale differs
 // from JPEG's.
@@ -44,6 +47,19 @@ func (e *Encoder) formatQuality(def int) int {
 // lossless WebP keeps the colour of fully transparent pixels too, which lossy WebP, like
 // cwebp, does not.
 func (e *Encoder) encodeWebP(w io.Writer, img raster.Image) error {
+	// libwebp's simple API drops the colour of fully transparent pixels even when lossless,
+	// so lossless images with alpha go to the WebAssembly path, told to keep it.
+	if !e.PureGo && libwebpLoad() == nil && !(e.Lossless && img.Channels == 4) {
+		if img.Channels == 1 {
+			rgb := ToChannels(img, 3, e.Background, e.Pool)
+			defer e.Pool.Put(rgb.Pix)
+			img = rgb
+		}
+		return libwebpEncode(img, e.formatQuality(DefaultWebPQuality), e.Lossless, func(b []byte) error {
+			_, err := w.Write(b)
+			return err
+		})
+	}
 	m, put := e.goImage(img)
 	defer put()
 	err := webp.Encode(w, m, webp.Options{Quality: e.formatQuality(DefaultWebPQuality), Lossless: e.Lossless,

@@ -36,6 +36,10 @@ import (
 // Every count and offset is checked against the file before anything is allocated, and the
 // decompressed size of each strip or tile is bounded by what its geometry needs.
 
+// maxTIFFChunk bounds the decompressed bytes of one strip or tile: 1 GiB, a single strip of
+// a 100-megapixel 16-bit RGBA image and more.
+const maxTIFFChunk = 1 << 30
+
 // TIFF tags.
 const (
 	ttWidth          = 256
@@ -298,8 +302,13 @@ func readTIFF(b []byte) (*tiffImage, error) {
 	if t.photometric == 6 && t.compression != 7 && t.compression != 50001 {
 		return t, unsupported("tiff", "YCbCr TIFF without JPEG compression", nil)
 	}
-	if t.spp < t.colours || t.spp > 16 {
+	if t.spp < t.colours {
 		return t, fmt.Errorf("%d samples per pixel for %d colours", t.spp, t.colours)
+	}
+	if t.spp > 5 {
+		// The samples are held at a byte each while decoding: up to CMYK and alpha, within
+		// the memory the pixel limit allows for.
+		return t, unsupported("tiff", fmt.Sprintf("TIFF of %d samples per pixel", t.spp), nil)
 	}
 	if extra := d.tags[ttExtraSamples]; len(extra) > 0 && t.spp > t.colours && (extra[0] == 1 || extra[0] == 2) {
 		t.alpha, t.premultiplied = t.colours, extra[0] == 1
@@ -342,9 +351,13 @@ func readTIFF(b []byte) (*tiffImage, error) {
 	if len(t.offsets) < across*down*planes || (t.counts != nil && len(t.counts) < len(t.offsets)) {
 		return t, fmt.Errorf("%d strips or tiles, %d needed", len(t.offsets), across*down*planes)
 	}
-	// A chunk may not decompress to much more than the image it is part of.
+	// A chunk may not decompress to much more than the image it is part of, nor to more than
+	// maxTIFFChunk bytes.
 	if int64(t.chunkW)*int64(t.chunkH) > 4*int64(t.width)*int64(t.height)+1<<20 {
 		return t, fmt.Errorf("tiles of %d×%d for a %d×%d image", t.chunkW, t.chunkH, t.width, t.height)
+	}
+	if n := (int64(t.chunkW)*int64(t.spp)*int64(t.bps) + 7) / 8 * int64(t.chunkH); n > maxTIFFChunk {
+		return t, fmt.Errorf("%w: a strip or tile of %d MB, over the limit of %d MB", ErrTooLarge, n>>20, maxTIFFChunk>>20)
 	}
 	return t, nil
 }
@@ -354,7 +367,7 @@ func tiffConfig(data []byte) (image.Config, error) {
 	t, err := readTIFF(data)
 	if err != nil {
 		var de *decodeError
-		if errors.As(err, &de) {
+		if errors.As(err, &de) || errors.Is(err, ErrTooLarge) {
 			return image.Config{}, err
 		}
 		return image.Config{}, &decodeError{kind: ErrCorrupt, format: "tiff", what: "header", msg: err.Error()}
@@ -471,6 +484,9 @@ func (t *tiffImage) decompress(src []byte, want, rows int) ([]byte, error) {
 	var r io.Reader
 	switch t.compression {
 	case 1:
+		if t.predictor != 1 {
+			return append([]byte(nil), src[:min(len(src), want)]...), nil // undone in place below
+		}
 		return src, nil
 	case 32773:
 		return unpackBits(src, want), nil

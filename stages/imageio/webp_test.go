@@ -106,3 +106,50 @@ func TestWebPAnimatedFirstFrame(t *testing.T) {
 		}
 	}
 }
+
+// The native libwebp (where loaded) and the WebAssembly one write files of the same size and
+// fidelity, lossy and lossless, with and without alpha.
+func TestWebPNativeAndWasmAgree(t *testing.T) {
+	if err := libwebpLoad(); err != nil {
+		if cgoBuild {
+			t.Fatalf("libwebp not loaded (libwebp7 is installed with libheif1): %v", err)
+		}
+		t.Skip(err)
+	}
+	rng := rand.New(rand.NewPCG(75, 76))
+	src := photo(rng, 120, 80)
+	for y := range 80 {
+		for x := range 120 {
+			src.Pix[src.PixOffset(x, y)+3] = uint8(max(0, 255-3*x)) // transparent from x=85
+		}
+	}
+	for _, ch := range []int{3, 4} {
+		img := fromNRGBA(src, ch)
+		for _, lossless := range []bool{false, true} {
+			var native, wasm bytes.Buffer
+			if err := (&Encoder{Format: WebP, Quality: 80, Lossless: lossless}).Encode(&native, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := (&Encoder{Format: WebP, Quality: 80, Lossless: lossless, PureGo: true}).Encode(&wasm, img); err != nil {
+				t.Fatal(err)
+			}
+			a, err := (&Decoder{}).DecodeBytes("native.webp", native.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := (&Decoder{}).DecodeBytes("wasm.webp", wasm.Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ratio := float64(native.Len()) / float64(wasm.Len())
+			db, _ := psnr(t, a.Image, b.Image)
+			if lossless {
+				equalImages(t, a.Image, img)
+			}
+			if ratio < 0.9 || ratio > 1.1 || db < 40 {
+				t.Errorf("%d channels, lossless %v: native %d bytes, wasm %d; PSNR between them %.1f dB",
+					ch, lossless, native.Len(), wasm.Len(), db)
+			}
+		}
+	}
+}
