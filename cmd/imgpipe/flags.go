@@ -213,7 +213,11 @@ func printVersion(w io.Writer) {
 	if err := imageio.TurboJPEG(); err != nil {
 		turbo = "Go JPEG decoder (" + err.Error() + ")"
 	}
-	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s\n", runtime.Version(), device.HasCUDA(), turbo)
+	heif := "libheif"
+	if err := imageio.HEIFLib(); err != nil {
+		heif = "no HEIC, AVIF by WebAssembly (" + err.Error() + ")"
+	}
+	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s, HEIC/AVIF: %s\n", runtime.Version(), device.HasCUDA(), turbo, heif)
 }
 
 func (raw *rawFlags) options() (*options, error) {
