@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -133,8 +134,9 @@ func BenchmarkEncodeFormats(b *testing.B) {
 }
 
 // BenchmarkDecodeFormats reads the picture back from each format: JPEG (libjpeg-turbo where
-// loaded) the baseline; lossy WebP (golang.org/x/image/webp and libwebp's colour
-// conversion); AVIF through libheif and through the WebAssembly libavif.
+// loaded) the baseline; lossy WebP through libwebp (where loaded) and through
+// golang.org/x/image/webp with libwebp's colour conversion; AVIF through libheif and through
+// the WebAssembly libavif.
 func BenchmarkDecodeFormats(b *testing.B) {
 	img := webPicture()
 	mp := float64(img.Width*img.Height) / 1e6
@@ -146,9 +148,10 @@ func BenchmarkDecodeFormats(b *testing.B) {
 		}
 		files[e.Format] = buf.Bytes()
 	}
-	d := &Decoder{Pool: &Pool{}}
-	for _, name := range []string{"jpeg", "webp", "avif", "avif-wasm"} {
+	for _, name := range []string{"jpeg", "webp", "webp-go", "avif", "avif-wasm"} {
 		b.Run(name, func(b *testing.B) {
+			d := &Decoder{Pool: &Pool{}, PureGo: name == "webp-go"}
+			name := strings.TrimSuffix(name, "-go")
 			if name == "avif" && HEIFLib() != nil {
 				b.Skipf("libheif not available: %v", HEIFLib())
 			}

@@ -15,6 +15,9 @@ static size_t (*wp_rgba)(const uint8_t *, int, int, int, float, uint8_t **);
 static size_t (*wp_ll_rgb)(const uint8_t *, int, int, int, uint8_t **);
 static size_t (*wp_ll_rgba)(const uint8_t *, int, int, int, uint8_t **);
 static void (*wp_free)(void *);
+static int (*wp_info)(const uint8_t *, size_t, int *, int *);
+static uint8_t *(*wp_dec_rgb)(const uint8_t *, size_t, uint8_t *, size_t, int);
+static uint8_t *(*wp_dec_rgba)(const uint8_t *, size_t, uint8_t *, size_t, int);
 
 static const char *gp_webp_open(const char *name) {
 	void *lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
@@ -25,6 +28,9 @@ static const char *gp_webp_open(const char *name) {
 	LOAD(wp_ll_rgb, "WebPEncodeLosslessRGB")
 	LOAD(wp_ll_rgba, "WebPEncodeLosslessRGBA")
 	LOAD(wp_free, "WebPFree")
+	LOAD(wp_info, "WebPGetInfo")
+	LOAD(wp_dec_rgb, "WebPDecodeRGBInto")
+	LOAD(wp_dec_rgba, "WebPDecodeRGBAInto")
 #undef LOAD
 	return NULL;
 }
@@ -36,6 +42,16 @@ static size_t gp_webp_encode(const uint8_t *pix, int w, int h, int stride, int a
 }
 
 static void gp_webp_free(uint8_t *p) { wp_free(p); }
+
+// gp_webp_decode decodes a still WebP into dst (RGB or RGBA, w×h at stride) after checking
+// its size. It returns 0 on success.
+static int gp_webp_decode(const uint8_t *data, size_t n, uint8_t *dst, size_t size, int stride,
+		int w, int h, int alpha) {
+	int fw = 0, fh = 0;
+	if (!wp_info(data, n, &fw, &fh) || fw != w || fh != h) return 1;
+	uint8_t *r = alpha ? wp_dec_rgba(data, n, dst, size, stride) : wp_dec_rgb(data, n, dst, size, stride);
+	return r == NULL ? 2 : 0;
+}
 */
 import "C"
 
@@ -73,6 +89,21 @@ func libwebpLoad() error {
 		}
 	})
 	return libwebp.err
+}
+
+// libwebpDecode decodes a still WebP into dst, of 3 or 4 channels, whose size must be the
+// file's.
+func libwebpDecode(data []byte, dst raster.Image) error {
+	alpha := C.int(0)
+	if dst.Channels == 4 {
+		alpha = 1
+	}
+	if rc := C.gp_webp_decode((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)),
+		(*C.uint8_t)(unsafe.Pointer(&dst.Pix[0])), C.size_t(len(dst.Pix)), C.int(dst.Stride),
+		C.int(dst.Width), C.int(dst.Height), alpha); rc != 0 {
+		return errors.New("libwebp cannot decode it")
+	}
+	return nil
 }
 
 // libwebpEncode encodes img (3 or 4 channels) and hands the bytes to put, which must copy
