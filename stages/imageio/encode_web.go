@@ -14,7 +14,8 @@ import (
 // WebP and AVIF are written by libwebp and libavif (with its AV1 encoder, aom) as the
 // packages github.com/gen2brain/webp and github.com/gen2brain/avif ship them: compiled to
 // WebAssembly and run by wazero, so every build, pure Go included, writes both with nothing
-// installed. The WebAssembly libwebp takes about twice the time of the native library, so
+// installed. The WebAssembly libwebp takes about six times the time of the native library
+// (three times, lossless; BenchmarkEncodeFormats), so
 // where libwebp.so.7 (Debian's libwebp7) can be loaded at run time, as libjpeg-turbo is, it
 // writes WebP instead: the same library and settings (its simple API: method 4), files of the
 // same size and fidelity (the tests compare them). GPUPIPE_LIBWEBP=off or Encoder.PureGo keeps to WebAssembly. (The
