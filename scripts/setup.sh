@@ -7,6 +7,8 @@
 #   - python3-numpy, with which the tests also read the .npy shards back;
 #   - liblcms2-2: Little CMS, loaded at run time for LUT-based colour profiles, and
 #     libvips-tools, whose colour conversions the colour-management tests compare with;
+#   - libheif1: HEIC and AVIF decoding, loaded at run time (optional for users, required by
+#     the tests); python3-pil: Pillow, the reference decoder the image tests compare with;
 #   - the Go modules of go.sum.
 # Packages already there are left alone. Needs root, or sudo, for apt-get.
 set -euo pipefail
@@ -26,7 +28,7 @@ as_root() {
 }
 
 missing=()
-for pkg in libturbojpeg0 python3-numpy liblcms2-2 libvips-tools; do
+for pkg in libturbojpeg0 python3-numpy liblcms2-2 libvips-tools libheif1 python3-pil; do
 	dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

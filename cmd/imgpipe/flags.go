@@ -118,6 +118,7 @@ type rawFlags struct {
 	overwrite, dryRun, quiet, version bool
 	color                             string
 	keepMetadata                      bool
+	lossless, qualityGiven            bool
 }
 
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
@@ -129,8 +130,9 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: `mode` fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
 	fs.StringVar(&raw.ops, "ops", "", "operation `chain`, such as \"resize=512x512,grey,blur=1.5\" (see below)")
-	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg or png")
-	fs.IntVar(&raw.quality, "quality", 85, "JPEG `quality`, 1 to 100")
+	fs.StringVar(&raw.format, "format", "jpeg", "output `format`: jpeg, png, webp or avif")
+	fs.IntVar(&raw.quality, "quality", 0, "JPEG, WebP or AVIF `quality`, 1 to 100 (default 85 for JPEG, 75 for WebP, 50 for AVIF)")
+	fs.BoolVar(&raw.lossless, "lossless", false, "write lossless WebP (with --format webp)")
 	fs.StringVar(&raw.background, "background", "ffffff", "`RRGGBB` colour that transparency is flattened onto in JPEG")
 	fs.StringVar(&raw.color, "color", "srgb", "colour `mode` for images with an ICC profile: srgb (convert; outputs and tensors are sRGB),\nkeep (leave the pixels, embed the profile in the output) or ignore (leave the pixels, drop the profile)")
 	fs.BoolVar(&raw.keepMetadata, "keep-metadata", false, "copy EXIF (orientation reset), XMP and the ICC profile into outputs (default: none)")
@@ -177,6 +179,7 @@ func parseArgs(args []string, stdout, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	fs.SetOutput(stderr)
+	fs.Visit(func(f *flag.Flag) { raw.qualityGiven = raw.qualityGiven || f.Name == "quality" })
 	if raw.version {
 		printVersion(stdout)
 		return nil, errHelp
@@ -226,7 +229,12 @@ func printVersion(w io.Writer) {
 	if err := icc.LittleCMS(); err != nil {
 		lcms = "none (" + err.Error() + "; LUT-based profiles are not converted)"
 	}
-	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s, colour engine for LUT profiles: %s\n", runtime.Version(), device.HasCUDA(), turbo, lcms)
+	heif := "libheif"
+	if err := imageio.HEIFLib(); err != nil {
+		heif = "no HEIC, AVIF by WebAssembly (" + err.Error() + ")"
+	}
+	fmt.Fprintf(w, "imgpipe (gpupipe) %s, CUDA %v, JPEG: %s, HEIC/AVIF: %s, colour engine for LUT profiles: %s\n",
+		runtime.Version(), device.HasCUDA(), turbo, heif, lcms)
 }
 
 func (raw *rawFlags) options() (*options, error) {
@@ -363,8 +371,15 @@ func (raw *rawFlags) images(c *job.Config) error {
 	if err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	if raw.quality < 1 || raw.quality > 100 {
+	quality := raw.quality
+	switch {
+	case !raw.qualityGiven:
+		quality = defaultQuality[format]
+	case quality < 1 || quality > 100:
 		return fmt.Errorf("--quality %d: want 1 to 100", raw.quality)
+	}
+	if raw.lossless && format != imageio.WebP {
+		return fmt.Errorf("--lossless: only WebP has a lossless mode, not %s", format)
 	}
 	bg, err := parseColour(raw.background)
 	if err != nil {
@@ -380,8 +395,15 @@ func (raw *rawFlags) images(c *job.Config) error {
 	if _, err := tmpl.Expand(walk.File{Root: "IN", Rel: "photo.png"}, "jpg"); err != nil {
 		return fmt.Errorf("--name: %w", err)
 	}
-	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, raw.quality, bg, tmpl, raw.overwrite
+	c.Format, c.Quality, c.Background, c.Template, c.Overwrite = format, quality, bg, tmpl, raw.overwrite
+	c.Lossless = raw.lossless
 	return nil
+}
+
+// defaultQuality is each format's --quality when none is given: the scales differ, and these
+// are what cwebp, vips and sharp default to (JPEG's is this tool's own).
+var defaultQuality = map[string]int{
+	imageio.JPEG: 85, imageio.WebP: imageio.DefaultWebPQuality, imageio.AVIF: imageio.DefaultAVIFQuality,
 }
 
 func parseColour(s string) ([3]uint8, error) {

@@ -1,7 +1,7 @@
 // Package hostile makes the files an adversary feeds an image tool, for tests: JPEGs whose
 // decoding costs far more than their size (thousands of progressive scans, thousands of
-// marker segments) and valid files of kinds the decoders do not support (TIFF with JPEG
-// compression, CMYK or floating-point TIFF, animated WebP). Every file is written from
+// marker segments) and valid files of kinds that decoders often do not support (TIFF with
+// JPEG or LZMA compression, CMYK or floating-point TIFF, animated WebP). Every file is written from
 // scratch, byte by byte, so that the tests need no stored corpus.
 package hostile
 
@@ -130,10 +130,14 @@ const (
 	TIFFCMYK = "cmyk"
 	// TIFFFloat is an uncompressed grey TIFF of 32-bit floating-point samples.
 	TIFFFloat = "float"
+	// TIFFLZMA is an RGB TIFF whose strip is LZMA-compressed (compression 34925); its bytes
+	// are not a real LZMA stream, as no reader gets past the compression tag.
+	TIFFLZMA = "lzma"
 )
 
-// UnsupportedTIFF returns a valid little-endian 8×8 TIFF with the feature named, which Go's
-// TIFF decoder (golang.org/x/image/tiff) does not read.
+// UnsupportedTIFF returns a valid little-endian 8×8 TIFF with the feature named: kinds Go's
+// TIFF decoder (golang.org/x/image/tiff) does not read (JPEG, CMYK, floating point), and one
+// no pure-Go reader reads (LZMA).
 func UnsupportedTIFF(feature string) []byte {
 	const w, h = 8, 8
 	type entry struct {
@@ -156,6 +160,8 @@ func UnsupportedTIFF(feature string) []byte {
 		bits, photometric, samples, bytesPerPixel = []uint32{8, 8, 8, 8}, 5, 4, 4
 	case TIFFFloat:
 		bits, photometric, samples, sampleFormat, bytesPerPixel = []uint32{32}, 1, 1, 3, 4
+	case TIFFLZMA:
+		compression = 34925
 	default:
 		panic("hostile: unknown TIFF feature " + feature)
 	}
@@ -226,9 +232,10 @@ func typeSize(typ uint16) int {
 	return 4
 }
 
-// AnimatedWebP returns a WebP whose extended header (VP8X) announces an animation, followed by
-// an ANIM chunk and one ANMF frame: a valid file that Go's WebP decoder
-// (golang.org/x/image/webp) reads the size of but cannot decode.
+// AnimatedWebP returns a WebP whose extended header (VP8X) announces an animation of a
+// 16×16 canvas, followed by an ANIM chunk and one ANMF frame: one opaque red pixel, lossless,
+// at x=2, y=4. Decoded to its first frame as libwebp does, it is a transparent 16×16 image
+// with that one red pixel.
 func AnimatedWebP() []byte {
 	chunk := func(id string, data []byte) []byte {
 		out := append([]byte(id), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
@@ -241,10 +248,10 @@ func AnimatedWebP() []byte {
 	const w, h = 16, 16
 	vp8x := []byte{0x02, 0, 0, 0, w - 1, 0, 0, h - 1, 0, 0} // animation flag; canvas 16×16
 	anim := []byte{0, 0, 0, 0, 0, 0}                        // background colour, loop count
-	// One frame at 0,0 of 16×16 shown 100 ms, holding a 1-pixel lossless bitstream whose
-	// content the tests do not need.
-	anmf := []byte{0, 0, 0, 0, 0, 0, w - 1, 0, 0, h - 1, 0, 0, 100, 0, 0, 0}
-	anmf = append(anmf, chunk("VP8L", []byte{0x2f, 0, 0, 0, 0})...)
+	// One 1×1 frame at 2,4 (offsets are stored halved) shown 100 ms: cwebp -lossless's
+	// bitstream of one red pixel.
+	anmf := []byte{1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0}
+	anmf = append(anmf, chunk("VP8L", []byte{0x2f, 0, 0, 0, 0, 0x07, 0x10, 0xfd, 0x8f, 0xfe, 0x07, 0x22, 0xa2, 0xff, 0x01})...)
 	body := []byte("WEBP")
 	body = append(body, chunk("VP8X", vp8x)...)
 	body = append(body, chunk("ANIM", anim)...)

@@ -57,11 +57,13 @@ type Config struct {
 	// text).
 	Chain kernels.Chain
 
-	// Format ("jpeg" or "png"), Quality and Background (for alpha in JPEG) describe image
-	// outputs; Template names them (nil: output.DefaultTemplate); Overwrite replaces
-	// existing outputs instead of skipping their inputs.
+	// Format ("jpeg", "png", "webp" or "avif"), Quality, Lossless (WebP) and Background (for
+	// alpha in JPEG) describe image outputs; Template names them (nil:
+	// output.DefaultTemplate); Overwrite replaces existing outputs instead of skipping their
+	// inputs.
 	Format     string
 	Quality    int
+	Lossless   bool
 	Background [3]uint8
 	Template   *output.Template
 	Overwrite  bool
@@ -193,7 +195,7 @@ func newRun(cfg Config) (*run, error) {
 		// that manages colour.
 		r.decoder.ConvertCMYK = r.colors.CMYK
 	}
-	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
+	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Lossless: cfg.Lossless, Background: cfg.Background, Pool: r.pool}
 	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
 	return r, nil
 }

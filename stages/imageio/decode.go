@@ -1,7 +1,6 @@
 package imageio
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,10 +13,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/image/bmp"
-	"golang.org/x/image/tiff"
-	"golang.org/x/image/webp"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -50,7 +45,7 @@ const (
 // Errors a Decoder returns, wrapped in an *Error naming the file. Test with errors.Is.
 var (
 	ErrEmpty         = errors.New("empty file")
-	ErrUnknownFormat = errors.New("not an image in a known format (JPEG, PNG, GIF, BMP, TIFF, WebP)")
+	ErrUnknownFormat = errors.New("not an image in a known format (JPEG, PNG, GIF, BMP, TIFF, WebP, HEIF, AVIF)")
 	ErrTooLarge      = errors.New("image too large")
 	// ErrTooComplex is a file whose decoding would cost far more than its pixels: a JPEG
 	// with too many scans or marker segments, or any image not decoded within the time
@@ -140,7 +135,7 @@ type Decoder struct {
 type Decoded struct {
 	Image  raster.Image
 	File   walk.File
-	Format string // as named by package image: "jpeg", "png", "gif", "bmp", "tiff", "webp"
+	Format string // "jpeg", "png", "gif", "bmp", "tiff", "webp", "heif" or "avif"
 	// SourceWidth and SourceHeight are the size stored in the file, before orientation and
 	// shrink-on-load.
 	SourceWidth, SourceHeight int
@@ -372,7 +367,7 @@ func (d *Decoder) probe(data []byte) (header, error) {
 	if len(data) == 0 {
 		return header{}, ErrEmpty
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := decodeConfig(data)
 	if errors.Is(err, image.ErrFormat) {
 		return header{}, ErrUnknownFormat
 	}
@@ -396,8 +391,6 @@ func (d *Decoder) probe(data []byte) (header, error) {
 		if h.feature != "" && !turbo {
 			return header{}, unsupported(format, h.feature, err)
 		}
-	} else if h.feature = feature(format, data); h.feature != "" {
-		return header{}, unsupported(format, h.feature, err)
 	}
 	switch {
 	case err != nil:
@@ -533,11 +526,10 @@ func turboLimit(err error) bool {
 	return strings.Contains(msg, "more than") && strings.Contains(msg, "scans")
 }
 
-// goDecoders are the pure-Go decoders by format name. They are called directly, not through
-// image.Decode, so that each reads the stopReader itself.
+// goDecoders are the pure-Go decoders by format name (the others are rasterDecoders). They
+// are called directly, not through image.Decode, so that each reads the stopReader itself.
 var goDecoders = map[string]func(io.Reader) (image.Image, error){
 	"jpeg": jpeg.Decode, "png": png.Decode, "gif": gif.Decode,
-	"bmp": bmp.Decode, "tiff": tiff.Decode, "webp": webp.Decode,
 }
 
 func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool, profiled *bool) (img raster.Image, err error) {
@@ -548,6 +540,9 @@ func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool, profiled *b
 			err = &decodeError{kind: ErrCorrupt, format: h.format, msg: fmt.Sprintf("decoder failed: %v", r)}
 		}
 	}()
+	if decode := rasterDecoders[h.format]; decode != nil {
+		return decode(d, data, h, stop)
+	}
 	decode := goDecoders[h.format]
 	if decode == nil {
 		return raster.Image{}, ErrUnknownFormat

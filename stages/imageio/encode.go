@@ -16,30 +16,39 @@ import (
 const (
 	JPEG = "jpeg"
 	PNG  = "png"
+	WebP = "webp"
+	AVIF = "avif"
 )
 
-// ParseFormat reads an output format name as a user gives it: "jpeg", "jpg", "png", in any
-// case, with or without a leading dot.
+// ParseFormat reads an output format name as a user gives it: "jpeg", "jpg", "png", "webp",
+// "avif", in any case, with or without a leading dot.
 func ParseFormat(s string) (string, error) {
 	switch strings.ToLower(strings.TrimPrefix(s, ".")) {
 	case "jpeg", "jpg":
 		return JPEG, nil
 	case "png":
 		return PNG, nil
+	case "webp":
+		return WebP, nil
+	case "avif":
+		return AVIF, nil
 	}
-	return "", fmt.Errorf("imageio: output format %q: want jpeg or png", s)
+	return "", fmt.Errorf("imageio: output format %q: want jpeg, png, webp or avif", s)
 }
 
 // DefaultQuality is the JPEG quality of an Encoder whose Quality is 0.
 const DefaultQuality = 90
 
-// Encoder writes Images as JPEG or PNG. The zero value writes JPEG at DefaultQuality on a
+// Encoder writes Images as JPEG, PNG, WebP or AVIF. The zero value writes JPEG at DefaultQuality on a
 // black background. An Encoder is safe for concurrent use once configured.
 type Encoder struct {
-	// Format is JPEG or PNG; empty means JPEG.
+	// Format is JPEG, PNG, WebP or AVIF; empty means JPEG.
 	Format string
-	// Quality is the JPEG quality, 1 to 100; 0 means DefaultQuality.
+	// Quality is the JPEG, lossy WebP or AVIF quality, 1 to 100; 0 means DefaultQuality,
+	// DefaultWebPQuality or DefaultAVIFQuality.
 	Quality int
+	// Lossless writes lossless WebP; Quality is then not used.
+	Lossless bool
 	// Background is the RGB colour that alpha is flattened onto for JPEG, which has none.
 	Background [3]uint8
 	// Compression is the PNG compression level.
@@ -53,15 +62,18 @@ type Encoder struct {
 	png     *png.Encoder
 }
 
-// Ext is the file extension of the output format, with its dot: ".jpg" or ".png".
+// Ext is the file extension of the output format, with its dot: ".jpg", ".png", ".webp" or
+// ".avif".
 func (e *Encoder) Ext() string {
-	if e.Format == PNG {
-		return ".png"
+	switch e.Format {
+	case PNG, WebP, AVIF:
+		return "." + e.Format
 	}
 	return ".jpg"
 }
 
-// Encode writes img to w. Images with 4 channels lose their alpha to Background in JPEG.
+// Encode writes img to w. Images with 4 channels lose their alpha to Background in JPEG; the
+// other formats keep it.
 func (e *Encoder) Encode(w io.Writer, img raster.Image) error {
 	if err := check(img); err != nil {
 		return err
@@ -71,8 +83,12 @@ func (e *Encoder) Encode(w io.Writer, img raster.Image) error {
 		return e.encodeJPEG(w, img)
 	case PNG:
 		return e.encodePNG(w, img)
+	case WebP:
+		return e.encodeWebP(w, img)
+	case AVIF:
+		return e.encodeAVIF(w, img)
 	}
-	return fmt.Errorf("imageio: output format %q: want jpeg or png", e.Format)
+	return fmt.Errorf("imageio: output format %q: want jpeg, png, webp or avif", e.Format)
 }
 
 // check refuses an Image whose fields do not describe its buffer, which would otherwise

@@ -153,13 +153,13 @@ func TestEncodeConcurrent(t *testing.T) {
 }
 
 func TestParseFormat(t *testing.T) {
-	for in, want := range map[string]string{"jpg": JPEG, ".JPEG": JPEG, "Png": PNG} {
+	for in, want := range map[string]string{"jpg": JPEG, ".JPEG": JPEG, "Png": PNG, "WEBP": WebP, ".avif": AVIF} {
 		if got, err := ParseFormat(in); err != nil || got != want {
 			t.Errorf("ParseFormat(%q) = %q, %v", in, got, err)
 		}
 	}
-	if _, err := ParseFormat("webp"); err == nil {
-		t.Error("webp accepted as an output format")
+	if _, err := ParseFormat("gif"); err == nil {
+		t.Error("gif accepted as an output format")
 	}
 }
 

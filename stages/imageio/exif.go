@@ -7,7 +7,8 @@ import (
 
 // Orientation returns the EXIF orientation (1 to 8) recorded in an image file: in the APP1
 // Exif segment of a JPEG, the eXIf chunk of a PNG, the EXIF chunk of a WebP, or the first
-// IFD of a TIFF. It returns 1 (stored as shown) when there is none or it cannot be read: a
+// IFD of a TIFF (or BigTIFF); failing those, the tiff:Orientation of its XMP packet. It
+// returns 1 (stored as shown) when there is none or it cannot be read: a
 // damaged EXIF block must not cost the image. format is a name from image.DecodeConfig.
 //
 // The parser reads only the bytes it needs and checks every offset against the data, so its
@@ -25,6 +26,16 @@ func Orientation(format string, data []byte) int {
 		tiff = data
 	}
 	if o := tiffOrientation(tiff); o >= 1 && o <= 8 {
+		return o
+	}
+	if format == "tiff" { // a BigTIFF, which tiffOrientation does not read
+		if d, err := readTIFFDir(data); err == nil {
+			if o := d.first(ttOrientation, 0); o >= 1 && o <= 8 {
+				return int(o)
+			}
+		}
+	}
+	if o := xmpFileOrientation(format, data); o != 0 {
 		return o
 	}
 	return 1

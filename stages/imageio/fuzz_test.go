@@ -12,7 +12,8 @@ import (
 // FuzzDecode feeds damaged files of every format to both decoding paths: each must decode
 // or return an *Error, never panic, and never exceed the pixel limit. The seeds include the
 // hostile files: progressive JPEGs at and past the scan limits, a JPEG of many markers, and
-// valid files of unsupported kinds.
+// valid files of unsupported kinds; TIFFs of JPEG strips, CMYK and float samples; BMPs of
+// RLE8, OS/2 and 16-bit pixels; HEIC and animated WebP.
 func FuzzDecode(f *testing.F) {
 	rng := rand.New(rand.NewPCG(61, 62))
 	src := photo(rng, 24, 16)
@@ -28,7 +29,16 @@ func FuzzDecode(f *testing.F) {
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFJPEG))
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFCMYK))
 	f.Add(hostile.UnsupportedTIFF(hostile.TIFFFloat))
+	f.Add(hostile.UnsupportedTIFF(hostile.TIFFLZMA))
+	for _, b := range bmpVariants(src) {
+		f.Add(b)
+	}
 	f.Add(hostile.AnimatedWebP())
+	for _, name := range []string{"photo.heic", "alpha.heic"} {
+		if b, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(b)
+		}
+	}
 	for _, name := range []string{"lossy_alpha.webp", "lossless_orient6.webp"} {
 		if b, err := os.ReadFile("testdata/" + name); err == nil {
 			f.Add(b)

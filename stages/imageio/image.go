@@ -1,12 +1,15 @@
 // Package imageio decodes and encodes image files for the pipeline: it turns a file found by
 // package walk into a raster.Image, the uint8 interleaved pixels the GPU kernels take, and
-// pixels back into JPEG or PNG bytes.
+// pixels back into JPEG, PNG, WebP or AVIF bytes.
 //
 // # Decoding
 //
-// A Decoder reads JPEG, PNG, GIF, BMP, TIFF and WebP. Before it decodes anything it reads the
+// A Decoder reads JPEG, PNG, GIF, BMP, TIFF, WebP, HEIC/HEIF and AVIF, each in the variants
+// image tools write (see bmp.go, tiff.go, gif.go, webp.go and heif.go; HEIC and AVIF through
+// libheif loaded at run time, see HEIFLib). Before it decodes anything it reads the
 // image size from the header and refuses an image whose pixel count is over its limit, so a
-// file that claims to be 100000×100000 costs nothing. It applies the EXIF orientation, so the
+// file that claims to be 100000×100000 costs nothing. It applies the EXIF orientation (or the
+// TIFF tag, or XMP's tiff:Orientation; HEIF's own transformations for HEIC and AVIF), so the
 // pixels come out the way a viewer shows them. Grayscale stays 1 channel, colour becomes 3
 // (CMYK is converted to RGB), and an image whose alpha is used keeps 4 channels,
 // non-premultiplied. Pixel buffers come from a Pool and go back to it with Release, so a long
@@ -32,8 +35,8 @@
 // # Unsupported versus corrupt
 //
 // A valid file of a kind the decoders do not read is ErrUnsupported, named from its header
-// where the header says it ("unsupported: TIFF with JPEG compression", "CMYK TIFF",
-// "floating-point TIFF", "animated WebP", "arithmetic-coded JPEG", "16-bit BMP"), or from the
+// where the header says it ("unsupported: TIFF with LZMA compression", "64-bit BMP",
+// "arithmetic-coded JPEG" without libjpeg-turbo, "HEIF/HEIC without libheif"), or from the
 // decoders' UnsupportedError types; a file that breaks its format's rules is ErrCorrupt.
 //
 // # The fast JPEG path
@@ -52,8 +55,10 @@
 //
 // # Encoding
 //
-// An Encoder writes JPEG (at a quality, through libjpeg-turbo when loaded) or PNG; alpha is
-// flattened onto a background colour for JPEG.
+// An Encoder writes JPEG (at a quality, through libjpeg-turbo when loaded), PNG, WebP (lossy
+// at a quality, or lossless) or AVIF (at a quality); alpha is flattened onto a background
+// colour for JPEG and kept by the others. WebP and AVIF are written by libwebp and libavif
+// compiled to WebAssembly (see encode_web.go), so every build writes them.
 package imageio
 
 import (

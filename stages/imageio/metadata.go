@@ -48,6 +48,10 @@ func ReadMetadata(format string, data []byte, icc, rest bool) Metadata {
 		m = webpMetadata(data)
 	case "tiff":
 		m = tiffMetadata(data)
+	case "heif", "avif":
+		if icc {
+			m.ICC = heifICC(data)
+		}
 	}
 	if !icc {
 		m.ICC = nil

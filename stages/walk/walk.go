@@ -46,7 +46,7 @@ func (f File) Path() string { return filepath.Join(f.Root, f.Rel) }
 func (f File) Label() string { return f.Path() }
 
 // ImageExts are the extensions of the image formats the project decodes.
-var ImageExts = []string{".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
+var ImageExts = []string{".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif"}
 
 // Options control a walk. The zero value returns every non-hidden regular file.
 type Options struct {
