@@ -139,6 +139,7 @@ type Decoded struct {
 	Scale                     int  // the shrink-on-load denominator: 1, 2, 4 or 8
 	Turbo                     bool // decoded by libjpeg-turbo
 	pool                      *Pool
+	held                      atomic.Pointer[func()] // see Hold
 }
 
 // Label names the source file in errors and reports.
@@ -318,8 +319,18 @@ func readFile(ctx context.Context, path string, max int64, pool *Pool) ([]byte, 
 	case max >= 0 && size > max:
 		return nil, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
 	}
+	// The signature first, from the head: a file that is no image is refused before it
+	// is read whole (a junk file of a gigabyte named .png costs one small read).
+	head := make([]byte, min(size, signatureBytes))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return nil, unwrapPath(err)
+	}
+	if !knownSignature(head) {
+		return nil, ErrUnknownFormat
+	}
 	buf := pool.Get(int(size))
-	for off := 0; off < len(buf); off += readChunk {
+	copy(buf, head)
+	for off := len(head); off < len(buf); off += readChunk {
 		if err := ctx.Err(); err != nil {
 			pool.Put(buf)
 			return nil, err

@@ -57,6 +57,7 @@
 package imageio
 
 import (
+	"container/list"
 	"math/bits"
 	"sync"
 
@@ -79,9 +80,25 @@ func row(m *raster.Image, y int) []byte {
 // of two apart, so a buffer handed out is at most 25% larger than asked for and images of
 // similar sizes share buffers. The zero value is ready to use; a nil *Pool allocates every
 // time and keeps nothing. A Pool is safe for concurrent use.
+//
+// A Pool keeps at most MaxBytes of idle buffers: when a buffer given back would pass that,
+// the buffers idle longest are let go first, and a buffer larger than a quarter of it is not
+// kept at all. An outlier (one huge image) therefore does not stay in memory for the rest
+// of a run, and what a long run keeps does not grow with the number of files or of distinct
+// image sizes it has met.
 type Pool struct {
-	classes sync.Map // class size → *sync.Pool of *[]byte
+	// MaxBytes bounds the idle buffers kept; 0 means DefaultPoolBytes.
+	MaxBytes int64
+
+	mu      sync.Mutex
+	classes map[int][]*list.Element // class size → idle buffers, the newest last
+	idle    list.List               // every idle buffer, the oldest first: *[]byte
+	bytes   int64                   // capacity of the idle buffers
 }
+
+// DefaultPoolBytes is what a Pool keeps idle at most when its MaxBytes is 0: enough for the
+// files and decoded pixels of a few photos.
+const DefaultPoolBytes = 32 << 20
 
 // minClassShift makes the smallest size step 4 KiB: smaller buffers are not worth pooling.
 const minClassShift = 12
@@ -102,11 +119,16 @@ func (p *Pool) Get(n int) []byte {
 	if p == nil {
 		return make([]byte, n, size)
 	}
-	if sp, ok := p.classes.Load(size); ok {
-		if b, ok := sp.(*sync.Pool).Get().(*[]byte); ok {
-			return (*b)[:n]
-		}
+	p.mu.Lock()
+	if free := p.classes[size]; len(free) > 0 {
+		e := free[len(free)-1]
+		p.classes[size] = free[:len(free)-1]
+		b := p.idle.Remove(e).(*[]byte)
+		p.bytes -= int64(size)
+		p.mu.Unlock()
+		return (*b)[:n]
 	}
+	p.mu.Unlock()
 	return make([]byte, n, size)
 }
 
@@ -117,10 +139,48 @@ func (p *Pool) Put(b []byte) {
 	if p == nil || c == 0 || classSize(c) != c {
 		return
 	}
-	sp, ok := p.classes.Load(c)
-	if !ok {
-		sp, _ = p.classes.LoadOrStore(c, new(sync.Pool))
+	max := p.MaxBytes
+	if max <= 0 {
+		max = DefaultPoolBytes
+	}
+	if int64(c) > max/4 {
+		return // an outlier: left to the collector
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.classes == nil {
+		p.classes = map[int][]*list.Element{}
+	}
+	for p.bytes+int64(c) > max {
+		p.evictOldest()
 	}
 	b = b[:0]
-	sp.(*sync.Pool).Put(&b)
+	p.classes[c] = append(p.classes[c], p.idle.PushBack(&b))
+	p.bytes += int64(c)
+}
+
+// Idle is the capacity of the buffers the pool keeps now.
+func (p *Pool) Idle() int64 {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
+}
+
+// evictOldest lets the buffer idle longest go. Called with mu held and a buffer idle.
+func (p *Pool) evictOldest() {
+	e := p.idle.Front()
+	c := cap(*p.idle.Remove(e).(*[]byte))
+	p.bytes -= int64(c)
+	free := p.classes[c]
+	// The oldest buffer of its class is the first of its list.
+	copy(free, free[1:])
+	free[len(free)-1] = nil
+	if free = free[:len(free)-1]; len(free) == 0 {
+		delete(p.classes, c)
+	} else {
+		p.classes[c] = free
+	}
 }
