@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,3 +184,58 @@ func queued(b *pipeline.Budget) bool {
 	}
 	return true
 }
+
+// Batches stop at the weight bound as well as the count; an item over the bound alone is a
+// batch of its own; nothing is lost or reordered.
+func TestBatchWeighted(t *testing.T) {
+	weights := []int{3, 3, 3, 20, 1, 1, 1, 1, 1, 1, 1, 5, 5, 5}
+	for _, wait := range []time.Duration{0, time.Hour} {
+		p := pipeline.New()
+		out := pipeline.Collect(pipeline.BatchWeighted(pipeline.FromSlice(p, weights), 4, 10,
+			func(w int) int64 { return int64(w) }, wait))
+		if err := p.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var got [][]int
+		var all []int
+		for _, b := range out.Value() {
+			got = append(got, b)
+			all = append(all, b...)
+		}
+		want := [][]int{{3, 3, 3}, {20}, {1, 1, 1, 1}, {1, 1, 1, 5}, {5, 5}}
+		if len(got) != len(want) || !slices.Equal(all, weights) {
+			t.Fatalf("wait %v: batches %v, want %v", wait, got, want)
+		}
+		for i := range want {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("wait %v: batches %v, want %v", wait, got, want)
+			}
+		}
+	}
+}
+
+// A run that stops while an item waits to start the next batch releases it.
+func TestBatchWeightedReleasesTheCarriedItem(t *testing.T) {
+	var released atomic.Int64
+	p := pipeline.New()
+	items := []*releasable{{n: 6, released: &released}, {n: 6, released: &released}}
+	batches := pipeline.BatchWeighted(pipeline.FromSlice(p, items), 4, 10,
+		func(r *releasable) int64 { return r.n }, 0)
+	pipeline.ForEach(batches, func(ctx context.Context, b []*releasable) error {
+		return errors.New("stop")
+	})
+	if err := p.Run(context.Background()); err == nil {
+		t.Fatal("the run did not stop")
+	}
+	if n := released.Load(); n != 2 {
+		t.Errorf("%d of 2 items released", n)
+	}
+}
+
+type releasable struct {
+	n        int64
+	released *atomic.Int64
+	once     sync.Once
+}
+
+func (r *releasable) Release() { r.once.Do(func() { r.released.Add(1) }) }

@@ -66,7 +66,9 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 	if need.In <= s.caps.In && need.Out <= s.caps.Out && need.Scratch <= s.caps.Scratch {
 		return nil
 	}
-	err := s.growBuffers(e.dev, need)
+	// Within Keep, each buffer grows by half at most up to a third of it, so that the
+	// buffers of ordinary batches stay within Keep and are kept.
+	err := s.growBuffers(e.dev, need, e.keep/3)
 	if err != nil {
 		_ = s.dropBuffers()
 	}
@@ -74,23 +76,23 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 	return err
 }
 
-func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes) error {
+func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes, limit int) error {
 	if need.In > s.caps.In {
-		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, s.caps.In, need.In)
+		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, s.caps.In, need.In, limit)
 		if err != nil {
 			return fmt.Errorf("input buffers of %d bytes: %w", need.In, err)
 		}
 		s.caps.In = n
 	}
 	if need.Out > s.caps.Out {
-		n, err := growPair(dev, dev.AllocHost, &s.hostOut, &s.bufs.Out, s.caps.Out, need.Out)
+		n, err := growPair(dev, dev.AllocHost, &s.hostOut, &s.bufs.Out, s.caps.Out, need.Out, limit)
 		if err != nil {
 			return fmt.Errorf("output buffers of %d bytes: %w", need.Out, err)
 		}
 		s.caps.Out = n
 	}
 	if need.Scratch > s.caps.Scratch {
-		n, err := growDevice(dev, &s.bufs.Scratch, s.caps.Scratch, need.Scratch)
+		n, err := growDevice(dev, &s.bufs.Scratch, s.caps.Scratch, need.Scratch, limit)
 		if err != nil {
 			return fmt.Errorf("scratch buffer of %d bytes: %w", need.Scratch, err)
 		}
@@ -111,8 +113,8 @@ func allocUpload(dev gpu.Device) func(int) (gpu.HostBuffer, error) {
 
 // growPair replaces a host buffer (allocated by alloc) and a device buffer with larger ones
 // of equal size.
-func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, have, need int) (int, error) {
-	n, err := growDevice(dev, buf, have, need)
+func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, have, need, limit int) (int, error) {
+	n, err := growDevice(dev, buf, have, need, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -131,13 +133,18 @@ func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu
 }
 
 // growDevice replaces a device buffer with a larger one: half as large again as before if
-// the device has room, else exactly what is needed.
-func growDevice(dev gpu.Device, buf *gpu.DeviceBuffer, have, need int) (int, error) {
+// the device has room (but not past limit, when limit is positive, unless need is), else
+// exactly what is needed.
+func growDevice(dev gpu.Device, buf *gpu.DeviceBuffer, have, need, limit int) (int, error) {
 	if *buf != nil {
 		_ = (*buf).Free() // first, so that its memory counts as free
 		*buf = nil
 	}
-	for _, n := range []int{roundUp(max(need, have+have/2)), need} {
+	want := max(need, have+have/2)
+	if limit > 0 {
+		want = min(want, max(need, limit))
+	}
+	for _, n := range []int{roundUp(want), need} {
 		b, err := dev.AllocDevice(n)
 		if err == nil {
 			*buf = b

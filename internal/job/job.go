@@ -80,6 +80,10 @@ type Config struct {
 	MaxPixels int64
 	// Channels converts every image to 1, 3 or 4 channels; 0 keeps each image's own.
 	Channels int
+	// MaxMemory is the run's memory budget in bytes: images are admitted against it before
+	// they are read, and one that alone needs more fails (see memory.go). 0 means
+	// DefaultMaxMemory for the worker counts; a negative value means no budget.
+	MaxMemory int64
 
 	// Progress shows progress on ProgressOutput (default: none).
 	Progress       progress.Mode
@@ -135,6 +139,8 @@ type run struct {
 	decoder *imageio.Decoder
 	shards  *npy.ShardWriter
 	pool    *imageio.Pool
+	budget  *pipeline.Budget // nil: no budget
+	mem     memoryPlan
 	prog    *progress.Progress
 	total   int // the files of this run (its shard), from the plan
 	logMu   sync.Mutex
@@ -182,6 +188,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.ProgressOutput == nil {
 		cfg.Progress = progress.None
+	}
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = DefaultMaxMemory(max(cfg.DecodeWorkers, cfg.EncodeWorkers))
 	}
 	if cfg.Tensors != nil && cfg.Channels == 0 {
 		cfg.Channels = 3 // every row of a shard has the same shape
@@ -260,6 +269,11 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	if err := r.openDevices(); err != nil {
 		return err
+	}
+	if r.cfg.MaxMemory > 0 {
+		r.mem = planMemory(r.cfg, len(r.devs))
+		r.pool.MaxBytes = r.mem.pool
+		r.budget = pipeline.NewBudget(r.mem.images())
 	}
 	if r.cfg.Tensors != nil {
 		return r.openShards()

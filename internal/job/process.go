@@ -21,10 +21,13 @@ import (
 // process adds the stages from decoding to writing.
 func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
-	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
+	// One goroutine admits files against the memory budget, in input order (memory.go).
+	admitted := pipeline.Map(files, r.admit, pipeline.Name("read"), pipeline.SkipErrors(r.fail))
+	decoded := pipeline.OrderedMap(admitted, r.decode, pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
 	results := process.Images(decoded, r.devs, r.plan, process.Options{Batch: cfg.Batch,
-		Engine: engine.Options{Slots: cfg.Slots}, OnError: r.fail})
+		MaxBatchBytes: r.mem.batchBytes(r.hostDevice()),
+		Engine:        engine.Options{Slots: cfg.Slots, Keep: r.mem.keep}, OnError: r.fail})
 	if cfg.Tensors != nil {
 		pipeline.ForEach(results, r.writeRow, pipeline.Name("write"), pipeline.Buffer(cfg.Batch))
 		return
@@ -33,9 +36,16 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 		pipeline.Buffer(2*cfg.EncodeWorkers), pipeline.SkipErrors(r.fail))
 }
 
-// decode reads one file at the smallest size the chain allows.
-func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	return r.decoder.Decode(ctx, f)
+// decode reads one admitted file at the smallest size the chain allows. The image holds the
+// file's charge until its result is written; a failed decode's charge goes back with the
+// admitted file, which the pipeline releases.
+func (r *run) decode(ctx context.Context, a *admitted) (*imageio.Decoded, error) {
+	d, err := r.decoder.Decode(ctx, a.file)
+	if err != nil {
+		return nil, err
+	}
+	d.Hold(a.Release)
+	return d, nil
 }
 
 // writeImage encodes one image and writes it atomically. A full disk stops the run: every
@@ -43,6 +53,7 @@ func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error)
 // none is already there: the plan made sure no other input of this run makes it, so another
 // run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
+	defer o.Release() // the image's memory charge
 	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
@@ -61,6 +72,7 @@ func (r *run) writeImage(ctx context.Context, o process.Result) error {
 // done when their shard is committed (OnCommit), not here: a cancelled run drops its open
 // shard.
 func (r *run) writeRow(ctx context.Context, res process.Result) error {
+	defer res.Release() // the image's memory charge
 	var err error
 	if res.Tensor.Data != nil {
 		err = r.shards.AddFloat32s(res.Tensor.Data, res.Source.File.Path())

@@ -145,9 +145,17 @@ type Decoded struct {
 // Label names the source file in errors and reports.
 func (d *Decoded) Label() string { return d.File.Label() }
 
-// Release gives the pixel buffer back to the Decoder's pool. The image must not be used
-// afterwards.
+// Release gives the pixel buffer back to the Decoder's pool and calls what Hold attached.
+// The image must not be used afterwards; calling Release again does nothing.
 func (d *Decoded) Release() {
+	d.ReleasePixels()
+	d.finish()
+}
+
+// ReleasePixels gives the pixel buffer back to the Decoder's pool, and keeps what Hold
+// attached until Release: for a stage that has copied the pixels on (into a device's
+// buffer) while the image's memory is still in use.
+func (d *Decoded) ReleasePixels() {
 	d.pool.Put(d.Image.Pix)
 	d.Image.Pix = nil
 }

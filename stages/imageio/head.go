@@ -225,17 +225,13 @@ func isqrt(n int64) int64 {
 	return lo
 }
 
-// Hold attaches release to d, to be called once by Finish: what a caller charged for the
-// image (its share of a memory budget, say) and gives back once the image and every copy of
-// it are gone, which is later than Release, which only gives its pixels back.
+// Hold attaches release to d, to be called once by Release (not by ReleasePixels): what a
+// caller charged for the image, such as its share of a memory budget, and gives back once
+// the image and every copy of it are gone.
 func (d *Decoded) Hold(release func()) { d.held.Store(&release) }
 
-// Finish calls the function Hold attached, once; later calls, and calls on a Decoded that
-// holds nothing, do nothing. It is safe to call from any goroutine.
-func (d *Decoded) Finish() {
-	if d == nil {
-		return
-	}
+// finish calls the function Hold attached, once.
+func (d *Decoded) finish() {
 	if f := d.held.Swap(nil); f != nil {
 		(*f)()
 	}

@@ -106,13 +106,16 @@ func TestHeadCountsTheDecode(t *testing.T) {
 	}
 }
 
-func TestDecodedFinishOnce(t *testing.T) {
-	var d Decoded
-	d.Finish() // holds nothing
+func TestDecodedHoldReleasedOnce(t *testing.T) {
+	d := Decoded{Image: newImage(&Pool{}, 4, 4, 3)}
 	n := 0
 	d.Hold(func() { n++ })
-	d.Finish()
-	d.Finish()
+	d.ReleasePixels()
+	if n != 0 || d.Image.Pix != nil {
+		t.Fatalf("ReleasePixels: release called %d times, pixels %v", n, d.Image.Pix)
+	}
+	d.Release()
+	d.Release()
 	if n != 1 {
 		t.Errorf("release called %d times, want 1", n)
 	}

@@ -41,6 +41,10 @@ type Options struct {
 	// waits for more images before it goes to the device incomplete (50 ms by default).
 	Batch   int
 	MaxWait time.Duration
+	// MaxBatchBytes, when positive, also bounds the decoded pixels of a batch: an image
+	// that would take a batch past it starts the next one (an image larger than it alone
+	// is a batch of its own), so that slot buffers are sized by bytes, not only by count.
+	MaxBatchBytes int64
 	// Engine configures each device's overlap engine: Slots (batches in flight per device),
 	// Reserve, HoldLimit. When Reserve is zero and a device is a GPU, the slots are sized up
 	// front for a batch of camera photos decoded at the plan's smallest size (see Reserve).
@@ -63,6 +67,16 @@ type Result struct {
 // Label names the result by its source file.
 func (r Result) Label() string { return r.Source.Label() }
 
+// Release ends the source image's life: it calls what was attached to it with
+// imageio.Decoded.Hold (its share of a memory budget, say). A consumer whose decoder charges
+// a budget calls it once the result is used; without one it does nothing. The pipeline
+// calls it for results it drops. Calling it again does nothing.
+func (r Result) Release() {
+	if r.Source != nil {
+		r.Source.Release()
+	}
+}
+
 // Images adds the image stage to in's pipeline: every decoded image goes through plan on
 // one of devs. The plan is checked against each image before batching, so an image it
 // cannot process fails alone.
@@ -77,7 +91,8 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	}
 	// Decoded images are most of the memory: groups and batches are handed on without a
 	// queue, so a batch held before the device is the only one waiting.
-	groups := pipeline.Batch(in, opts.Batch, opts.MaxWait, pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
+	groups := pipeline.BatchWeighted(in, opts.Batch, opts.MaxBatchBytes, pixelBytes, opts.MaxWait,
+		pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
 	batches := pipeline.Custom(groups, packer(plan), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
 	eopts := opts.Engine
 	if eopts.Reserve == (gpu.Sizes{}) && anyGPU(devs) {
@@ -86,6 +101,8 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	done := engine.Stage(batches, devs, work{plan}, eopts, append(skip(opts.Name), pipeline.Buffer(0))...)
 	return pipeline.FlatMap(done, unpack, pipeline.Name(opts.Name+".unpack"))
 }
+
+func pixelBytes(d *imageio.Decoded) int64 { return int64(len(d.Image.Pix)) }
 
 // Reserve is what a slot needs for a batch of n photos of 24 megapixels (6000×4000, either
 // way up, 3 channels) decoded at the size plan.MinDecodeSize allows with libjpeg-turbo's
@@ -172,14 +189,22 @@ func (b *batch) Label() string {
 	return fmt.Sprintf("%d images, %s … %s", len(b.files), b.files[0].Label(), b.files[len(b.files)-1].Label())
 }
 
-// Release gives the batch's pixels back to their pools. Calling it again does nothing; the
-// batch's layout, which is all its outputs need, stays.
+// Release drops the batch: its pixels go back to their pools and its images are released.
+// Calling it again does nothing.
 func (b *batch) Release() {
+	b.releasePixels()
+	releaseAll(b.files)
+}
+
+// releasePixels gives the batch's pixels back to their pools once they are in a slot. The
+// batch's layout, which is all its outputs need, stays, and so does what its images hold
+// (Decoded.Hold) until their results are released.
+func (b *batch) releasePixels() {
 	if b.kb != nil {
 		b.kb.DropPixels()
 	}
 	for _, d := range b.files {
-		d.Release()
+		d.ReleasePixels()
 	}
 }
 
@@ -247,7 +272,7 @@ func (w work) Sizes(b *batch) (gpu.Sizes, error) { return w.plan.Sizes(b.kb) }
 // needed: they go back to the decoder's pool here, not when the batch comes out.
 func (w work) Pack(b *batch, host []byte) error {
 	err := w.plan.Pack(b.kb, host)
-	b.Release()
+	b.releasePixels()
 	return err
 }
 
