@@ -10,7 +10,8 @@
 // The stage owns every buffer on the way: a decoded image's pixels go back to its decoder's
 // pool as soon as they are in a slot's pinned buffer, each output is copied out of its slot
 // once, and the slot goes back to the ring at once, so a slow consumer never holds the
-// device. Results own their memory; nothing needs releasing. Images dropped by a failure or a
+// device. Results own their memory; nothing needs releasing unless the images carry a memory
+// charge (Result.Release; imageio.Decoded.Hold). Images dropped by a failure or a
 // cancellation are released by the pipeline.
 //
 // Results come out in input order. An image the chain cannot handle fails alone, before it
