@@ -4,9 +4,12 @@
 //
 // # Decoding
 //
-// A Decoder reads JPEG, PNG, GIF, BMP, TIFF and WebP. Before it decodes anything it reads the
-// image size from the header and refuses an image whose pixel count is over its limit, so a
-// file that claims to be 100000×100000 costs nothing. It applies the EXIF orientation, so the
+// A Decoder reads JPEG, PNG, GIF, BMP, TIFF and WebP. Before it reads a file whole it checks
+// its signature, so a gigabyte of junk named .png costs one small read; before it decodes
+// anything it reads the image size from the header and refuses an image whose pixel count is
+// over its limit, so a file that claims to be 100000×100000 costs nothing. Head does both from
+// the file's first bytes and says what a decode will hold, for callers that admit decodes
+// against a memory budget. It applies the EXIF orientation, so the
 // pixels come out the way a viewer shows them. Grayscale stays 1 channel, colour becomes 3
 // (CMYK is converted to RGB), and an image whose alpha is used keeps 4 channels,
 // non-premultiplied. Pixel buffers come from a Pool and go back to it with Release, so a long
