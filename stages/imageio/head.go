@@ -114,9 +114,22 @@ func (d *Decoder) head(path string) (Head, error) {
 		}
 	}
 	out := Head{Format: format, FileSize: size}
-	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
-		// Decode reads the whole file and says what is wrong; until then, count the
-		// largest image it may hold.
+	if err != nil && format == "jpeg" && d.turboUsable() {
+		// A JPEG Go's decoder does not read (arithmetic coding) may be libjpeg-turbo's.
+		if th, terr := turboReadHeader(data); terr == nil {
+			cfg, err = image.Config{Width: th.width, Height: th.height, ColorModel: color.YCbCrModel}, nil
+		}
+	}
+	switch {
+	case err == nil && cfg.Width > 0 && cfg.Height > 0:
+	case int64(len(data)) == size:
+		// The whole file is read and has no header Go reads: Decode will say what is
+		// wrong with it, holding little more than the file.
+		out.DecodedWidth, out.DecodedHeight, out.Channels, out.Peak = 0, 0, 3, 2*size
+		return out, nil
+	default:
+		// A header not within the first bytes read: count the largest image the file may
+		// hold until Decode, which reads it whole, says more.
 		side := int(min(raster.MaxSide, isqrt(limit(d.MaxPixels, DefaultMaxPixels))))
 		cfg = image.Config{Width: side, Height: side, ColorModel: color.NRGBA64Model}
 	}

@@ -1,6 +1,7 @@
 package imageio
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -118,5 +119,20 @@ func TestDecodedHoldReleasedOnce(t *testing.T) {
 	d.Release()
 	if n != 1 {
 		t.Errorf("release called %d times, want 1", n)
+	}
+}
+
+// A file whose header is broken is left for Decode to report; Head counts little more than
+// the file for it.
+func TestHeadLeavesABrokenHeaderToDecode(t *testing.T) {
+	data := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 300)...)
+	file := writeFile(t, "broken.png", data)
+	d := &Decoder{}
+	h, err := d.Head(context.Background(), file)
+	if err != nil || h.Peak != 2*int64(len(data)) {
+		t.Fatalf("Head: %+v, %v", h, err)
+	}
+	if _, err := d.Decode(context.Background(), file); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Decode: %v, want ErrCorrupt", err)
 	}
 }
