@@ -4,9 +4,12 @@
 //
 // The pipeline:
 //
-//	walk ─▶ pending ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
-//	         (skip done)  (N workers,        (slots in    (N workers: encode and
-//	                       ordered)           flight)       atomic write, or shards)
+//	walk ─▶ pending ─▶ read ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
+//	         (skip done)  (memory  (N workers,        (slots in    (N workers: encode and
+//	                      budget)   ordered)           flight)       atomic write, or shards)
+//
+// The read stage admits each file against the run's memory budget (Config.MaxMemory) from its
+// header, before it is read whole (memory.go).
 //
 // A file that cannot be read, decoded or written is reported and skipped; the others go on.
 // A full disk, a device fault or a cancellation stops the run. Outputs appear only when
