@@ -1,9 +1,12 @@
 package job
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -165,7 +168,15 @@ func TestImageOverTheBudgetFailsAlone(t *testing.T) {
 	if _, err := samples.Write(filepath.Join(in, "small"), samples.Options{Count: 3, Width: 200, Height: 150}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := samples.Write(filepath.Join(in, "big"), samples.Options{Count: 1, Width: 6000, Height: 4000, Formats: []string{"png"}}); err != nil {
+	big := image.NewGray(image.Rect(0, 0, 6000, 4000)) // 24 MB of pixels, 30 KB of PNG
+	var buf bytes.Buffer
+	if err := (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(&buf, big); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(in, "big"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(in, "big", "big.png"), buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{
