@@ -68,7 +68,7 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 	}
 	// With Keep, the buffers of ordinary batches stay within a third of it each, and
 	// are kept.
-	err := s.growBuffers(e.dev, need, e.keep/3)
+	err := s.growBuffers(e.dev, need, (e.keep/3)&^255) // rounded down, as sizes round up to 256
 	if err != nil {
 		_ = s.dropBuffers()
 	}
@@ -78,14 +78,7 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 
 func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes, limit int) error {
 	if need.In > s.caps.In {
-		// The input, which holds the batch's pixels, is what varies with the batch: with a
-		// limit it goes straight there, so that its size is set by the first batch, not by
-		// the largest of a long run, and memory is as flat at a run's start as at its end.
-		want := growth(s.caps.In, need.In, 0)
-		if limit > 0 {
-			want = max(need.In, limit)
-		}
-		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, need.In, want)
+		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, need.In, growth(s.caps.In, need.In, limit))
 		if err != nil {
 			return fmt.Errorf("input buffers of %d bytes: %w", need.In, err)
 		}
@@ -109,14 +102,15 @@ func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes, limit int) error {
 }
 
 // growth is the size a buffer of have bytes that must hold need grows to: half as large
-// again, so that a run whose batches creep up reallocates a logarithmic number of times,
-// but not past limit (when positive) unless need is.
+// again, so that a run whose batches creep up reallocates a logarithmic number of times; or,
+// with a limit, straight to the limit (or need, if more), so that its size is set by the
+// first batch, not by the largest of a long run, and memory is as flat at a run's start as
+// at its end.
 func growth(have, need, limit int) int {
-	want := max(need, have+have/2)
 	if limit > 0 {
-		want = min(want, max(need, limit))
+		return max(need, limit)
 	}
-	return want
+	return max(need, have+have/2)
 }
 
 // allocUpload is how the engine allocates a slot's host input buffer on dev: from the

@@ -37,10 +37,10 @@ const (
 	// what a long run holds.
 	poolShare = 32
 	maxPool   = 8 << 20
-	// A slot keeps a 96th of the budget between batches, within [minKeep, maxKeep]: 16 MiB
-	// of the 1.5 GiB default, a batch of a few photos decoded at thumbnail sizes. Larger
-	// batches still run; their slot frees its buffers after them.
-	keepShare        = 96
+	// A slot keeps a 192nd of the budget between batches, within [minKeep, maxKeep]: 8 MiB
+	// of the 1.5 GiB default, a batch of a few photos decoded at thumbnail sizes on the CPU
+	// device. Larger batches still run; their slot frees its buffers after them.
+	keepShare        = 192
 	minKeep, maxKeep = 8 << 20, 256 << 20
 )
 
@@ -74,17 +74,16 @@ func planMemory(cfg Config, devices int) memoryPlan {
 	return m
 }
 
-// batchBytes bounds the decoded pixels of a batch so that its slot buffers stay within what
-// a slot keeps: the input is held twice where device buffers are host memory, and room is
-// left for the output and scratch buffers.
+// batchBytes bounds the decoded pixels of a batch on the CPU device so that its slot buffers
+// stay within what a slot keeps, a third of it each.
+//
+// A GPU's batches are not bounded: there the slots are sized up front for batches of camera
+// photos (process.Reserve), which Keep never frees, and larger batches run faster.
 func (m memoryPlan) batchBytes(hostDevice bool) int64 {
-	if m.keep == 0 {
+	if m.keep == 0 || !hostDevice {
 		return 0
 	}
-	if hostDevice {
-		return int64(m.keep) / 3
-	}
-	return int64(m.keep) / 2
+	return int64(m.keep) / 3
 }
 
 // images is the part of the budget images are admitted against.

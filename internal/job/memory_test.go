@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
+	"github.com/gpupipe/gpupipe/gpu/cpu"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline"
 )
@@ -56,13 +57,19 @@ func (w *liveHeap) Stop() uint64 {
 	return w.max
 }
 
-// photoSet writes photo-like JPEGs of several sizes (the size of a slot's batch, the pool's
+// smallPhotos are sizes for tests of the budget's workings.
+var smallPhotos = [][2]int{{320, 240}, {640, 480}, {480, 640}, {1024, 768}}
+
+// cameraPhotos are sizes of camera photos, whose decoded sizes vary as a run's do.
+var cameraPhotos = [][2]int{{2000, 1500}, {3000, 2000}, {2000, 3000}}
+
+// photoSet writes two photo-like JPEGs of each size (the size of a slot's batch, the pool's
 // size classes and the filter tables all vary with them), copies times over.
-func photoSet(t *testing.T, dir string, copies int) int {
+func photoSet(t *testing.T, dir string, copies int, sizes ...[2]int) int {
 	t.Helper()
 	base := filepath.Join(t.TempDir(), "base")
 	var paths []string
-	for i, size := range [][2]int{{320, 240}, {640, 480}, {480, 640}, {1024, 768}, {1280, 960}, {1600, 1200}} {
+	for i, size := range sizes {
 		p, err := samples.Write(filepath.Join(base, fmt.Sprint(i)), samples.Options{
 			Count: 2, Width: size[0], Height: size[1], Seed: int64(i + 1)})
 		if err != nil {
@@ -96,13 +103,13 @@ func TestLiveHeapFlatOverManyFiles(t *testing.T) {
 		t.Skip("a long run")
 	}
 	peaks := map[int]uint64{}
-	for _, copies := range []int{2, 12} {
+	for _, copies := range []int{4, 24} {
 		in, out := t.TempDir(), t.TempDir()
-		n := photoSet(t, in, copies)
+		n := photoSet(t, in, copies, cameraPhotos...)
 		runtime.GC()
 		w := watchLiveHeap()
 		rep, err := Run(context.Background(), Config{
-			Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=128"), Format: "jpeg", Quality: 85,
+			Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=256"), Format: "jpeg", Quality: 85,
 			Devices: []gpu.Device{cpuDevice(t)}, DecodeWorkers: 2, EncodeWorkers: 2,
 		})
 		peak := w.Stop()
@@ -129,7 +136,7 @@ func TestLiveHeapFlatOverManyFiles(t *testing.T) {
 // the budget's own peak is checked, and the live heap stays under the whole budget.
 func TestBudgetBoundsWhatImagesHold(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
-	n := photoSet(t, in, 3)
+	n := photoSet(t, in, 3, smallPhotos...)
 	const budget = 160 << 20
 	runtime.GC()
 	w := watchLiveHeap()
@@ -209,18 +216,28 @@ func TestImageOverTheBudgetFailsAlone(t *testing.T) {
 // batches and in slots.
 func TestCancelledRunReleasesTheBudget(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
-	photoSet(t, in, 4)
+	photoSet(t, in, 4, smallPhotos...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := Config{
 		Inputs: []string{in}, Output: out, Chain: mustChain(t, "fit=64"), Format: "jpeg", Quality: 80,
-		Devices: []gpu.Device{cpuDevice(t)}, DecodeWorkers: 2, MaxMemory: 200 << 20,
+		// A slow device, so that the run is cancelled with images everywhere on the way.
+		Devices:       []gpu.Device{cpuDevice(t, cpu.RandomDelays(3, 30*time.Millisecond))},
+		DecodeWorkers: 2, MaxMemory: 200 << 20,
 	}
 	r, err := newRun(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.close()
-	time.AfterFunc(150*time.Millisecond, cancel)
+	go func() { // once the first output is written, with the others on their way
+		for {
+			if m, _ := filepath.Glob(filepath.Join(out, "c*", "*.jpg")); len(m) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	if err := r.run(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("run: %v, want cancelled", err)
 	}
