@@ -35,8 +35,11 @@ type Options struct {
 	// Keep bounds the buffers a slot keeps between batches: a slot whose buffers (input,
 	// output and scratch together) grew past Keep bytes for a batch frees them once that
 	// batch is done, and grows afresh for the next, so that the memory of an outlier (one
-	// huge image) is not held for the rest of the run. Buffers within Keep, and those
-	// Reserve sized, are reused as ever. 0 keeps every buffer.
+	// huge image) is not held for the rest of the run. With Keep, a buffer that must grow
+	// grows straight to a third of Keep (or what the batch needs, if more), so that a
+	// slot's size is set by its first batch rather than creeping up over a long run.
+	// Buffers within Keep, and those Reserve sized, are reused as ever. 0 keeps every
+	// buffer and grows them by half each time.
 	Keep int
 }
 
