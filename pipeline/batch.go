@@ -12,6 +12,14 @@ import (
 // the items of a batch not handed on are released one by one (see "Dropped items" in the
 // package documentation), as are those of a batch dropped further down.
 func Batch[T any](in *Stream[T], maxSize int, maxWait time.Duration, opts ...Option) *Stream[[]T] {
+	return BatchWeighted(in, maxSize, 0, nil, maxWait, opts...)
+}
+
+// BatchWeighted is Batch with a second bound: the weights of a batch's items (their bytes,
+// say) add up to at most maxWeight. An item that would take its batch past maxWeight starts
+// the next batch instead; an item heavier than maxWeight alone is a batch of its own. With
+// maxWeight ≤ 0 or a nil weight it is Batch.
+func BatchWeighted[T any](in *Stream[T], maxSize int, maxWeight int64, weight func(T) int64, maxWait time.Duration, opts ...Option) *Stream[[]T] {
 	cfg := single(opts)
 	s, inq := consume(in, "batch", cfg, 1)
 	out := newStream[[]T](s)
@@ -21,7 +29,13 @@ func Batch[T any](in *Stream[T], maxSize int, maxWait time.Duration, opts ...Opt
 	drop, count := dropper[T](s), unitCounter[T](s)
 	s.runWorkers(func(ctx context.Context, c *counters) error {
 		b := batcher[T]{ctx: ctx, c: c, in: inq, out: out.out(), size: maxSize, wait: maxWait, drop: drop, count: count}
+		if maxWeight > 0 && weight != nil {
+			b.weight, b.maxWeight = weight, maxWeight
+		}
 		b.run()
+		if b.carried && b.drop != nil {
+			b.drop(b.carry) // the run ended with it waiting for its batch
+		}
 		return nil
 	}, func() { close(out.ch) })
 	return out
@@ -37,14 +51,50 @@ type batcher[T any] struct {
 	timer *time.Timer
 	drop  func(T)
 	count func(T) int
+
+	// With a weight: the weight of the batch being filled, and the item that did not fit
+	// in the last batch, which starts the next.
+	weight    func(T) int64
+	maxWeight int64
+	filled    int64
+	carry     T
+	carried   bool
+}
+
+// take receives the first item of a batch: the one carried over, or the next.
+func (b *batcher[T]) take() (T, bool) {
+	if b.carried {
+		x := b.carry
+		var zero T
+		b.carry, b.carried = zero, false
+		return x, true
+	}
+	return recv(b.ctx, b.in, b.c, false)
+}
+
+// fits adds x's weight to the batch being filled if it fits (or the batch is empty), else
+// carries x over to the next batch.
+func (b *batcher[T]) fits(x T, empty bool) bool {
+	if b.weight == nil {
+		return true
+	}
+	w := b.weight(x)
+	if !empty && b.filled+w > b.maxWeight {
+		b.carry, b.carried = x, true
+		return false
+	}
+	b.filled += w
+	return true
 }
 
 func (b *batcher[T]) run() {
 	for {
-		first, ok := recv(b.ctx, b.in, b.c, false)
+		first, ok := b.take()
 		if !ok {
 			return
 		}
+		b.filled = 0
+		b.fits(first, true)
 		batch := append(make([]T, 0, b.size), first)
 		batch, more := b.fill(batch)
 		if !send(b.ctx, b.out, batch, b.c, false) {
@@ -71,6 +121,9 @@ func (b *batcher[T]) fill(batch []T) (_ []T, more bool) {
 			if !ok {
 				return batch, false
 			}
+			if !b.fits(x, false) {
+				return batch, true
+			}
 			batch = append(batch, x)
 		}
 		return batch, true
@@ -81,6 +134,9 @@ func (b *batcher[T]) fill(batch []T) (_ []T, more bool) {
 		x, got, more := b.next(deadline)
 		if !got {
 			return batch, more
+		}
+		if !b.fits(x, false) {
+			return batch, true
 		}
 		batch = append(batch, x)
 	}

@@ -58,7 +58,9 @@
 // Each stage has an input queue of capacity Buffer (default twice its workers). A stage whose
 // downstream is slow blocks on a full queue, so a producer runs at most Buffer + Workers items
 // ahead of a slow consumer, and memory depends on the queue sizes, never on the number of
-// items.
+// items. Where items differ in size by orders of magnitude, a Budget admits them by bytes
+// (acquired in input order, released when an item is done) and BatchWeighted bounds a batch
+// by their weight as well as their count.
 //
 // # Errors and cancellation
 //

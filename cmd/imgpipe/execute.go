@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -26,6 +27,12 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 		mode, _ := progress.ParseMode(o.progress)
 		cfg.Progress, cfg.ProgressOutput = mode, stderr
 	}
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = job.DefaultMaxMemory(max(cfg.DecodeWorkers, cfg.EncodeWorkers))
+	}
+	// The budget bounds what the run holds; the runtime's memory limit makes the collector
+	// reclaim garbage before the heap passes it, instead of at 1.5× the live heap.
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MaxMemory))
 	rep, err := job.Run(ctx, cfg)
 	var reportErr error
 	if o.reportPath != "" && !cfg.DryRun {

@@ -17,6 +17,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/raster"
 	"github.com/gpupipe/gpupipe/internal/job"
 	"github.com/gpupipe/gpupipe/internal/samples"
+	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/icc"
 	"github.com/gpupipe/gpupipe/stages/imageio"
@@ -110,7 +111,7 @@ type rawFlags struct {
 	out, size, mode, filter, ops      string
 	format, background, tensor, name  string
 	dev, shard, exts, progress        string
-	report, demo                      string
+	report, demo, maxMemory           string
 	quality, batch, slots, workers    int
 	decodeWorkers, encodeWorkers      int
 	shardRows                         int
@@ -147,6 +148,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&raw.decodeWorkers, "decode-workers", 0, "decoding goroutines (default --workers)")
 	fs.IntVar(&raw.encodeWorkers, "encode-workers", 0, "encoding goroutines (default --workers)")
 	fs.Int64Var(&raw.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more `pixels` than this, from their header (-1: no limit)")
+	fs.StringVar(&raw.maxMemory, "max-memory", "", "memory `budget`, such as 600MB or 2GiB (KB, MB, GB, KiB, MiB, GiB): images wait for room, and one that alone needs more is refused (default: 256 MiB per worker, at least 1.5 GiB, at most half the machine's memory)")
 	fs.StringVar(&raw.shard, "shard", "", "process part `i/n` of the sorted input, to split it between machines")
 	fs.StringVar(&raw.exts, "ext", strings.Join(walk.ImageExts, ","), "input file `extensions`")
 	fs.StringVar(&raw.progress, "progress", "auto", "progress `display`: auto, bar, plain or none")
@@ -436,11 +438,24 @@ func (raw *rawFlags) run(c *job.Config) error {
 	if raw.maxPixels < 1 && raw.maxPixels != -1 {
 		return fmt.Errorf("--max-pixels %d: want a number of pixels of at least 1, or -1 for no limit", raw.maxPixels)
 	}
+	if raw.maxMemory != "" {
+		n, err := pipeline.ParseBytes(raw.maxMemory)
+		if err != nil {
+			return fmt.Errorf("--max-memory: %w", err)
+		}
+		if n < minMaxMemory {
+			return fmt.Errorf("--max-memory %s: want at least %s (the program itself takes about 64 MiB)", raw.maxMemory, pipeline.FormatBytes(minMaxMemory))
+		}
+		c.MaxMemory = n
+	}
 	c.Device, c.Batch, c.Slots, c.MaxPixels = raw.dev, raw.batch, raw.slots, raw.maxPixels
 	c.DecodeWorkers = orDefault(raw.decodeWorkers, raw.workers)
 	c.EncodeWorkers = orDefault(raw.encodeWorkers, raw.workers)
 	return nil
 }
+
+// minMaxMemory is the smallest --max-memory: below it, little would be left for images.
+const minMaxMemory = 128 << 20
 
 // orDefault is v, or def when v is 0.
 func orDefault(v, def int) int {

@@ -26,10 +26,11 @@ const (
 
 func main() {
 	// Most of imgpipe's heap is pixel buffers, which hold no pointers and cost the collector
-	// almost nothing to scan, so collecting at 1.5× the live heap instead of Go's 2× trims
-	// peak memory at little cost. GOGC in the environment still decides.
+	// almost nothing to scan, so collecting at 1.25× the live heap instead of Go's 2× trims
+	// peak memory at little cost (measured: no slower on thumbnails of photos). GOGC in the
+	// environment still decides.
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(50)
+		debug.SetGCPercent(25)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)

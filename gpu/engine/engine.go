@@ -32,6 +32,15 @@ type Options struct {
 	// work does not count: a slot whose batch is still on the device always comes back. 0
 	// means DefaultHoldLimit (a minute); a negative limit waits forever.
 	HoldLimit time.Duration
+	// Keep bounds the buffers a slot keeps between batches: a slot whose buffers (input,
+	// output and scratch together) grew past Keep bytes for a batch frees them once that
+	// batch is done, and grows afresh for the next, so that the memory of an outlier (one
+	// huge image) is not held for the rest of the run. With Keep, a buffer that must grow
+	// grows straight to a third of Keep (or what the batch needs, if more), so that a
+	// slot's size is set by its first batch rather than creeping up over a long run.
+	// Buffers within Keep, and those Reserve sized, are reused as ever. 0 keeps every
+	// buffer and grows them by half each time.
+	Keep int
 }
 
 // Engine keeps several batches in flight on one device so that host→device copies, kernels
@@ -50,6 +59,7 @@ type Engine[B any] struct {
 	dev       gpu.Device
 	work      Enqueuer[B]
 	holdLimit time.Duration // ≤ 0: none
+	keep      int           // see Options.Keep; 0: keep everything
 	slots     []*slot
 	free      chan *slot     // idle slots
 	inflight  chan flight[B] // submitted batches, in submission order
@@ -114,6 +124,7 @@ func New[B any](dev gpu.Device, work Enqueuer[B], opts Options) (*Engine[B], err
 		dev:       dev,
 		work:      work,
 		holdLimit: holdLimit(opts.HoldLimit),
+		keep:      keepLimit(opts),
 		free:      make(chan *slot, n),
 		inflight:  make(chan flight[B], n),
 		stop:      make(chan struct{}),
@@ -132,6 +143,14 @@ func New[B any](dev gpu.Device, work Enqueuer[B], opts Options) (*Engine[B], err
 		e.free <- s
 	}
 	return e, nil
+}
+
+// keepLimit is what a slot keeps between batches: at least what Reserve sized.
+func keepLimit(o Options) int {
+	if o.Keep <= 0 {
+		return 0
+	}
+	return max(o.Keep, o.Reserve.In+o.Reserve.Out+o.Reserve.Scratch)
 }
 
 func holdLimit(d time.Duration) time.Duration {
@@ -455,6 +474,11 @@ func (e *Engine[B]) release(s *slot) {
 	case e.closed:
 		_ = s.freeOutput()
 	default:
+		if e.keep > 0 && s.caps.In+s.caps.Out+s.caps.Scratch > e.keep {
+			// Idle now: its events are done and its output released.
+			_ = s.dropBuffers()
+			e.stats.shrank(s.index)
+		}
 		e.free <- s
 	}
 }

@@ -355,3 +355,30 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A slot that grew past Keep for an outlier frees its buffers once that batch is done;
+// slots within Keep keep theirs. Outputs stay right under random device delays.
+func TestEngineKeepShrinksAfterAnOutlier(t *testing.T) {
+	dev := shaky(t, 9)
+	batches := randomBatches(9, 60, 200) // up to 200 floats: 2.4 kB of buffers a slot
+	batches[30].x = make([]float32, 100_000)
+	const keep = 16 << 10
+	eng, err := engine.New[batch](dev, newChain(t, dev), engine.Options{Slots: 2, Keep: keep})
+	must(t, err)
+	results, err := drive(context.Background(), eng, batches, 9)
+	must(t, err)
+	if m := mismatch(results, reference(t, batches)); m != "" {
+		t.Fatal(m)
+	}
+	st := eng.Stats()
+	if st.Shrinks != 1 {
+		t.Errorf("%d shrinks, want 1 (after the outlier only)", st.Shrinks)
+	}
+	for i, s := range st.Slots {
+		if c := s.Capacity; c.In+c.Out+c.Scratch > keep {
+			t.Errorf("slot %d keeps %+v after the run, over Keep %d", i, c, keep)
+		}
+	}
+	must(t, eng.Close())
+	checkNoLeaks(t, dev)
+}

@@ -66,7 +66,9 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 	if need.In <= s.caps.In && need.Out <= s.caps.Out && need.Scratch <= s.caps.Scratch {
 		return nil
 	}
-	err := s.growBuffers(e.dev, need)
+	// With Keep, the buffers of ordinary batches stay within a third of it each, and
+	// are kept.
+	err := s.growBuffers(e.dev, need, (e.keep/3)&^255) // rounded down, as sizes round up to 256
 	if err != nil {
 		_ = s.dropBuffers()
 	}
@@ -74,29 +76,41 @@ func (e *Engine[B]) grow(s *slot, need gpu.Sizes) error {
 	return err
 }
 
-func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes) error {
+func (s *slot) growBuffers(dev gpu.Device, need gpu.Sizes, limit int) error {
 	if need.In > s.caps.In {
-		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, s.caps.In, need.In)
+		n, err := growPair(dev, allocUpload(dev), &s.hostIn, &s.bufs.In, need.In, growth(s.caps.In, need.In, limit))
 		if err != nil {
 			return fmt.Errorf("input buffers of %d bytes: %w", need.In, err)
 		}
 		s.caps.In = n
 	}
 	if need.Out > s.caps.Out {
-		n, err := growPair(dev, dev.AllocHost, &s.hostOut, &s.bufs.Out, s.caps.Out, need.Out)
+		n, err := growPair(dev, dev.AllocHost, &s.hostOut, &s.bufs.Out, need.Out, growth(s.caps.Out, need.Out, limit))
 		if err != nil {
 			return fmt.Errorf("output buffers of %d bytes: %w", need.Out, err)
 		}
 		s.caps.Out = n
 	}
 	if need.Scratch > s.caps.Scratch {
-		n, err := growDevice(dev, &s.bufs.Scratch, s.caps.Scratch, need.Scratch)
+		n, err := growDevice(dev, &s.bufs.Scratch, need.Scratch, growth(s.caps.Scratch, need.Scratch, limit))
 		if err != nil {
 			return fmt.Errorf("scratch buffer of %d bytes: %w", need.Scratch, err)
 		}
 		s.caps.Scratch = n
 	}
 	return nil
+}
+
+// growth is the size a buffer of have bytes that must hold need grows to: half as large
+// again, so that a run whose batches creep up reallocates a logarithmic number of times; or,
+// with a limit, straight to the limit (or need, if more), so that its size is set by the
+// first batch, not by the largest of a long run, and memory is as flat at a run's start as
+// at its end.
+func growth(have, need, limit int) int {
+	if limit > 0 {
+		return max(need, limit)
+	}
+	return max(need, have+have/2)
 }
 
 // allocUpload is how the engine allocates a slot's host input buffer on dev: from the
@@ -110,9 +124,9 @@ func allocUpload(dev gpu.Device) func(int) (gpu.HostBuffer, error) {
 }
 
 // growPair replaces a host buffer (allocated by alloc) and a device buffer with larger ones
-// of equal size.
-func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, have, need int) (int, error) {
-	n, err := growDevice(dev, buf, have, need)
+// of equal size: want bytes, or need if the device has no room for want.
+func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, need, want int) (int, error) {
+	n, err := growDevice(dev, buf, need, want)
 	if err != nil {
 		return 0, err
 	}
@@ -130,14 +144,14 @@ func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu
 	return n, nil
 }
 
-// growDevice replaces a device buffer with a larger one: half as large again as before if
-// the device has room, else exactly what is needed.
-func growDevice(dev gpu.Device, buf *gpu.DeviceBuffer, have, need int) (int, error) {
+// growDevice replaces a device buffer with a larger one: want bytes if the device has room,
+// else exactly what is needed.
+func growDevice(dev gpu.Device, buf *gpu.DeviceBuffer, need, want int) (int, error) {
 	if *buf != nil {
 		_ = (*buf).Free() // first, so that its memory counts as free
 		*buf = nil
 	}
-	for _, n := range []int{roundUp(max(need, have+have/2)), need} {
+	for _, n := range []int{roundUp(want), need} {
 		b, err := dev.AllocDevice(n)
 		if err == nil {
 			*buf = b

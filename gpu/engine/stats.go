@@ -23,7 +23,9 @@ type Stats struct {
 	// hand-over by Next.
 	Busy  time.Duration
 	Grows int64 // times a slot's buffers grew
-	Slots []SlotStats
+	// Shrinks counts the times a slot freed buffers grown past Options.Keep.
+	Shrinks int64
+	Slots   []SlotStats
 }
 
 // SlotStats describes one slot's work.
@@ -32,7 +34,7 @@ type SlotStats struct {
 	BytesIn, BytesOut         int64
 	WaitFree                  time.Duration // producers' wait for this slot to come free
 	Upload, Compute, Download time.Duration
-	Grows                     int64
+	Grows, Shrinks            int64
 	Capacity                  gpu.Sizes // the sizes of its buffers now
 }
 
@@ -50,6 +52,7 @@ func (s Stats) Extra() map[string]float64 {
 		"kernel_ms":    ms(s.Compute),
 		"d2h_ms":       ms(s.Download),
 		"grows":        float64(s.Grows),
+		"shrinks":      float64(s.Shrinks),
 	}
 	for i, sl := range s.Slots {
 		p := fmt.Sprintf("slot%d.", i)
@@ -96,6 +99,15 @@ func (c *counters) grew(i int, caps gpu.Sizes, ok bool) {
 		st.Grows++
 	}
 	st.Capacity = caps
+}
+
+// shrank records that a slot freed its buffers after a batch that grew them past Keep.
+func (c *counters) shrank(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := c.slot(i)
+	st.Shrinks++
+	st.Capacity = gpu.Sizes{}
 }
 
 // finished accounts a batch handed back: its phase times from the slot's events, and the
@@ -152,6 +164,7 @@ func (c *counters) snapshot(slots int) Stats {
 		out.Compute += st.Compute
 		out.Download += st.Download
 		out.Grows += st.Grows
+		out.Shrinks += st.Shrinks
 	}
 	return out
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/stages/imageio"
-	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 // ColorMode is what a run does with images that embed an ICC profile.
@@ -35,14 +34,20 @@ func ParseColorMode(s string) (ColorMode, error) {
 	return "", fmt.Errorf("colour mode %q: want srgb, keep or ignore", s)
 }
 
-// decode reads one file at the smallest size the chain allows and, converting to sRGB,
-// converts it on the host when its profile needs Little CMS. A profile that cannot be used
+// decode reads one admitted file at the smallest size the chain allows and, converting to
+// sRGB, converts it on the host when its profile needs Little CMS. The image holds the file's
+// memory charge until its result is written; a failed decode's charge goes back with the
+// admitted file, which the pipeline releases. A profile that cannot be used
 // is named on the log, and the image goes on unconverted: a wrong colour is better than no
 // image.
-func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error) {
-	d, err := r.decoder.Decode(ctx, f)
-	if err != nil || r.cfg.Color != ColorSRGB || len(d.ICC) == 0 {
-		return d, err
+func (r *run) decode(ctx context.Context, a *admitted) (*imageio.Decoded, error) {
+	d, err := r.decoder.Decode(ctx, a.file)
+	if err != nil {
+		return nil, err
+	}
+	d.Hold(a.Release)
+	if r.cfg.Color != ColorSRGB || len(d.ICC) == 0 {
+		return d, nil
 	}
 	act := r.colors.For(d.ICC, d.Image.Channels)
 	if act.Host != nil {
@@ -51,7 +56,7 @@ func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error)
 		}
 	}
 	if act.Err != nil {
-		r.warn(f.Path(), act.Err)
+		r.warn(a.file.Path(), act.Err)
 	}
 	return d, nil
 }

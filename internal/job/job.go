@@ -4,9 +4,12 @@
 //
 // The pipeline:
 //
-//	walk ─▶ pending ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
-//	         (skip done)  (N workers,        (slots in    (N workers: encode and
-//	                       ordered)           flight)       atomic write, or shards)
+//	walk ─▶ pending ─▶ read ─▶ decode ─▶ batch ─▶ gpu ─▶ unpack ─▶ write
+//	         (skip done)  (memory  (N workers,        (slots in    (N workers: encode and
+//	                      budget)   ordered)           flight)       atomic write, or shards)
+//
+// The read stage admits each file against the run's memory budget (Config.MaxMemory) from its
+// header, before it is read whole (memory.go).
 //
 // A file that cannot be read, decoded or written is reported and skipped; the others go on.
 // A full disk, a device fault or a cancellation stops the run. Outputs appear only when
@@ -91,6 +94,10 @@ type Config struct {
 	// and the ICC profile (where it still describes the pixels) into outputs whose format
 	// holds them; by default outputs carry none.
 	KeepMetadata bool
+	// MaxMemory is the run's memory budget in bytes: images are admitted against it before
+	// they are read, and one that alone needs more fails (see memory.go). 0 means
+	// DefaultMaxMemory for the worker counts; a negative value means no budget.
+	MaxMemory int64
 
 	// Progress shows progress on ProgressOutput (default: none).
 	Progress       progress.Mode
@@ -154,6 +161,8 @@ type run struct {
 	shards  *npy.ShardWriter
 	colors  icc.Converter
 	pool    *imageio.Pool
+	budget  *pipeline.Budget // nil: no budget
+	mem     memoryPlan
 	prog    *progress.Progress
 	total   int // the files of this run (its shard), from the plan
 	logMu   sync.Mutex
@@ -222,6 +231,9 @@ func withDefaults(cfg Config) Config {
 	}
 	if cfg.ProgressOutput == nil {
 		cfg.Progress = progress.None
+	}
+	if cfg.MaxMemory == 0 {
+		cfg.MaxMemory = DefaultMaxMemory(max(cfg.DecodeWorkers, cfg.EncodeWorkers))
 	}
 	if cfg.Tensors != nil && cfg.Channels == 0 {
 		cfg.Channels = 3 // every row of a shard has the same shape
@@ -308,6 +320,11 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	if err := r.openDevices(); err != nil {
 		return err
+	}
+	if r.cfg.MaxMemory > 0 {
+		r.mem = planMemory(r.cfg, len(r.devs))
+		r.pool.MaxBytes = r.mem.pool
+		r.budget = pipeline.NewBudget(r.mem.images())
 	}
 	if r.cfg.Tensors != nil {
 		return r.openShards()

@@ -20,9 +20,12 @@ import (
 // process adds the stages from decoding to writing.
 func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
-	decoded := pipeline.OrderedMap(files, r.decode, pipeline.Name("decode"),
+	// One goroutine admits files against the memory budget, in input order (memory.go).
+	admitted := pipeline.Map(files, r.admit, pipeline.Name("read"), pipeline.SkipErrors(r.fail))
+	decoded := pipeline.OrderedMap(admitted, r.decode, pipeline.Name("decode"),
 		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
-	opts := process.Options{Batch: cfg.Batch, Engine: engine.Options{Slots: cfg.Slots}, OnError: r.fail}
+	opts := process.Options{Batch: cfg.Batch, MaxBatchBytes: r.mem.batchBytes(r.hostDevice()),
+		Engine: engine.Options{Slots: cfg.Slots, Keep: r.mem.keep}, OnError: r.fail}
 	if cfg.Color == ColorSRGB {
 		opts.Color = r.colorMap
 	}
@@ -40,6 +43,7 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 // none is already there: the plan made sure no other input of this run makes it, so another
 // run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
+	defer o.Release() // the image's memory charge
 	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error {
 		return r.encoder.EncodeMetadata(w, o.Image, r.metadata(o.Source))
 	})
@@ -62,6 +66,7 @@ func (r *run) writeImage(ctx context.Context, o process.Result) error {
 // done when their shard is committed (OnCommit), not here: a cancelled run drops its open
 // shard.
 func (r *run) writeRow(ctx context.Context, res process.Result) error {
+	defer res.Release() // the image's memory charge
 	var err error
 	if res.Tensor.Data != nil {
 		err = r.shards.AddFloat32s(res.Tensor.Data, res.Source.File.Path())

@@ -185,3 +185,36 @@ func TestPool(t *testing.T) {
 		t.Fatal("Get(0) allocated")
 	}
 }
+
+// The pool keeps at most MaxBytes idle, lets the buffers idle longest go first, reuses the
+// newest, and does not keep an outlier at all.
+func TestPoolBounded(t *testing.T) {
+	p := Pool{MaxBytes: 1 << 20}
+	small := make([][]byte, 40)
+	for i := range small {
+		small[i] = p.Get(100_000 + i*1000) // classes of 104 KiB and up
+	}
+	for _, b := range small {
+		p.Put(b)
+		if p.Idle() > p.MaxBytes {
+			t.Fatalf("%d bytes idle, over MaxBytes %d", p.Idle(), p.MaxBytes)
+		}
+	}
+	if p.Idle() < p.MaxBytes/2 {
+		t.Errorf("only %d bytes kept of %d", p.Idle(), p.MaxBytes)
+	}
+	// The last buffer given back is still there; the first ones are gone.
+	last := small[len(small)-1]
+	if b := p.Get(len(last)); &b[:1][0] != &last[:1][0] {
+		t.Error("the newest buffer was not reused")
+	}
+	first := small[0]
+	if b := p.Get(len(first)); &b[:1][0] == &first[:1][0] {
+		t.Error("the oldest buffer was kept past the bound")
+	}
+	before := p.Idle()
+	p.Put(p.Get(300_000)) // over a quarter of MaxBytes
+	if p.Idle() != before {
+		t.Errorf("an outlier was kept: idle %d, was %d", p.Idle(), before)
+	}
+}

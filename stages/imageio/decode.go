@@ -148,14 +148,23 @@ type Decoded struct {
 	// an EXIF block kept for output must have its orientation reset (ResetOrientation).
 	Metadata
 	pool *Pool
+	held atomic.Pointer[func()] // see Hold
 }
 
 // Label names the source file in errors and reports.
 func (d *Decoded) Label() string { return d.File.Label() }
 
-// Release gives the pixel buffer back to the Decoder's pool. The image must not be used
-// afterwards.
+// Release gives the pixel buffer back to the Decoder's pool and calls what Hold attached.
+// The image must not be used afterwards; calling Release again does nothing.
 func (d *Decoded) Release() {
+	d.ReleasePixels()
+	d.finish()
+}
+
+// ReleasePixels gives the pixel buffer back to the Decoder's pool, and keeps what Hold
+// attached until Release: for a stage that has copied the pixels on (into a device's
+// buffer) while the image's memory is still in use.
+func (d *Decoded) ReleasePixels() {
 	d.pool.Put(d.Image.Pix)
 	d.Image.Pix = nil
 }
@@ -327,8 +336,18 @@ func readFile(ctx context.Context, path string, max int64, pool *Pool) ([]byte, 
 	case max >= 0 && size > max:
 		return nil, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
 	}
+	// The signature first, from the head: a file that is no image is refused before it
+	// is read whole (a junk file of a gigabyte named .png costs one small read).
+	head := make([]byte, min(size, signatureBytes))
+	if _, err := io.ReadFull(f, head); err != nil {
+		return nil, unwrapPath(err)
+	}
+	if !knownSignature(head) {
+		return nil, ErrUnknownFormat
+	}
 	buf := pool.Get(int(size))
-	for off := 0; off < len(buf); off += readChunk {
+	copy(buf, head)
+	for off := len(head); off < len(buf); off += readChunk {
 		if err := ctx.Err(); err != nil {
 			pool.Put(buf)
 			return nil, err

@@ -29,22 +29,35 @@ var rasterDecoders = map[string]func(d *Decoder, data []byte, h header, stop *at
 // package registering a "webp" decoder (github.com/gen2brain/webp does) would otherwise take
 // the header reads of this one.
 func decodeConfig(data []byte) (image.Config, string, error) {
-	if len(data) >= 16 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP" {
-		cfg, err := webp.DecodeConfig(bytes.NewReader(data))
-		return cfg, "webp", err
+	var cfg image.Config
+	var err error
+	switch f := formatOf(data); f {
+	case "webp":
+		cfg, err = webp.DecodeConfig(bytes.NewReader(data))
+	case "bmp":
+		cfg, err = bmpConfig(data)
+	case "tiff":
+		cfg, err = tiffConfig(data)
+	case "heif", "avif":
+		cfg, err = heifConfig(data, f)
+	default:
+		return image.DecodeConfig(bytes.NewReader(data))
 	}
-	if len(data) >= 2 && string(data[:2]) == "BM" {
-		cfg, err := bmpConfig(data)
-		return cfg, "bmp", err
+	return cfg, formatOf(data), err
+}
+
+// formatOf names the format of the formats the package reads with its own decoders, from
+// the signature at the start of data: "webp", "bmp", "tiff" (BigTIFF too), "heif", "avif",
+// or "" for any other.
+func formatOf(data []byte) string {
+	switch {
+	case len(data) >= 16 && string(data[0:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return "webp"
+	case len(data) >= 2 && string(data[:2]) == "BM":
+		return "bmp"
+	case len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*" ||
+		string(data[:4]) == "II+\x00" || string(data[:4]) == "MM\x00+"):
+		return "tiff"
 	}
-	if len(data) >= 4 && (string(data[:4]) == "II*\x00" || string(data[:4]) == "MM\x00*" ||
-		string(data[:4]) == "II+\x00" || string(data[:4]) == "MM\x00+") {
-		cfg, err := tiffConfig(data)
-		return cfg, "tiff", err
-	}
-	if f := heifBrand(data); f != "" {
-		cfg, err := heifConfig(data, f)
-		return cfg, f, err
-	}
-	return image.DecodeConfig(bytes.NewReader(data))
+	return heifBrand(data)
 }

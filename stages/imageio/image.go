@@ -6,9 +6,12 @@
 //
 // A Decoder reads JPEG, PNG, GIF, BMP, TIFF, WebP, HEIC/HEIF and AVIF, each in the variants
 // image tools write (see bmp.go, tiff.go, gif.go, webp.go and heif.go; HEIC and AVIF through
-// libheif loaded at run time, see HEIFLib). Before it decodes anything it reads the
-// image size from the header and refuses an image whose pixel count is over its limit, so a
-// file that claims to be 100000×100000 costs nothing. It applies the EXIF orientation (or the
+// libheif loaded at run time, see HEIFLib). Before it reads a file whole it checks its
+// signature, so a gigabyte of junk named .png costs one small read; before it decodes
+// anything it reads the image size from the header and refuses an image whose pixel count is
+// over its limit, so a file that claims to be 100000×100000 costs nothing. Head does both from
+// the file's first bytes and says what a decode will hold, for callers that admit decodes
+// against a memory budget. It applies the EXIF orientation (or the
 // TIFF tag, or XMP's tiff:Orientation; HEIF's own transformations for HEIC and AVIF), so the
 // pixels come out the way a viewer shows them. Grayscale stays 1 channel, colour becomes 3
 // (CMYK is converted to RGB), and an image whose alpha is used keeps 4 channels,
@@ -62,6 +65,7 @@
 package imageio
 
 import (
+	"container/list"
 	"math/bits"
 	"sync"
 
@@ -84,9 +88,25 @@ func row(m *raster.Image, y int) []byte {
 // of two apart, so a buffer handed out is at most 25% larger than asked for and images of
 // similar sizes share buffers. The zero value is ready to use; a nil *Pool allocates every
 // time and keeps nothing. A Pool is safe for concurrent use.
+//
+// A Pool keeps at most MaxBytes of idle buffers: when a buffer given back would pass that,
+// the buffers idle longest are let go first, and a buffer larger than a quarter of it is not
+// kept at all. An outlier (one huge image) therefore does not stay in memory for the rest
+// of a run, and what a long run keeps does not grow with the number of files or of distinct
+// image sizes it has met.
 type Pool struct {
-	classes sync.Map // class size → *sync.Pool of *[]byte
+	// MaxBytes bounds the idle buffers kept; 0 means DefaultPoolBytes.
+	MaxBytes int64
+
+	mu      sync.Mutex
+	classes map[int][]*list.Element // class size → idle buffers, the newest last
+	idle    list.List               // every idle buffer, the oldest first: *[]byte
+	bytes   int64                   // capacity of the idle buffers
 }
+
+// DefaultPoolBytes is what a Pool keeps idle at most when its MaxBytes is 0: enough for the
+// files and decoded pixels of a few photos.
+const DefaultPoolBytes = 32 << 20
 
 // minClassShift makes the smallest size step 4 KiB: smaller buffers are not worth pooling.
 const minClassShift = 12
@@ -107,11 +127,16 @@ func (p *Pool) Get(n int) []byte {
 	if p == nil {
 		return make([]byte, n, size)
 	}
-	if sp, ok := p.classes.Load(size); ok {
-		if b, ok := sp.(*sync.Pool).Get().(*[]byte); ok {
-			return (*b)[:n]
-		}
+	p.mu.Lock()
+	if free := p.classes[size]; len(free) > 0 {
+		e := free[len(free)-1]
+		p.classes[size] = free[:len(free)-1]
+		b := p.idle.Remove(e).(*[]byte)
+		p.bytes -= int64(size)
+		p.mu.Unlock()
+		return (*b)[:n]
 	}
+	p.mu.Unlock()
 	return make([]byte, n, size)
 }
 
@@ -122,10 +147,48 @@ func (p *Pool) Put(b []byte) {
 	if p == nil || c == 0 || classSize(c) != c {
 		return
 	}
-	sp, ok := p.classes.Load(c)
-	if !ok {
-		sp, _ = p.classes.LoadOrStore(c, new(sync.Pool))
+	max := p.MaxBytes
+	if max <= 0 {
+		max = DefaultPoolBytes
+	}
+	if int64(c) > max/4 {
+		return // an outlier: left to the collector
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.classes == nil {
+		p.classes = map[int][]*list.Element{}
+	}
+	for p.bytes+int64(c) > max {
+		p.evictOldest()
 	}
 	b = b[:0]
-	sp.(*sync.Pool).Put(&b)
+	p.classes[c] = append(p.classes[c], p.idle.PushBack(&b))
+	p.bytes += int64(c)
+}
+
+// Idle is the capacity of the buffers the pool keeps now.
+func (p *Pool) Idle() int64 {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.bytes
+}
+
+// evictOldest lets the buffer idle longest go. Called with mu held and a buffer idle.
+func (p *Pool) evictOldest() {
+	e := p.idle.Front()
+	c := cap(*p.idle.Remove(e).(*[]byte))
+	p.bytes -= int64(c)
+	free := p.classes[c]
+	// The oldest buffer of its class is the first of its list.
+	copy(free, free[1:])
+	free[len(free)-1] = nil
+	if free = free[:len(free)-1]; len(free) == 0 {
+		delete(p.classes, c)
+	} else {
+		p.classes[c] = free
+	}
 }

@@ -10,7 +10,8 @@
 // The stage owns every buffer on the way: a decoded image's pixels go back to its decoder's
 // pool as soon as they are in a slot's pinned buffer, each output is copied out of its slot
 // once, and the slot goes back to the ring at once, so a slow consumer never holds the
-// device. Results own their memory; nothing needs releasing. Images dropped by a failure or a
+// device. Results own their memory; nothing needs releasing unless the images carry a memory
+// charge (Result.Release; imageio.Decoded.Hold). Images dropped by a failure or a
 // cancellation are released by the pipeline.
 //
 // Results come out in input order. An image the chain cannot handle fails alone, before it
@@ -41,6 +42,10 @@ type Options struct {
 	// waits for more images before it goes to the device incomplete (50 ms by default).
 	Batch   int
 	MaxWait time.Duration
+	// MaxBatchBytes, when positive, also bounds the decoded pixels of a batch: an image
+	// that would take a batch past it starts the next one (an image larger than it alone
+	// is a batch of its own), so that slot buffers are sized by bytes, not only by count.
+	MaxBatchBytes int64
 	// Engine configures each device's overlap engine: Slots (batches in flight per device),
 	// Reserve, HoldLimit. When Reserve is zero and a device is a GPU, the slots are sized up
 	// front for a batch of camera photos decoded at the plan's smallest size (see Reserve).
@@ -66,6 +71,16 @@ type Result struct {
 // Label names the result by its source file.
 func (r Result) Label() string { return r.Source.Label() }
 
+// Release ends the source image's life: it calls what was attached to it with
+// imageio.Decoded.Hold (its share of a memory budget, say). A consumer whose decoder charges
+// a budget calls it once the result is used; without one it does nothing. The pipeline
+// calls it for results it drops. Calling it again does nothing.
+func (r Result) Release() {
+	if r.Source != nil {
+		r.Source.Release()
+	}
+}
+
 // Images adds the image stage to in's pipeline: every decoded image goes through plan on
 // one of devs. The plan is checked against each image before batching, so an image it
 // cannot process fails alone.
@@ -80,7 +95,8 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	}
 	// Decoded images are most of the memory: groups and batches are handed on without a
 	// queue, so a batch held before the device is the only one waiting.
-	groups := pipeline.Batch(in, opts.Batch, opts.MaxWait, pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
+	groups := pipeline.BatchWeighted(in, opts.Batch, opts.MaxBatchBytes, pixelBytes, opts.MaxWait,
+		pipeline.Name(opts.Name+".batch"), pipeline.Buffer(0))
 	batches := pipeline.Custom(groups, packer(plan, opts.Color), append(skip(opts.Name+".pack"), pipeline.Buffer(0))...)
 	eopts := opts.Engine
 	if eopts.Reserve == (gpu.Sizes{}) && anyGPU(devs) {
@@ -89,6 +105,8 @@ func Images(in *pipeline.Stream[*imageio.Decoded], devs []gpu.Device, plan *kern
 	done := engine.Stage(batches, devs, work{plan}, eopts, append(skip(opts.Name), pipeline.Buffer(0))...)
 	return pipeline.FlatMap(done, unpack, pipeline.Name(opts.Name+".unpack"))
 }
+
+func pixelBytes(d *imageio.Decoded) int64 { return int64(len(d.Image.Pix)) }
 
 // Reserve is what a slot needs for a batch of n photos of 24 megapixels (6000×4000, either
 // way up, 3 channels) decoded at the size plan.MinDecodeSize allows with libjpeg-turbo's
@@ -175,14 +193,22 @@ func (b *batch) Label() string {
 	return fmt.Sprintf("%d images, %s … %s", len(b.files), b.files[0].Label(), b.files[len(b.files)-1].Label())
 }
 
-// Release gives the batch's pixels back to their pools. Calling it again does nothing; the
-// batch's layout, which is all its outputs need, stays.
+// Release drops the batch: its pixels go back to their pools and its images are released.
+// Calling it again does nothing.
 func (b *batch) Release() {
+	b.releasePixels()
+	releaseAll(b.files)
+}
+
+// releasePixels gives the batch's pixels back to their pools once they are in a slot. The
+// batch's layout, which is all its outputs need, stays, and so does what its images hold
+// (Decoded.Hold) until their results are released.
+func (b *batch) releasePixels() {
 	if b.kb != nil {
 		b.kb.DropPixels()
 	}
 	for _, d := range b.files {
-		d.Release()
+		d.ReleasePixels()
 	}
 }
 
@@ -258,7 +284,7 @@ func (w work) Sizes(b *batch) (gpu.Sizes, error) { return w.plan.Sizes(b.kb) }
 // needed: they go back to the decoder's pool here, not when the batch comes out.
 func (w work) Pack(b *batch, host []byte) error {
 	err := w.plan.Pack(b.kb, host)
-	b.Release()
+	b.releasePixels()
 	return err
 }
 
@@ -284,9 +310,14 @@ func (w work) Result(b *batch, out []byte) ([]Result, error) {
 	return rs, nil
 }
 
+// unpack hands on a batch's results one by one. Once it has emitted one, the rest are its to
+// release when the run stops (FlatMap releases only the result emit could not hand on).
 func unpack(_ context.Context, rs []Result, emit func(Result) error) error {
-	for _, r := range rs {
+	for i, r := range rs {
 		if err := emit(r); err != nil {
+			for _, rest := range rs[i+1:] {
+				rest.Release()
+			}
 			return err
 		}
 	}

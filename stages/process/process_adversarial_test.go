@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,8 +76,10 @@ func TestEveryImageAccountedForOnce(t *testing.T) {
 }
 
 // A run stopped at a random moment (the consumer fails, or the context is cancelled)
-// releases the pixels of every image the pipeline made, frees every device buffer (see
-// devices) and leaves no goroutine behind (TestMain).
+// releases the pixels of every image the pipeline made and what each image holds
+// (Decoded.Hold: a memory budget's charge) exactly once, whether the consumer got its result
+// or the run dropped it, frees every device buffer (see devices) and leaves no goroutine
+// behind (TestMain).
 func TestCancelledRunReleasesEveryImage(t *testing.T) {
 	plan, err := kernels.NewChain().ResizeFit(9, 9, raster.Linear).Plan()
 	if err != nil {
@@ -87,6 +90,7 @@ func TestCancelledRunReleasesEveryImage(t *testing.T) {
 		src := inputs(t, rng, 80)
 		var mu sync.Mutex
 		var made []*imageio.Decoded
+		var held atomic.Int64
 		p := pipeline.New()
 		idx := make([]int, len(src))
 		for i := range idx {
@@ -97,6 +101,8 @@ func TestCancelledRunReleasesEveryImage(t *testing.T) {
 			m := src[i].Image
 			m.Pix = append([]byte(nil), m.Pix...)
 			d := &imageio.Decoded{Image: m, File: src[i].File}
+			held.Add(1)
+			d.Hold(func() { held.Add(-1) })
 			mu.Lock()
 			made = append(made, d)
 			mu.Unlock()
@@ -107,7 +113,8 @@ func TestCancelledRunReleasesEveryImage(t *testing.T) {
 		stopAt := rng.IntN(len(src))
 		ctx, cancel := context.WithCancel(context.Background())
 		n := 0
-		pipeline.ForEach(res, func(context.Context, process.Result) error {
+		pipeline.ForEach(res, func(_ context.Context, r process.Result) error {
+			defer r.Release()
 			if n++; n == stopAt {
 				if iter%2 == 0 {
 					cancel()
@@ -123,6 +130,9 @@ func TestCancelledRunReleasesEveryImage(t *testing.T) {
 			if d.Image.Pix != nil {
 				t.Fatalf("iteration %d (stop at %d): %s still holds its pixels", iter, stopAt, d.Label())
 			}
+		}
+		if h := held.Load(); h != 0 {
+			t.Fatalf("iteration %d (stop at %d): %d images' holds not released (negative: twice)", iter, stopAt, h)
 		}
 	}
 }

@@ -1,0 +1,258 @@
+package imageio
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"os"
+
+	"github.com/gpupipe/gpupipe/gpu/raster"
+	"github.com/gpupipe/gpupipe/stages/walk"
+)
+
+// signatureBytes is how much of a file Decode reads to check its signature before reading
+// the rest: more than any format's magic number.
+const signatureBytes = 512
+
+// knownSignature reports whether head starts like a file of a format the decoders read: the
+// package's own (WebP, BMP, TIFF and BigTIFF, HEIF and AVIF) or one registered with package
+// image. The header itself is not read here.
+func knownSignature(head []byte) bool {
+	if formatOf(head) != "" {
+		return true
+	}
+	_, _, err := image.DecodeConfig(bytes.NewReader(head))
+	return !errors.Is(err, image.ErrFormat)
+}
+
+// Head is what the first bytes of a file say about its image, read by Decoder.Head without
+// reading the file whole: enough to admit its decode against a memory budget.
+type Head struct {
+	Format        string
+	Width, Height int   // as stored in the file
+	FileSize      int64 // what Decode reads whole
+	// DecodedWidth, DecodedHeight and Channels are the size of the Image a Decode makes
+	// (after shrink-on-load, orientation and Decoder.Channels), at most: an image that
+	// turns out to have no alpha has 3 channels where 4 are counted.
+	DecodedWidth, DecodedHeight, Channels int
+	// Peak is the most memory a Decode of the file holds at once, about: the file, the
+	// decoder's own image (Go's decoders), the Image it makes and, when it is turned or
+	// converted, a second Image.
+	Peak int64
+}
+
+// Pixels is the size in bytes of the decoded Image.
+func (h Head) Pixels() int64 {
+	return int64(h.DecodedWidth) * int64(h.DecodedHeight) * int64(h.Channels)
+}
+
+// headSizes are the lengths of head Head reads, one after the other while the header is not
+// within: most headers are in the first 64 KiB; a JPEG's size may come after large EXIF or
+// ICC segments.
+var headSizes = []int64{64 << 10, 1 << 20, 8 << 20}
+
+// Head reads the first bytes of f, enough for its header, and refuses what Decode would
+// refuse from them: a file that is not regular, empty, over MaxFileSize, not in a known
+// format (from its signature: the rest of the file is not read), or an image over the pixel
+// limits. It returns the image's size and what a Decode of it will hold (Head.Peak), so that
+// a caller can admit the decode against a memory budget before it reads the file whole.
+// Failures are *Error values naming the file. A header Head cannot read (a file corrupt or
+// truncated in it) is left for Decode to report: Head then counts the file and an image at
+// the pixel limit.
+func (d *Decoder) Head(ctx context.Context, f walk.File) (Head, error) {
+	if err := ctx.Err(); err != nil {
+		return Head{}, err
+	}
+	h, err := d.head(f.Path())
+	if err != nil {
+		return Head{}, &Error{Path: f.Path(), Err: err}
+	}
+	return h, nil
+}
+
+func (d *Decoder) head(path string) (Head, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return Head{}, unwrapPath(err)
+	}
+	defer file.Close()
+	st, err := file.Stat()
+	if err != nil {
+		return Head{}, unwrapPath(err)
+	}
+	size := st.Size()
+	switch max := limit(d.MaxFileSize, DefaultMaxFileSize); {
+	case !st.Mode().IsRegular():
+		return Head{}, errors.New("not a regular file")
+	case size == 0:
+		return Head{}, ErrEmpty
+	case max >= 0 && size > max:
+		return Head{}, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
+	}
+	var data []byte
+	var cfg image.Config
+	var format string
+	for _, n := range headSizes {
+		n = min(n, size)
+		if int64(len(data)) < n {
+			more := make([]byte, n)
+			copy(more, data)
+			if _, err := io.ReadFull(file, more[len(data):]); err != nil {
+				if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+					return Head{}, errors.New("file shrank while being read")
+				}
+				return Head{}, unwrapPath(err)
+			}
+			data = more
+		}
+		cfg, format, err = decodeConfig(data)
+		if errors.Is(err, image.ErrFormat) {
+			return Head{}, ErrUnknownFormat
+		}
+		// libheif gives no end-of-file error for a file cut short: a HEIF or AVIF header
+		// it cannot read is read again from more of the file.
+		cut := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || (format == "heif" || format == "avif")
+		if err == nil || n == size || !cut {
+			break
+		}
+	}
+	out := Head{Format: format, FileSize: size}
+	if err != nil && format == "jpeg" && d.turboUsable() {
+		// A JPEG Go's decoder does not read (arithmetic coding) may be libjpeg-turbo's.
+		if th, terr := turboReadHeader(data); terr == nil {
+			cfg, err = image.Config{Width: th.width, Height: th.height, ColorModel: color.YCbCrModel}, nil
+		}
+	}
+	switch {
+	case err == nil && cfg.Width > 0 && cfg.Height > 0:
+	case int64(len(data)) == size:
+		// The whole file is read and has no header Go reads: Decode will say what is
+		// wrong with it, holding little more than the file.
+		out.DecodedWidth, out.DecodedHeight, out.Channels, out.Peak = 0, 0, 3, 2*size
+		return out, nil
+	default:
+		// A header not within the first bytes read: count the largest image the file may
+		// hold until Decode, which reads it whole, says more.
+		side := int(min(raster.MaxSide, isqrt(limit(d.MaxPixels, DefaultMaxPixels))))
+		cfg = image.Config{Width: side, Height: side, ColorModel: color.NRGBA64Model}
+	}
+	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
+		return Head{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
+	}
+	max := limit(d.MaxPixels, DefaultMaxPixels)
+	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {
+		return Head{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f",
+			ErrTooLarge, cfg.Width, cfg.Height, float64(n)/1e6, float64(max)/1e6)
+	}
+	out.Width, out.Height = cfg.Width, cfg.Height
+	d.estimate(&out, cfg.ColorModel, data)
+	return out, nil
+}
+
+// estimate fills in the decoded size and the peak memory of a decode of h's file.
+func (d *Decoder) estimate(h *Head, model color.Model, data []byte) {
+	orientation := 1
+	if !d.IgnoreOrientation {
+		orientation = Orientation(h.Format, data)
+	}
+	c, goBytes := modelChannels(model)
+	w, ht := h.Width, h.Height
+	own := int64(w) * int64(ht) * int64(goBytes) // the Go decoder's image
+	if h.Format == "jpeg" && d.turboUsable() && model != color.CMYKModel {
+		// libjpeg-turbo decodes straight into the Image, perhaps shrunk.
+		own = 0
+		if d.MinSize != nil {
+			sw, sh := w, ht
+			if raster.Orientation(orientation).Swaps() {
+				sw, sh = sh, sw
+			}
+			mw, mh := d.MinSize(sw, sh)
+			if raster.Orientation(orientation).Swaps() {
+				mw, mh = mh, mw
+			}
+			s := ShrinkFactor(w, ht, mw, mh)
+			w, ht = ceilDiv(w, s), ceilDiv(ht, s)
+		}
+	}
+	pixels := int64(w) * int64(ht) * int64(c)
+	second := int64(0) // an oriented or converted copy, made while the first exists
+	if orientation != 1 {
+		second = pixels
+	}
+	if d.Channels == 1 || d.Channels == 3 || d.Channels == 4 {
+		if d.Channels != c {
+			second = max(second, int64(w)*int64(ht)*int64(d.Channels))
+		}
+		c = d.Channels
+	}
+	if raster.Orientation(orientation).Swaps() {
+		w, ht = ht, w
+	}
+	h.DecodedWidth, h.DecodedHeight, h.Channels = w, ht, c
+	h.Peak = h.FileSize + own + pixels + second
+}
+
+// modelChannels is the channels of the Image made from an image of this colour model (at
+// most) and the bytes per pixel of the Go decoders' own image of it.
+func modelChannels(m color.Model) (channels, goBytes int) {
+	switch m {
+	case color.GrayModel:
+		return 1, 1
+	case color.Gray16Model:
+		return 1, 2
+	case color.YCbCrModel:
+		return 3, 3
+	case color.CMYKModel:
+		return 3, 4
+	case color.RGBAModel:
+		return 3, 4 // Go's decoders say RGBA for images without alpha (PNG's RGB)
+	case color.RGBA64Model:
+		return 3, 8
+	case color.NRGBAModel, color.NYCbCrAModel:
+		return 4, 4
+	}
+	if p, ok := m.(color.Palette); ok {
+		for _, c := range p {
+			if _, _, _, a := c.RGBA(); a != 0xffff {
+				return 4, 1
+			}
+		}
+		return 3, 1
+	}
+	return 4, 8 // NRGBA64 and anything else: the most a pixel takes
+}
+
+func isqrt(n int64) int64 {
+	if n <= 0 {
+		return raster.MaxSide
+	}
+	r := int64(1)
+	for r*r <= n {
+		r *= 2
+	}
+	lo, hi := r/2, r
+	for lo+1 < hi {
+		if m := (lo + hi) / 2; m*m <= n {
+			lo = m
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// Hold attaches release to d, to be called once by Release (not by ReleasePixels): what a
+// caller charged for the image, such as its share of a memory budget, and gives back once
+// the image and every copy of it are gone.
+func (d *Decoded) Hold(release func()) { d.held.Store(&release) }
+
+// finish calls the function Hold attached, once.
+func (d *Decoded) finish() {
+	if f := d.held.Swap(nil); f != nil {
+		(*f)()
+	}
+}
