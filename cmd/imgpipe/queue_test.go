@@ -179,7 +179,8 @@ func TestQueueWorkersOneKilled(t *testing.T) {
 		t.Errorf("final status %+v", final)
 	}
 	if len(final.Failures) != 2 || !strings.HasSuffix(final.Failures[0].Path, j.corrupt[0]) ||
-		!strings.HasSuffix(final.Failures[1].Path, j.corrupt[1]) || !strings.Contains(final.Failures[1].Reason, "decode") {
+		!strings.HasSuffix(final.Failures[1].Path, j.corrupt[1]) || !strings.Contains(final.Failures[0].Reason, "corrupt") ||
+		!strings.Contains(final.Failures[1].Reason, "empty file") {
 		t.Errorf("failures %+v, want each corrupt file once with its reason", final.Failures)
 	}
 }
