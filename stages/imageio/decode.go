@@ -166,7 +166,7 @@ func (d *Decoder) Decode(ctx context.Context, f walk.File) (*Decoded, error) {
 		return nil, err
 	}
 	path := f.Path()
-	data, err := readFile(ctx, path, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
+	data, err := readInput(ctx, f, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
 	if err == nil {
 		var out *Decoded
 		if out, err = d.decodeOwned(ctx, data); err == nil {
@@ -318,21 +318,7 @@ func readFile(ctx context.Context, path string, max int64, pool *Pool) ([]byte, 
 	case max >= 0 && size > max:
 		return nil, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
 	}
-	buf := pool.Get(int(size))
-	for off := 0; off < len(buf); off += readChunk {
-		if err := ctx.Err(); err != nil {
-			pool.Put(buf)
-			return nil, err
-		}
-		if _, err := io.ReadFull(f, buf[off:min(off+readChunk, len(buf))]); err != nil {
-			pool.Put(buf)
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return nil, errors.New("file shrank while being read")
-			}
-			return nil, unwrapPath(err)
-		}
-	}
-	return buf, nil
+	return readAll(ctx, f, size, pool)
 }
 
 func unwrapPath(err error) error {
