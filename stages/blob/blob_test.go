@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"go.uber.org/goleak"
 	gcblob "gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
-	"go.uber.org/goleak"
 
 	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"

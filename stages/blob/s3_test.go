@@ -47,7 +47,9 @@ func TestS3(t *testing.T) {
 
 	dir := t.TempDir()
 	writeLocal(t, dir, tree)
-	want := rels(t, func(fn func(walk.File) error) error { return walk.Walk(ctx, []string{dir}, walk.Options{Exts: walk.ImageExts}, fn) })
+	want := rels(t, func(fn func(walk.File) error) error {
+		return walk.Walk(ctx, []string{dir}, walk.Options{Exts: walk.ImageExts}, fn)
+	})
 	src, err := blob.OpenSource(ctx, "s3://photos/in?"+q)
 	if err != nil {
 		t.Fatal(err)
