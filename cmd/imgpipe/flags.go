@@ -18,6 +18,7 @@ import (
 	"github.com/gpupipe/gpupipe/internal/job"
 	"github.com/gpupipe/gpupipe/internal/samples"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -113,8 +114,8 @@ type rawFlags struct {
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("imgpipe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file); repeat for several")
-	fs.StringVar(&raw.out, "out", "", "output `folder`")
+	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file, or URL s3://BUCKET/PREFIX?QUERY, gs://, azblob://, file://); repeat for several")
+	fs.StringVar(&raw.out, "out", "", "output `folder` (or URL, as --in)")
 	fs.StringVar(&raw.size, "size", "", "resize to `S` (longest side) or WxH, see --mode")
 	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: `mode` fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
@@ -241,9 +242,21 @@ func (raw *rawFlags) checkPaths() error {
 		return errors.New("no output: give --out DIR")
 	}
 	for _, in := range raw.in {
+		if blob.IsURL(in) {
+			if _, err := blob.Parse(in); err != nil {
+				return fmt.Errorf("input: %w", err)
+			}
+			continue
+		}
 		if _, err := os.Stat(in); err != nil {
 			return fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
 		}
+	}
+	if blob.IsURL(raw.out) {
+		if _, err := blob.Parse(raw.out); err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
+		return nil
 	}
 	// Every output would fail on a file where the folder should be.
 	switch st, err := os.Stat(raw.out); {

@@ -36,6 +36,7 @@ import (
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -44,7 +45,10 @@ import (
 
 // Config describes one run.
 type Config struct {
-	// Inputs are the folders (or files) to read; Output is the folder to write to.
+	// Inputs are the folders (or files) to read; Output is the folder to write to. Each
+	// may instead be a store URL, s3://BUCKET/PREFIX?QUERY and the other schemes of
+	// package stages/blob (see OpenInput and OpenOutput); tensor shards are written to a
+	// local folder only.
 	Inputs []string
 	Output string
 	// Exts keeps input files with these extensions; nil means walk.ImageExts.
@@ -130,7 +134,10 @@ type run struct {
 	plan    *kernels.Plan
 	devs    []gpu.Device
 	ownDevs bool
-	writer  *output.Writer
+	inputs  []Input
+	out     Output         // where image outputs go: writer, or a store's sink
+	writer  *output.Writer // a local output folder; nil for a store
+	sink    *blob.Sink     // a store's output; nil for a local folder
 	encoder *imageio.Encoder
 	decoder *imageio.Decoder
 	shards  *npy.ShardWriter
@@ -156,7 +163,10 @@ func newRun(cfg Config) (*run, error) {
 		MinSize: plan.MinDecodeSize,
 	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Background: cfg.Background, Pool: r.pool}
-	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
+	if !blob.IsURL(cfg.Output) {
+		r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
+		r.out = r.writer
+	}
 	return r, nil
 }
 
@@ -200,7 +210,10 @@ func (r *run) close() {
 	if r.ownDevs {
 		_ = device.CloseAll(r.devs)
 	}
-	_ = r.writer.Close()
+	if r.out != nil {
+		_ = r.out.Close()
+	}
+	_ = CloseInputs(r.inputs)
 }
 
 // run builds the pipeline and runs it.
@@ -245,18 +258,34 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.Output == "" {
 		return fmt.Errorf("no output folder")
 	}
+	if r.writer == nil && r.cfg.Tensors != nil {
+		return fmt.Errorf("output %s: tensor shards are written to a local folder", termsafe.Name(r.cfg.Output))
+	}
+	var err error
+	if r.inputs, err = OpenInputs(ctx, r.cfg.Inputs); err != nil {
+		return err
+	}
+	if r.writer == nil {
+		if r.sink, err = blob.OpenSink(ctx, r.cfg.Output); err != nil {
+			return err
+		}
+		r.sink.Template, r.sink.Ext, r.sink.Overwrite = r.cfg.Template, r.encoder.Ext(), r.cfg.Overwrite
+		r.out = r.sink
+	}
 	if err := r.planOutputs(ctx); err != nil {
 		return err
 	}
 	if r.cfg.DryRun {
 		return nil
 	}
-	root, err := r.writer.Root(true)
-	if err != nil {
-		return err
-	}
-	if _, err := root.Sweep(output.DefaultSweepAge); err != nil {
-		return err
+	if r.writer != nil {
+		root, err := r.writer.Root(true)
+		if err != nil {
+			return err
+		}
+		if _, err := root.Sweep(output.DefaultSweepAge); err != nil {
+			return err
+		}
 	}
 	if err := r.openDevices(); err != nil {
 		return err
@@ -280,15 +309,31 @@ func (r *run) planOutputs(ctx context.Context) error {
 	n := 0
 	if r.cfg.Tensors != nil {
 		var err error
-		if n, err = walk.Count(ctx, r.cfg.Inputs, opts); err != nil {
+		if n, err = CountInputs(ctx, r.inputs, opts); err != nil {
 			return err
 		}
 	} else {
-		plan, err := r.writer.Plan(ctx, walk.Seq(ctx, r.cfg.Inputs, opts))
+		planner := r.writer
+		if planner == nil {
+			// The template and the extension make the names; the folder only names them
+			// in messages.
+			planner = &output.Writer{Template: r.cfg.Template, Ext: r.encoder.Ext()}
+		}
+		plan, err := planner.Plan(ctx, seqInputs(ctx, r.inputs, opts))
+		var ce *output.CollisionError
+		if errors.As(err, &ce) && r.sink != nil {
+			for i := range ce.Collisions {
+				ce.Collisions[i].Output = r.sink.Name(ce.Collisions[i].Output)
+			}
+		}
 		if err != nil {
 			return err
 		}
-		r.writer.Protect = plan.Protect
+		if r.writer != nil {
+			r.writer.Protect = plan.Protect
+		} else {
+			r.sink.Protect = plan.ProtectID
+		}
 		n = plan.Files()
 	}
 	lo, hi := r.cfg.Shard.Range(n)
@@ -337,7 +382,7 @@ func (r *run) source() *pipeline.Stream[walk.File] {
 		return nil
 	}
 	return pipeline.Generate(r.p, func(ctx context.Context, emit func(walk.File) error) error {
-		return walk.Walk(ctx, r.cfg.Inputs, opts, func(f walk.File) error {
+		return WalkInputs(ctx, r.inputs, opts, func(f walk.File) error {
 			r.rec.Found(1)
 			return emit(f)
 		})
@@ -346,7 +391,7 @@ func (r *run) source() *pipeline.Stream[walk.File] {
 
 // pending keeps the files whose output is not there yet.
 func (r *run) pending(ctx context.Context, f walk.File) (bool, error) {
-	keep, err := r.writer.Pending(ctx, f)
+	keep, err := r.out.Pending(ctx, f)
 	if err == nil && !keep {
 		r.skipped()
 	}
@@ -371,7 +416,7 @@ func (r *run) pendingRow(_ context.Context, f walk.File) (bool, error) {
 }
 
 func (r *run) dryRun(ctx context.Context, f walk.File) error {
-	path, err := r.writer.Path(f)
+	path, err := r.out.Path(f)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -43,10 +44,13 @@ func (r *run) decode(ctx context.Context, f walk.File) (*imageio.Decoded, error)
 // none is already there: the plan made sure no other input of this run makes it, so another
 // run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
-	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
+	_, err := r.out.Write(ctx, o.Source.File, func(w io.Writer) error { return r.encoder.Encode(w, o.Image) })
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return pipeline.Fatal(err)
+	case r.sink != nil && err != nil && blob.Fatal(err):
+		return pipeline.Fatal(err) // access refused or no bucket: every write would fail
+
 	case errors.Is(err, output.ErrExists):
 		r.skipped()
 		return nil

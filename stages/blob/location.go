@@ -35,11 +35,8 @@ import (
 	"sync"
 
 	gcblob "gocloud.dev/blob"
-	_ "gocloud.dev/blob/azureblob" // azblob://
 	"gocloud.dev/blob/fileblob"
-	_ "gocloud.dev/blob/gcsblob" // gs://
 	"gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob" // s3://
 
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/stages/walk"
