@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/metrics"
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
@@ -25,6 +26,19 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 	if !o.quiet && !cfg.DryRun {
 		mode, _ := progress.ParseMode(o.progress)
 		cfg.Progress, cfg.ProgressOutput = mode, stderr
+	}
+	if o.metrics != "" {
+		m := metrics.New()
+		srv, err := metrics.Serve(o.metrics, m.Registry)
+		if err != nil {
+			fmt.Fprintf(stderr, "imgpipe: --metrics: %s\nRun imgpipe -h for usage.\n", termsafe.Name(err.Error()))
+			return exitUsage
+		}
+		defer srv.Close()
+		cfg.Metrics = m
+		if !o.quiet {
+			fmt.Fprintf(stderr, "imgpipe: metrics at %s\n", srv.URL())
+		}
 	}
 	rep, err := job.Run(ctx, cfg)
 	var reportErr error

@@ -89,6 +89,7 @@ type options struct {
 	reportPath string
 	quiet      bool
 	progress   string
+	metrics    string // --metrics: the address to serve metrics on
 }
 
 // listFlag collects a flag given several times.
@@ -103,7 +104,7 @@ type rawFlags struct {
 	out, size, mode, filter, ops      string
 	format, background, tensor, name  string
 	dev, shard, exts, progress        string
-	report, demo                      string
+	report, demo, metrics             string
 	quality, batch, slots, workers    int
 	decodeWorkers, encodeWorkers      int
 	shardRows                         int
@@ -138,6 +139,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.exts, "ext", strings.Join(walk.ImageExts, ","), "input file `extensions`")
 	fs.StringVar(&raw.progress, "progress", "auto", "progress `display`: auto, bar, plain or none")
 	fs.StringVar(&raw.report, "report", "", "write a JSON run report to `file`")
+	fs.StringVar(&raw.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port) while the run goes on")
 	fs.BoolVar(&raw.dryRun, "dry-run", false, "list what would be written, decode nothing")
 	fs.BoolVar(&raw.quiet, "quiet", false, "no progress and no summary; failures are still named on stderr")
 	fs.BoolVar(&raw.version, "version", false, "print the version and the build's features")
@@ -215,7 +217,7 @@ func printVersion(w io.Writer) {
 }
 
 func (raw *rawFlags) options() (*options, error) {
-	o := &options{reportPath: raw.report, quiet: raw.quiet, progress: raw.progress}
+	o := &options{reportPath: raw.report, quiet: raw.quiet, progress: raw.progress, metrics: raw.metrics}
 	c := &o.cfg
 	if err := raw.checkPaths(); err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/metrics"
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
@@ -92,6 +93,9 @@ type Config struct {
 	Log io.Writer
 	// DryRun lists what would be written, without decoding anything.
 	DryRun bool
+	// Metrics, when set, exports the run's statistics (stages, device, files) from the
+	// moment its pipeline starts; see package internal/metrics.
+	Metrics *metrics.Metrics
 }
 
 // Tensors describes .npy output: shards of RowsPerShard rows named Prefix-00000.npy, ...,
@@ -241,6 +245,13 @@ func (r *run) run(ctx context.Context) (err error) {
 		r.prog = progress.Start(r.p, progress.Options{Mode: r.cfg.Progress, Output: r.cfg.ProgressOutput,
 			Stage: "write", Total: int64(r.total), Unit: "images"})
 		defer func() { r.prog.Finish(err) }()
+	}
+	if r.cfg.Metrics != nil {
+		names := make([]string, len(r.devs))
+		for i, d := range r.devs {
+			names[i] = d.Name()
+		}
+		r.cfg.Metrics.Watch(metrics.Run{Stats: r.p.Stats, Counts: r.rec.Counts, Devices: names})
 	}
 	err = r.p.Run(ctx)
 	if err == nil && r.shards != nil {
