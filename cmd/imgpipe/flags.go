@@ -81,6 +81,7 @@ Examples:
   imgpipe --in scans --out clean --ops "rotate=90,grey,sharpen=1.2:0.8"
   imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
   imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
+  imgpipe --in "s3://photos/2024?region=eu-west-1" --out s3://thumbs/2024 --size 256 --metrics :9090
 `
 
 // options are the parsed command line.
