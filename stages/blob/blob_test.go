@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 	gcblob "gocloud.dev/blob"
@@ -80,8 +81,10 @@ func rels(t *testing.T, seq func(func(walk.File) error) error) []string {
 	return out
 }
 
+// uniqueName names a memory bucket for one run of one test: buckets outlive tests, and a
+// test run again (-count) must start empty.
 func uniqueName(t *testing.T) string {
-	return strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	return fmt.Sprintf("%s-%d", strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()), time.Now().UnixNano())
 }
 
 // TestWalkOrderAsLocal: a bucket prefix, a memory bucket and a file location of the same
