@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/metrics"
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
@@ -33,6 +34,19 @@ func (o *options) execute(ctx context.Context, stdout, stderr io.Writer) int {
 	// The budget bounds what the run holds; the runtime's memory limit makes the collector
 	// reclaim garbage before the heap passes it, instead of at 1.5× the live heap.
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(cfg.MaxMemory))
+	if o.metrics != "" {
+		m := metrics.New()
+		srv, err := metrics.Serve(o.metrics, m.Registry)
+		if err != nil {
+			fmt.Fprintf(stderr, "imgpipe: --metrics: %s\nRun imgpipe -h for usage.\n", termsafe.Name(err.Error()))
+			return exitUsage
+		}
+		defer srv.Close()
+		cfg.Metrics = m
+		if !o.quiet {
+			fmt.Fprintf(stderr, "imgpipe: metrics at %s\n", srv.URL())
+		}
+	}
 	rep, err := job.Run(ctx, cfg)
 	var reportErr error
 	if o.reportPath != "" && !cfg.DryRun {

@@ -20,6 +20,7 @@ import (
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/stages/icc"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -89,6 +90,7 @@ Examples:
   imgpipe --in train --out shards --tensor imagenet --device cuda --batch 64
   imgpipe --in photos --out thumbs --size 256 --shard 0/4 --report run.json
   imgpipe --in photos --out web --size 1024 --keep-metadata --color keep
+  imgpipe --in "s3://photos/2024?region=eu-west-1" --out s3://thumbs/2024 --size 256 --metrics :9090
 `
 
 // options are the parsed command line.
@@ -97,6 +99,7 @@ type options struct {
 	reportPath string
 	quiet      bool
 	progress   string
+	metrics    string // --metrics: the address to serve metrics on
 }
 
 // listFlag collects a flag given several times.
@@ -111,7 +114,7 @@ type rawFlags struct {
 	out, size, mode, filter, ops      string
 	format, background, tensor, name  string
 	dev, shard, exts, progress        string
-	report, demo, maxMemory           string
+	report, demo, maxMemory, metrics  string
 	quality, batch, slots, workers    int
 	decodeWorkers, encodeWorkers      int
 	shardRows                         int
@@ -125,8 +128,8 @@ type rawFlags struct {
 func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("imgpipe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file); repeat for several")
-	fs.StringVar(&raw.out, "out", "", "output `folder`")
+	fs.Var((*listFlag)(&raw.in), "in", "input `folder` (or file, or URL s3://BUCKET/PREFIX?QUERY, gs://, azblob://, file://); repeat for several")
+	fs.StringVar(&raw.out, "out", "", "output `folder` (or URL, as --in)")
 	fs.StringVar(&raw.size, "size", "", "resize to `S` (longest side) or WxH, see --mode")
 	fs.StringVar(&raw.mode, "mode", "fit", "how --size treats the aspect ratio: `mode` fit, shrink, fill, cover or stretch (see below)")
 	fs.StringVar(&raw.filter, "filter", "lanczos3", "resampling `filter`: box, linear, catmullrom or lanczos3")
@@ -153,6 +156,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&raw.exts, "ext", strings.Join(walk.ImageExts, ","), "input file `extensions`")
 	fs.StringVar(&raw.progress, "progress", "auto", "progress `display`: auto, bar, plain or none")
 	fs.StringVar(&raw.report, "report", "", "write a JSON run report to `file`")
+	fs.StringVar(&raw.metrics, "metrics", "", "serve Prometheus metrics at http://`ADDR`/metrics (host:port) while the run goes on")
 	fs.BoolVar(&raw.dryRun, "dry-run", false, "list what would be written, decode nothing")
 	fs.BoolVar(&raw.quiet, "quiet", false, "no progress and no summary; failures are still named on stderr")
 	fs.BoolVar(&raw.version, "version", false, "print the version and the build's features")
@@ -240,7 +244,7 @@ func printVersion(w io.Writer) {
 }
 
 func (raw *rawFlags) options() (*options, error) {
-	o := &options{reportPath: raw.report, quiet: raw.quiet, progress: raw.progress}
+	o := &options{reportPath: raw.report, quiet: raw.quiet, progress: raw.progress, metrics: raw.metrics}
 	c := &o.cfg
 	if err := raw.checkPaths(); err != nil {
 		return nil, err
@@ -267,9 +271,21 @@ func (raw *rawFlags) checkPaths() error {
 		return errors.New("no output: give --out DIR")
 	}
 	for _, in := range raw.in {
+		if blob.IsURL(in) {
+			if _, err := blob.Parse(in); err != nil {
+				return fmt.Errorf("input: %w", err)
+			}
+			continue
+		}
 		if _, err := os.Stat(in); err != nil {
 			return fmt.Errorf("input %s: %w", in, errors.Unwrap(err))
 		}
+	}
+	if blob.IsURL(raw.out) {
+		if _, err := blob.Parse(raw.out); err != nil {
+			return fmt.Errorf("output: %w", err)
+		}
+		return nil
 	}
 	// Every output would fail on a file where the folder should be.
 	switch st, err := os.Stat(raw.out); {

@@ -35,11 +35,13 @@ import (
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/gpu/device"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
+	"github.com/gpupipe/gpupipe/internal/metrics"
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
 	"github.com/gpupipe/gpupipe/pipeline/report"
 	"github.com/gpupipe/gpupipe/stages/icc"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
@@ -48,7 +50,10 @@ import (
 
 // Config describes one run.
 type Config struct {
-	// Inputs are the folders (or files) to read; Output is the folder to write to.
+	// Inputs are the folders (or files) to read; Output is the folder to write to. Each
+	// may instead be a store URL, s3://BUCKET/PREFIX?QUERY and the other schemes of
+	// package stages/blob (see OpenInput and OpenOutput); tensor shards are written to a
+	// local folder only.
 	Inputs []string
 	Output string
 	// Exts keeps input files with these extensions; nil means walk.ImageExts.
@@ -113,6 +118,9 @@ type Config struct {
 	// handed back when the run is cancelled (see queue.go). Run returns when the queue
 	// ends. The outputs were planned by whoever filled the queue (Plan); image outputs only.
 	Queue pipeline.Queue[walk.File]
+	// Metrics, when set, exports the run's statistics (stages, device, files) from the
+	// moment its pipeline starts; see package internal/metrics.
+	Metrics *metrics.Metrics
 }
 
 // Tensors describes .npy output: shards of RowsPerShard rows named Prefix-00000.npy, ...,
@@ -155,7 +163,10 @@ type run struct {
 	plan    *kernels.Plan
 	devs    []gpu.Device
 	ownDevs bool
-	writer  *output.Writer
+	inputs  []Input
+	out     Output         // where image outputs go: writer, or a store's sink
+	writer  *output.Writer // a local output folder; nil for a store
+	sink    *blob.Sink     // a store's output; nil for a local folder
 	encoder *imageio.Encoder
 	decoder *imageio.Decoder
 	shards  *npy.ShardWriter
@@ -205,7 +216,10 @@ func newRun(cfg Config) (*run, error) {
 		r.decoder.ConvertCMYK = r.colors.CMYK
 	}
 	r.encoder = &imageio.Encoder{Format: cfg.Format, Quality: cfg.Quality, Lossless: cfg.Lossless, Background: cfg.Background, Pool: r.pool}
-	r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
+	if !blob.IsURL(cfg.Output) {
+		r.writer = &output.Writer{Dir: cfg.Output, Template: cfg.Template, Ext: r.encoder.Ext(), Options: output.Options{Overwrite: cfg.Overwrite}}
+		r.out = r.writer
+	}
 	return r, nil
 }
 
@@ -252,7 +266,10 @@ func (r *run) close() {
 	if r.ownDevs {
 		_ = device.CloseAll(r.devs)
 	}
-	_ = r.writer.Close()
+	if r.out != nil {
+		_ = r.out.Close()
+	}
+	_ = CloseInputs(r.inputs)
 }
 
 // run builds the pipeline and runs it.
@@ -287,6 +304,13 @@ func (r *run) run(ctx context.Context) (err error) {
 			Stage: "write", Total: int64(r.total), Unit: "images"})
 		defer func() { r.prog.Finish(err) }()
 	}
+	if r.cfg.Metrics != nil {
+		names := make([]string, len(r.devs))
+		for i, d := range r.devs {
+			names[i] = d.Name()
+		}
+		r.cfg.Metrics.Watch(metrics.Run{Stats: r.p.Stats, Counts: r.rec.Counts, Devices: names})
+	}
 	err = r.p.Run(ctx)
 	if err == nil && r.shards != nil {
 		err = r.shards.Close()
@@ -303,6 +327,20 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.Output == "" {
 		return fmt.Errorf("no output folder")
 	}
+	if r.writer == nil && r.cfg.Tensors != nil {
+		return fmt.Errorf("output %s: tensor shards are written to a local folder", termsafe.Name(r.cfg.Output))
+	}
+	var err error
+	if r.inputs, err = OpenInputs(ctx, r.cfg.Inputs); err != nil {
+		return err
+	}
+	if r.writer == nil {
+		if r.sink, err = blob.OpenSink(ctx, r.cfg.Output); err != nil {
+			return err
+		}
+		r.sink.Template, r.sink.Ext, r.sink.Overwrite = r.cfg.Template, r.encoder.Ext(), r.cfg.Overwrite
+		r.out = r.sink
+	}
 	if r.cfg.Queue == nil {
 		if err := r.planOutputs(ctx); err != nil {
 			return err
@@ -311,12 +349,14 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.cfg.DryRun {
 		return nil
 	}
-	root, err := r.writer.Root(true)
-	if err != nil {
-		return err
-	}
-	if _, err := root.Sweep(output.DefaultSweepAge); err != nil {
-		return err
+	if r.writer != nil {
+		root, err := r.writer.Root(true)
+		if err != nil {
+			return err
+		}
+		if _, err := root.Sweep(output.DefaultSweepAge); err != nil {
+			return err
+		}
 	}
 	if err := r.openDevices(); err != nil {
 		return err
@@ -345,15 +385,31 @@ func (r *run) planOutputs(ctx context.Context) error {
 	n := 0
 	if r.cfg.Tensors != nil {
 		var err error
-		if n, err = walk.Count(ctx, r.cfg.Inputs, opts); err != nil {
+		if n, err = CountInputs(ctx, r.inputs, opts); err != nil {
 			return err
 		}
 	} else {
-		plan, err := r.writer.Plan(ctx, walk.Seq(ctx, r.cfg.Inputs, opts))
+		planner := r.writer
+		if planner == nil {
+			// The template and the extension make the names; the folder only names them
+			// in messages.
+			planner = &output.Writer{Template: r.cfg.Template, Ext: r.encoder.Ext()}
+		}
+		plan, err := planner.Plan(ctx, seqInputs(ctx, r.inputs, opts))
+		var ce *output.CollisionError
+		if errors.As(err, &ce) && r.sink != nil {
+			for i := range ce.Collisions {
+				ce.Collisions[i].Output = r.sink.Name(ce.Collisions[i].Output)
+			}
+		}
 		if err != nil {
 			return err
 		}
-		r.writer.Protect = plan.Protect
+		if r.writer != nil {
+			r.writer.Protect = plan.Protect
+		} else {
+			r.sink.Protect = plan.ProtectID
+		}
 		n = plan.Files()
 	}
 	lo, hi := r.cfg.Shard.Range(n)
@@ -402,7 +458,7 @@ func (r *run) source() *pipeline.Stream[walk.File] {
 		return nil
 	}
 	return pipeline.Generate(r.p, func(ctx context.Context, emit func(walk.File) error) error {
-		return walk.Walk(ctx, r.cfg.Inputs, opts, func(f walk.File) error {
+		return WalkInputs(ctx, r.inputs, opts, func(f walk.File) error {
 			r.rec.Found(1)
 			return emit(f)
 		})
@@ -411,7 +467,7 @@ func (r *run) source() *pipeline.Stream[walk.File] {
 
 // pending keeps the files whose output is not there yet.
 func (r *run) pending(ctx context.Context, f walk.File) (bool, error) {
-	keep, err := r.writer.Pending(ctx, f)
+	keep, err := r.out.Pending(ctx, f)
 	if err == nil && !keep {
 		r.skipped()
 		r.settle(f.Path(), nil)
@@ -437,7 +493,7 @@ func (r *run) pendingRow(_ context.Context, f walk.File) (bool, error) {
 }
 
 func (r *run) dryRun(ctx context.Context, f walk.File) error {
-	path, err := r.writer.Path(f)
+	path, err := r.out.Path(f)
 	if err != nil {
 		return err
 	}

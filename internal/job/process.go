@@ -11,6 +11,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/engine"
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/process"
@@ -44,12 +45,14 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 // run (on the same folder at the same time) did.
 func (r *run) writeImage(ctx context.Context, o process.Result) error {
 	defer o.Release() // the image's memory charge
-	_, err := r.writer.Write(ctx, o.Source.File, func(w io.Writer) error {
+	_, err := r.out.Write(ctx, o.Source.File, func(w io.Writer) error {
 		return r.encoder.EncodeMetadata(w, o.Image, r.metadata(o.Source))
 	})
 	switch {
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return pipeline.Fatal(err)
+	case r.sink != nil && err != nil && blob.Fatal(err):
+		return pipeline.Fatal(err) // access refused or no bucket: every write would fail
 	case errors.Is(err, output.ErrExists):
 		r.skipped()
 		r.settle(o.Source.File.Path(), nil)

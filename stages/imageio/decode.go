@@ -184,7 +184,7 @@ func (d *Decoder) Decode(ctx context.Context, f walk.File) (*Decoded, error) {
 		return nil, err
 	}
 	path := f.Path()
-	data, err := readFile(ctx, path, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
+	data, err := readInput(ctx, f, limit(d.MaxFileSize, DefaultMaxFileSize), d.Pool)
 	if err == nil {
 		var out *Decoded
 		if out, err = d.decodeOwned(ctx, data); err == nil {
@@ -336,31 +336,7 @@ func readFile(ctx context.Context, path string, max int64, pool *Pool) ([]byte, 
 	case max >= 0 && size > max:
 		return nil, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
 	}
-	// The signature first, from the head: a file that is no image is refused before it
-	// is read whole (a junk file of a gigabyte named .png costs one small read).
-	head := make([]byte, min(size, signatureBytes))
-	if _, err := io.ReadFull(f, head); err != nil {
-		return nil, unwrapPath(err)
-	}
-	if !knownSignature(head) {
-		return nil, ErrUnknownFormat
-	}
-	buf := pool.Get(int(size))
-	copy(buf, head)
-	for off := len(head); off < len(buf); off += readChunk {
-		if err := ctx.Err(); err != nil {
-			pool.Put(buf)
-			return nil, err
-		}
-		if _, err := io.ReadFull(f, buf[off:min(off+readChunk, len(buf))]); err != nil {
-			pool.Put(buf)
-			if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-				return nil, errors.New("file shrank while being read")
-			}
-			return nil, unwrapPath(err)
-		}
-	}
-	return buf, nil
+	return readAll(ctx, f, size, pool)
 }
 
 func unwrapPath(err error) error {

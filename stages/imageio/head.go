@@ -14,17 +14,20 @@ import (
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
-// signatureBytes is how much of a file Decode reads to check its signature before reading
-// the rest: more than any format's magic number.
-const signatureBytes = 512
-
 // knownSignature reports whether head starts like a file of a format the decoders read: the
 // package's own (WebP, BMP, TIFF and BigTIFF, HEIF and AVIF) or one registered with package
 // image. The header itself is not read here.
-func knownSignature(head []byte) bool {
+func knownSignature(head []byte) (known bool) {
 	if formatOf(head) != "" {
 		return true
 	}
+	defer func() {
+		// A decoder's header parser meeting a cut-off header must not take the process
+		// down; its signature matched.
+		if recover() != nil {
+			known = true
+		}
+	}()
 	_, _, err := image.DecodeConfig(bytes.NewReader(head))
 	return !errors.Is(err, image.ErrFormat)
 }
@@ -67,32 +70,56 @@ func (d *Decoder) Head(ctx context.Context, f walk.File) (Head, error) {
 	if err := ctx.Err(); err != nil {
 		return Head{}, err
 	}
-	h, err := d.head(f.Path())
+	r, size, err := openHead(ctx, f, limit(d.MaxFileSize, DefaultMaxFileSize))
+	if err != nil {
+		return Head{}, &Error{Path: f.Path(), Err: err}
+	}
+	defer r.Close()
+	h, err := d.head(r, size)
 	if err != nil {
 		return Head{}, &Error{Path: f.Path(), Err: err}
 	}
 	return h, nil
 }
 
-func (d *Decoder) head(path string) (Head, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return Head{}, unwrapPath(err)
+// openHead opens f, a local file or a file of a walk.Store, for reading from its start, and
+// refuses it when it is not a regular file, empty or over max bytes (negative: no limit).
+func openHead(ctx context.Context, f walk.File, max int64) (io.ReadCloser, int64, error) {
+	if f.Store != nil {
+		if err := checkSize(f.Size, max); err != nil {
+			return nil, 0, err
+		}
+		r, size, err := f.Store.Open(ctx, f.Rel)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := checkSize(size, max); err != nil {
+			r.Close()
+			return nil, 0, err
+		}
+		return r, size, nil
 	}
-	defer file.Close()
+	file, err := os.Open(f.Path())
+	if err != nil {
+		return nil, 0, unwrapPath(err)
+	}
 	st, err := file.Stat()
+	if err == nil && !st.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	if err == nil {
+		err = checkSize(st.Size(), max)
+	}
 	if err != nil {
-		return Head{}, unwrapPath(err)
+		file.Close()
+		return nil, 0, unwrapPath(err)
 	}
-	size := st.Size()
-	switch max := limit(d.MaxFileSize, DefaultMaxFileSize); {
-	case !st.Mode().IsRegular():
-		return Head{}, errors.New("not a regular file")
-	case size == 0:
-		return Head{}, ErrEmpty
-	case max >= 0 && size > max:
-		return Head{}, fmt.Errorf("%w: file is %d bytes, over the limit of %d", ErrTooLarge, size, max)
-	}
+	return file, st.Size(), nil
+}
+
+// head reads the first bytes of a file of size bytes from r (see Head).
+func (d *Decoder) head(file io.Reader, size int64) (Head, error) {
+	var err error
 	var data []byte
 	var cfg image.Config
 	var format string

@@ -35,8 +35,22 @@ func (p *Plan) IsInput(info fs.FileInfo) bool {
 	if !ok {
 		return false
 	}
+	return p.HasInput(id)
+}
+
+// HasInput reports whether the file of identity id is one of the inputs.
+func (p *Plan) HasInput(id walk.ID) bool {
 	_, found := slices.BinarySearchFunc(p.inputs, id, compareIDs)
 	return found
+}
+
+// ProtectID is Protect for an output known by its identity, such as an object in a bucket
+// (package stages/blob), which has no fs.FileInfo.
+func (p *Plan) ProtectID(id walk.ID) error {
+	if p.HasInput(id) {
+		return ErrInput
+	}
+	return nil
 }
 
 // Protect is an Options.Protect that refuses to replace any input of the run.

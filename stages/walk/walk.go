@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"iter"
 	"os"
@@ -37,10 +38,30 @@ type File struct {
 	// ID is the file's identity (of the target, for a symbolic link), which tells a run's
 	// inputs from other files whatever their paths; zero where the system gives none.
 	ID ID
+	// Store, when set, holds the file: it is not a local file but, say, an object in a
+	// bucket (package stages/blob), read through Store.Open. Root then names the store's
+	// root (a URL) and Path is Store.Name(Rel).
+	Store Store
 }
 
-// Path is the file's path: Root joined with Rel.
-func (f File) Path() string { return filepath.Join(f.Root, f.Rel) }
+// Store holds files that are not on the local file system, such as objects under a prefix
+// of a bucket. Its methods are safe for concurrent use.
+type Store interface {
+	// Open starts reading the file at rel (a path relative to the store's root, with "/"
+	// between folders) and returns its size now, which may differ from the size the
+	// listing gave if it changed since. Closing the reader ends the read early.
+	Open(ctx context.Context, rel string) (r io.ReadCloser, size int64, err error)
+	// Name names the file at rel in messages and reports, such as "s3://bucket/dir/a.jpg".
+	Name(rel string) string
+}
+
+// Path is the file's path: Root joined with Rel, or the name its Store gives it.
+func (f File) Path() string {
+	if f.Store != nil {
+		return f.Store.Name(f.Rel)
+	}
+	return filepath.Join(f.Root, f.Rel)
+}
 
 // Label names the file in error messages and reports.
 func (f File) Label() string { return f.Path() }
