@@ -16,6 +16,16 @@
 // anonymous, profile, ... for s3; metadata, no_tmp_dir for file); credentials come from the
 // environment as each service's SDK finds them, never from the URL.
 //
+// The file and mem stores are built in. A program that reads or writes the cloud stores
+// imports their drivers, as gocloud.dev's own packages expect, so that it links only the SDKs
+// it uses (imgpipe imports all three):
+//
+//	import _ "gocloud.dev/blob/s3blob"    // s3://
+//	import _ "gocloud.dev/blob/gcsblob"   // gs://
+//	import _ "gocloud.dev/blob/azureblob" // azblob://
+//
+// A scheme whose driver is not imported fails to open with gocloud.dev's own error.
+//
 // A Source lists the files under a prefix as package walk lists a folder (the same order,
 // extension filter, hidden names, shards and exclusions) and streams each one; a Sink writes
 // one object per input file, named by the output package's templates, where an object

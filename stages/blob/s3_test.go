@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	_ "gocloud.dev/blob/s3blob" // the driver, which programs import themselves
+
 	"github.com/gpupipe/gpupipe/internal/s3test"
 	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/output"
