@@ -394,19 +394,28 @@ func (d *Decoder) probe(data []byte) (header, error) {
 		return header{}, &decodeError{kind: ErrCorrupt, format: format, what: "header",
 			msg: fmt.Sprintf("gives no pixels (%d×%d)", cfg.Width, cfg.Height)}
 	}
-	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
-		return header{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
-	}
-	max := limit(d.MaxPixels, DefaultMaxPixels)
-	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {
-		return header{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f",
-			ErrTooLarge, cfg.Width, cfg.Height, float64(n)/1e6, float64(max)/1e6)
+	if err := d.checkPixels(cfg.Width, cfg.Height); err != nil {
+		return header{}, err
 	}
 	h.width, h.height = cfg.Width, cfg.Height
 	if !d.IgnoreOrientation {
 		h.orientation = Orientation(format, data)
 	}
 	return h, nil
+}
+
+// checkPixels refuses an image of w×h whose side is over raster.MaxSide or whose pixel count
+// is over the decoder's limit, from its header, before anything is allocated for it.
+func (d *Decoder) checkPixels(w, h int) error {
+	if w > raster.MaxSide || h > raster.MaxSide {
+		return fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, w, h, raster.MaxSide)
+	}
+	max := limit(d.MaxPixels, DefaultMaxPixels)
+	if n := int64(w) * int64(h); max >= 0 && n > max {
+		return fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f",
+			ErrTooLarge, w, h, float64(n)/1e6, float64(max)/1e6)
+	}
+	return nil
 }
 
 func eofToTruncated(err error) error {

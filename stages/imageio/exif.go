@@ -19,9 +19,9 @@ func Orientation(format string, data []byte) int {
 	case "jpeg":
 		tiff = jpegExif(data)
 	case "png":
-		tiff = pngExif(data)
+		tiff = pngMetadata(data, false, true).EXIF
 	case "webp":
-		tiff = webpExif(data)
+		tiff = webpMetadata(data).EXIF
 	case "tiff":
 		tiff = data
 	}
@@ -74,50 +74,6 @@ func jpegExif(data []byte) []byte {
 			return seg[len(exifHeader):]
 		}
 		p += 2 + n
-	}
-	return nil
-}
-
-// pngExif returns the payload of a PNG's eXIf chunk, or nil.
-func pngExif(data []byte) []byte {
-	const sig = "\x89PNG\r\n\x1a\n"
-	if !bytes.HasPrefix(data, []byte(sig)) {
-		return nil
-	}
-	p := len(sig)
-	for p+8 <= len(data) {
-		n := int(binary.BigEndian.Uint32(data[p:]))
-		typ := string(data[p+4 : p+8])
-		if n < 0 || n > len(data)-p-12 {
-			return nil
-		}
-		if typ == "eXIf" {
-			return data[p+8 : p+8+n]
-		}
-		if typ == "IEND" {
-			return nil
-		}
-		p += 12 + n // length, type, data, CRC
-	}
-	return nil
-}
-
-// webpExif returns the payload of a WebP's EXIF chunk, or nil. Some writers keep the JPEG
-// "Exif\0\0" prefix in it; it is removed.
-func webpExif(data []byte) []byte {
-	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WEBP" {
-		return nil
-	}
-	p := 12
-	for p+8 <= len(data) {
-		n := int(binary.LittleEndian.Uint32(data[p+4:]))
-		if n < 0 || n > len(data)-p-8 {
-			return nil
-		}
-		if string(data[p:p+4]) == "EXIF" {
-			return bytes.TrimPrefix(data[p+8:p+8+n], exifHeader)
-		}
-		p += 8 + n + n&1 // chunks are padded to an even size
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"image"
 	"image/color"
 	"io"
@@ -167,13 +166,8 @@ func (d *Decoder) head(file io.Reader, size int64) (Head, error) {
 		side := int(min(raster.MaxSide, isqrt(limit(d.MaxPixels, DefaultMaxPixels))))
 		cfg = image.Config{Width: side, Height: side, ColorModel: color.NRGBA64Model}
 	}
-	if cfg.Width > raster.MaxSide || cfg.Height > raster.MaxSide {
-		return Head{}, fmt.Errorf("%w: %d×%d has a side over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, raster.MaxSide)
-	}
-	max := limit(d.MaxPixels, DefaultMaxPixels)
-	if n := int64(cfg.Width) * int64(cfg.Height); max >= 0 && n > max {
-		return Head{}, fmt.Errorf("%w: %d×%d is %.1f megapixels, over the limit of %.1f",
-			ErrTooLarge, cfg.Width, cfg.Height, float64(n)/1e6, float64(max)/1e6)
+	if err := d.checkPixels(cfg.Width, cfg.Height); err != nil {
+		return Head{}, err
 	}
 	out.Width, out.Height = cfg.Width, cfg.Height
 	d.estimate(&out, cfg.ColorModel, data)
