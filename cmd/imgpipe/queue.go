@@ -17,9 +17,11 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/gpupipe/gpupipe/internal/job"
+	"github.com/gpupipe/gpupipe/internal/metrics"
 	"github.com/gpupipe/gpupipe/internal/queue"
 	"github.com/gpupipe/gpupipe/internal/termsafe"
 	"github.com/gpupipe/gpupipe/pipeline/progress"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
@@ -34,10 +36,11 @@ var subcommands = map[string]func(ctx context.Context, args []string, stdout, st
 
 const queueUsage = `
 A job spread over machines through a NATS JetStream work queue:
-  imgpipe submit --queue nats://HOST:PORT/NAME --in DIR [--in DIR ...] --out DIR [processing flags]
-  imgpipe worker --queue nats://HOST:PORT/NAME [--device D] [--workers N] [--batch N] [--exit-when-empty]
+  imgpipe submit --queue nats://HOST:PORT/NAME --in DIR|URL [--in ...] --out DIR|URL [processing flags]
+  imgpipe worker --queue nats://HOST:PORT/NAME [--device D] [--workers N] [--batch N] [--exit-when-empty] [--metrics ADDR]
   imgpipe status --queue nats://HOST:PORT/NAME [--json] [--wait]
---in and --out name folders every worker sees at the same path (a shared file system).
+--in and --out name store URLs (s3://BUCKET/PREFIX?QUERY, ...) that every worker reaches, or
+folders every worker sees at the same path (a shared file system).
 Run imgpipe submit -h (worker -h, status -h) for each command's flags; docs/SCALING.md
 compares the queue with --shard.
 `
@@ -48,7 +51,7 @@ var localOnly = []string{"tensor", "shard-rows", "shard", "dry-run", "report", "
 
 // workerLocal are the flags each worker chooses for itself: a submitted job does not record
 // them.
-var workerLocal = []string{"device", "workers", "batch", "slots", "decode-workers", "encode-workers", "progress", "quiet"}
+var workerLocal = []string{"device", "workers", "batch", "slots", "decode-workers", "encode-workers", "progress", "quiet", "metrics"}
 
 // parseSub parses a subcommand's flags, printing its help on -h. It returns errHelp after
 // the help.
@@ -85,9 +88,10 @@ func submitCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ackWait := fs.Duration("ack-wait", queue.DefaultAckWait, "how long a file may go without news from its worker before another takes it")
 	maxDeliver := fs.Int("max-deliver", queue.DefaultMaxDeliver, "`tries` of a file that fails for a reason that may pass (a device fault, a storage error) before it is dead-lettered")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), "Usage:\n  imgpipe submit --queue nats://HOST:PORT/NAME --in DIR [--in DIR ...] --out DIR [processing flags]\n\n"+
-			"Records the job's settings in the queue and queues one message per input file. Submitting the\n"+
-			"same job again queues nothing twice. The processing flags are a local run's; these are not\n"+
+		fmt.Fprint(fs.Output(), "Usage:\n  imgpipe submit --queue nats://HOST:PORT/NAME --in DIR|URL [--in ...] --out DIR|URL [processing flags]\n\n"+
+			"Records the job's settings in the queue and queues one message per input file: a store's URL,\n"+
+			"or a path every worker sees alike. Submitting the same job again queues nothing twice (and\n"+
+			"queues files added since). The processing flags are a local run's; these are not\n"+
 			"taken: --"+strings.Join(localOnly, " --")+" (and each worker chooses --"+strings.Join(workerLocal, " --")+").\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -157,8 +161,19 @@ func submitCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-// absolute makes a local path absolute; URLs stay as they are.
+// absolute makes a local path absolute, and so the folder of a file:// URL; other URLs
+// stay as they are.
 func absolute(p string) string {
+	if blob.IsURL(p) {
+		loc, err := blob.Parse(p)
+		if err != nil || loc.Scheme != "file" || filepath.IsAbs(loc.Dir) {
+			return p // an error is told when the URL is opened
+		}
+		if loc.Dir, err = filepath.Abs(loc.Dir); err != nil {
+			return p
+		}
+		return loc.String()
+	}
 	if p == "" || strings.Contains(p, "://") {
 		return p
 	}
@@ -183,7 +198,9 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(fs.Output(), "Usage:\n  imgpipe worker --queue nats://HOST:PORT/NAME [flags]\n\n"+
 			"Runs the submitted job's pipeline on files taken from the queue, acknowledging each once its\n"+
 			"output is written. Ctrl-C (or SIGTERM) stops taking files, hands back those in flight and\n"+
-			"exits 130. Exit status: 0 when the queue is empty (--exit-when-empty), 1 on an error.\n\nFlags:\n")
+			"exits 130. With --metrics, serves the run's metrics and the queue's lag (gpupipe_queue_lag_messages)\n"+
+			"for as long as the worker runs. Exit status: 0 when the queue is empty (--exit-when-empty),\n"+
+			"1 on an error.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseSub(fs, args, stdout); err != nil {
@@ -194,6 +211,19 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if *fetch < 1 {
 		return usageExit(stderr, "worker", fmt.Errorf("--fetch %d: want at least 1", *fetch))
+	}
+	var m *metrics.Metrics
+	if raw.metrics != "" {
+		// Served from before the queue is opened to the worker's exit: across its runs.
+		m = metrics.New()
+		srv, err := metrics.Serve(raw.metrics, m.Registry)
+		if err != nil {
+			return usageExit(stderr, "worker", fmt.Errorf("--metrics: %s", termsafe.Name(err.Error())))
+		}
+		defer srv.Close()
+		if !raw.quiet {
+			fmt.Fprintf(stderr, "imgpipe worker: metrics at %s\n", srv.URL())
+		}
 	}
 	q, err := queue.Open(ctx, *qurl)
 	if err != nil {
@@ -230,7 +260,7 @@ func workerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		cfg.Progress, cfg.ProgressOutput = mode, stderr
 	}
 	start := time.Now()
-	counts, err := q.Work(ctx, cfg, queue.WorkOptions{ExitWhenEmpty: *untilEmpty, Fetch: *fetch, Log: stderr})
+	counts, err := q.Work(ctx, cfg, queue.WorkOptions{ExitWhenEmpty: *untilEmpty, Fetch: *fetch, Log: stderr, Metrics: m})
 	if !o.quiet {
 		fmt.Fprintf(stderr, "imgpipe worker: %d taken, %d done, %d already there, %d failed in %.1fs\n",
 			counts.Found, counts.Done, counts.SkippedExisting, counts.Failed, time.Since(start).Seconds())

@@ -228,6 +228,7 @@ func TestQueueUsageErrors(t *testing.T) {
 		{"submit", "--queue", "nats://127.0.0.1:1/bad.name", "--in", in, "--out", t.TempDir()},
 		{"submit", "--queue", "nats://127.0.0.1:1/q", "--in", in, "--out", t.TempDir(), "--tensor", "imagenet"},
 		{"worker"},
+		{"worker", "--queue", "nats://127.0.0.1:1/q", "--metrics", "no port"},
 		{"status", "--queue", "nats://127.0.0.1:1/q", "--progress", "loud"},
 	} {
 		if r := imgpipe(t, args...); r.code != exitUsage || strings.Count(r.stderr, "\n") != 2 {

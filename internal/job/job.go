@@ -330,16 +330,8 @@ func (r *run) prepare(ctx context.Context) error {
 	if r.writer == nil && r.cfg.Tensors != nil {
 		return fmt.Errorf("output %s: tensor shards are written to a local folder", termsafe.Name(r.cfg.Output))
 	}
-	var err error
-	if r.inputs, err = OpenInputs(ctx, r.cfg.Inputs); err != nil {
+	if err := r.open(ctx); err != nil {
 		return err
-	}
-	if r.writer == nil {
-		if r.sink, err = blob.OpenSink(ctx, r.cfg.Output); err != nil {
-			return err
-		}
-		r.sink.Template, r.sink.Ext, r.sink.Overwrite = r.cfg.Template, r.encoder.Ext(), r.cfg.Overwrite
-		r.out = r.sink
 	}
 	if r.cfg.Queue == nil {
 		if err := r.planOutputs(ctx); err != nil {
@@ -368,6 +360,23 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	if r.cfg.Tensors != nil {
 		return r.openShards()
+	}
+	return nil
+}
+
+// open opens the run's inputs and, when the output is a store URL, its sink; close closes
+// them.
+func (r *run) open(ctx context.Context) error {
+	var err error
+	if r.inputs, err = OpenInputs(ctx, r.cfg.Inputs); err != nil {
+		return err
+	}
+	if r.writer == nil {
+		if r.sink, err = blob.OpenSink(ctx, r.cfg.Output); err != nil {
+			return err
+		}
+		r.sink.Template, r.sink.Ext, r.sink.Overwrite = r.cfg.Template, r.encoder.Ext(), r.cfg.Overwrite
+		r.out = r.sink
 	}
 	return nil
 }

@@ -128,17 +128,23 @@ func (r *run) settleRest(ctx context.Context, runErr error) {
 
 // Plan checks a job's outputs as Run does before any work (no two inputs make one output;
 // see output.Writer.Plan), then calls fn for each input file in the order a run takes them:
-// what a queue's submitter publishes. A problem with one path below an input is named on
-// cfg.Log and skipped; so is a file whose output would replace an input of the job (the
-// workers, which see one file at a time, could not tell), and those are counted in refused.
+// what a queue's submitter publishes. Inputs and the output may be store URLs, opened as a
+// run opens them (OpenInputs, OpenOutput); the files of a store carry it (walk.File.Store).
+// A problem with one path below an input is named on cfg.Log and skipped; so is a file whose
+// existing output would replace an input of the job (the workers, which see one file at a
+// time, could not tell), and those are counted in refused. A file whose output is already
+// there is passed to fn all the same: its worker finds it done.
 func Plan(ctx context.Context, cfg Config, fn func(walk.File) error) (refused int, err error) {
+	if cfg.Output == "" {
+		return 0, fmt.Errorf("no output folder")
+	}
 	r, err := newRun(cfg)
 	if err != nil {
 		return 0, err
 	}
 	defer r.close()
-	if cfg.Output == "" {
-		return 0, fmt.Errorf("no output folder")
+	if err := r.open(ctx); err != nil {
+		return 0, err
 	}
 	if err := r.planOutputs(ctx); err != nil {
 		return 0, err
@@ -152,10 +158,11 @@ func Plan(ctx context.Context, cfg Config, fn func(walk.File) error) (refused in
 		r.logFailure(path, "walk", err)
 		return nil
 	}
-	err = walk.Walk(ctx, cfg.Inputs, opts, func(f walk.File) error {
-		// Done finds an existing output and refuses it when it is an input.
+	err = WalkInputs(ctx, r.inputs, opts, func(f walk.File) error {
+		// Pending finds an existing output and refuses it when it is an input. Another
+		// error (the store did not answer) is the worker's to meet: it checks again.
 		var oe *output.Error
-		if _, err := r.writer.Done(f); errors.As(err, &oe) && oe.Op == "plan" {
+		if _, err := r.out.Pending(ctx, f); errors.As(err, &oe) && oe.Op == "plan" {
 			r.logFailure(f.Path(), "pending", err)
 			refused++
 			return nil

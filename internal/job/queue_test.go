@@ -7,12 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gpupipe/gpupipe/gpu"
 	"github.com/gpupipe/gpupipe/pipeline"
+	"github.com/gpupipe/gpupipe/stages/blob"
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
@@ -140,3 +142,58 @@ func TestQueueFedRun(t *testing.T) {
 type writerFunc func([]byte)
 
 func (w writerFunc) Write(p []byte) (int, error) { w(p); return len(p), nil }
+
+// Plan walks a store's input as a run does, its files carrying their store, and checks
+// their outputs in the store's output: an output that would replace an input (here, a PNG
+// written as PNG over itself) is refused and named; an output already there, of another
+// name, is passed on for its worker to find done.
+func TestPlanBetweenBuckets(t *testing.T) {
+	ctx := context.Background()
+	in := t.TempDir()
+	names := writePNGs(t, in, 4, 3)
+	slices.Sort(names) // the order of a walk
+	bucket := memBucketName(t)
+	copyToBucket(t, in, bucket, "in/")
+	if err := blob.MemBucket(bucket).WriteAll(ctx, "in/notes.txt", []byte("not an image"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	cfg := Config{Inputs: []string{"mem://" + bucket + "/in"}, Output: "mem://" + bucket + "/in", Chain: mustChain(t, "fit=16x16"),
+		Format: "png", Log: &log}
+	var got []walk.File
+	refused, err := Plan(ctx, cfg, func(f walk.File) error {
+		got = append(got, f)
+		return nil
+	})
+	if err != nil || refused != len(names) || len(got) != 0 {
+		t.Fatalf("outputs over their inputs: refused %d, planned %d, %v; want %d refused", refused, len(got), err, len(names))
+	}
+	if n := strings.Count(log.String(), ": pending: "); n != len(names) || !strings.Contains(log.String(), "mem://"+bucket+"/in/"+filepath.ToSlash(names[0])) {
+		t.Errorf("log names %d refusals, want %d by URL:\n%s", n, len(names), log.String())
+	}
+
+	// Into another prefix, where one output is already there.
+	cfg.Output = "mem://" + bucket + "/out"
+	if err := blob.MemBucket(bucket).WriteAll(ctx, "out/"+filepath.ToSlash(names[1]), []byte("done before"), nil); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	refused, err = Plan(ctx, cfg, func(f walk.File) error {
+		got = append(got, f)
+		return nil
+	})
+	if err != nil || refused != 0 || len(got) != len(names) || log.Len() != 0 {
+		t.Fatalf("into another prefix: refused %d, planned %d, %v\n%s", refused, len(got), err, log.String())
+	}
+	for i, f := range got {
+		if f.Store == nil || f.Rel != names[i] || f.Path() != "mem://"+bucket+"/in/"+filepath.ToSlash(names[i]) || f.ID.IsZero() {
+			t.Errorf("planned %+v, want %s of the store, with its identity", f, names[i])
+		}
+	}
+
+	// A store that cannot be opened is the plan's error, before any file.
+	cfg.Output = "s3://"
+	if _, err := Plan(ctx, cfg, func(walk.File) error { t.Error("a file planned"); return nil }); err == nil {
+		t.Error("an output URL without a bucket was accepted")
+	}
+}

@@ -77,12 +77,12 @@ func (m *Metrics) Watch(r Run) {
 }
 
 // QueueLag is the gauge gpupipe_queue_lag_messages: the messages of a work queue not yet
-// delivered to any worker. A queue worker sets it; it is registered on first use, so a
-// local run, which has no queue, does not export it.
+// done, waiting for a worker or in flight on one. A queue worker sets it; it is registered
+// on first use, so a local run, which has no queue, does not export it.
 func (m *Metrics) QueueLag() prometheus.Gauge {
 	m.lagOnce.Do(func() {
 		m.lag = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Name: "queue_lag_messages",
-			Help: "Messages in the work queue not yet delivered to a worker."})
+			Help: "Messages in the work queue not yet done: waiting for a worker or in flight on one."})
 		m.Registry.MustRegister(m.lag)
 	})
 	return m.lag

@@ -2,7 +2,8 @@
 // queue. A queue is named by a URL, nats://HOST:PORT/NAME, and holds on the server:
 //
 //	stream  imgpipe-NAME   subject imgpipe.NAME.files, work-queue retention: one message per
-//	                       input file ({job, root, rel}), removed once a worker acknowledges it
+//	                       input file ({job, root, rel}: a folder every worker sees at the
+//	                       same path, or a store's URL), removed once a worker acknowledges it
 //	consumer workers       durable pull consumer shared by every worker: each message goes to
 //	                       one worker at a time; AckWait and the retry limit as submitted
 //	bucket  imgpipe-NAME   key-value records: "job" (the settings every worker runs with:
@@ -30,12 +31,16 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gpupipe/gpupipe/stages/blob"
+	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
 // Defaults of a submitted job's delivery settings.
@@ -72,10 +77,30 @@ func (j *Job) setID() {
 // message is the body of one file's message: what a worker on another machine needs to
 // find the file and name its output.
 type message struct {
-	Job  string `json:"job"`
-	Root string `json:"root"` // the input root, as the job names it
-	Rel  string `json:"rel"`  // the file below it
+	Job string `json:"job"`
+	// Root is the root the file was found under: a local folder (under a shared root), or
+	// the URL of a store's folder with the query that opens it, such as
+	// s3://photos/2024?endpoint=http://10.0.0.5:9000&use_path_style=true (see rootOf).
+	Root string `json:"root"`
+	Rel  string `json:"rel"` // the file below it
 }
+
+// rootOf is the root a message names for f: the root a walk gave it, and for a file of a
+// store the query of the store's URL as well (the endpoint, the region, ...: what a worker
+// needs to reach the store, never credentials, which each machine's environment gives).
+func rootOf(f walk.File) string {
+	src, ok := f.Store.(*blob.Source)
+	if !ok {
+		return f.Root
+	}
+	if q := src.Location().Query; len(q) > 0 {
+		return f.Root + "?" + q.Encode()
+	}
+	return f.Root
+}
+
+// url reports whether the message's root is a store's URL rather than a local folder.
+func (m message) url() bool { return blob.IsURL(m.Root) }
 
 // key is the file's record key and message id: a hash of its root and relative path.
 func (m message) key() string {
@@ -83,9 +108,12 @@ func (m message) key() string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// path names the file in records and messages: for a store, its URL without the query, as
+// the store's walk.File.Path names it.
 func (m message) path() string {
-	if strings.Contains(m.Root, "://") {
-		return strings.TrimSuffix(m.Root, "/") + "/" + m.Rel
+	if m.url() {
+		root, _, _ := strings.Cut(m.Root, "?")
+		return strings.TrimSuffix(root, "/") + "/" + filepath.ToSlash(m.Rel)
 	}
 	return m.Root + string(os.PathSeparator) + m.Rel
 }

@@ -24,7 +24,13 @@ import (
 	"github.com/gpupipe/gpupipe/stages/walk"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The S3 client's HTTP transport keeps idle connections to the test's S3 server
+		// for reuse; they end when the server closes them.
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"))
+}
 
 // fixture is a job's input folder of n small PNGs and one corrupt file, its output folder
 // and its configuration.

@@ -66,7 +66,7 @@ func Submit(ctx context.Context, rawURL string, j Job, files func(yield func(wal
 		return nil
 	}
 	err = files(func(f walk.File) error {
-		m := message{Job: j.ID, Root: f.Root, Rel: f.Rel}
+		m := message{Job: j.ID, Root: rootOf(f), Rel: f.Rel}
 		if _, err := q.kv.Get(ctx, "done."+m.key()); err == nil {
 			s.Before++
 			return nil
