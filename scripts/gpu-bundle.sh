@@ -61,7 +61,7 @@ fi
 # imgpipe loads libjpeg-turbo at run time when it finds it; the GPU machine may have none,
 # and the Go decoder would then make the JPEG numbers the decoder's. The library needs only
 # libc.
-turbo=$(ldconfig -p 2>/dev/null | awk '/libturbojpeg\.so\.0 .*x86-64/ {print $NF; exit}')
+turbo=$(ldconfig -p 2>/dev/null | awk '!found && /libturbojpeg\.so\.0 .*x86-64/ {print $NF; found = 1}')
 if [ -f "$dest/imgpipe" ] && [ -n "$turbo" ]; then
 	mkdir -p "$dest/lib"
 	cp -L "$turbo" "$dest/lib/libturbojpeg.so.0"
@@ -73,7 +73,7 @@ chmod +x "$dest/run.sh"
 	echo "commit:  $(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
 	echo "built:   $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -m)"
 	echo "go:      $(go version | cut -d' ' -f3-)"
-	echo "cuda.h:  $(grep -m1 '#define CUDA_VERSION' /usr/include/cuda.h /usr/local/cuda/include/cuda.h 2>/dev/null | awk '{print $NF}' | head -1)"
+	echo "cuda.h:  $(grep -m1 '#define CUDA_VERSION' /usr/include/cuda.h /usr/local/cuda/include/cuda.h 2>/dev/null | awk 'NR == 1 {print $NF}')"
 	echo "glibc:   needs $(objdump -T "$dest"/tests/*/*.test "$dest"/imgpipe "$dest"/lib/*.so* 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1) or newer"
 	echo "tests:   $(cd "$dest/tests" && for d in */; do printf '%s (%s tests, %s benchmarks) ' "${d%/}" \
 		"$(grep -c '^Test' "$d/tests.txt")" "$(grep -c '^Benchmark' "$d/tests.txt")"; done)"
