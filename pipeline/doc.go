@@ -20,8 +20,9 @@
 // acknowledgements"). Transforms: Map (unordered, parallel),
 // OrderedMap (parallel, input order, bounded reorder window), Filter, FlatMap, Batch (size and
 // time limits), Unbatch (or Flatten), Scan, Fold, KeyedScan, KeyedFold, Throttle,
-// ThrottleDrop. Sinks: ForEach, Collect, Reduce, Discard, Items. Custom builds stages that
-// manage their own input and output, such as the GPU engine in package gpu.
+// ThrottleDrop, Prioritize (a bounded priority queue). Sinks: ForEach, Collect, Reduce,
+// Discard, Items. Custom builds stages that manage their own input and output, such as the
+// GPU engine in package gpu.
 //
 // # Graphs
 //
