@@ -272,6 +272,16 @@ func (r *run) close() {
 	_ = CloseInputs(r.inputs)
 }
 
+// lookahead is how many listed files a local run chooses the next one to decode from: the
+// largest first. A big photo decodes for up to ten times as long as a small one, and one
+// decoding alone at the end of a run leaves the other cores idle; started first, it overlaps
+// the small ones (measured on 44 wallpaper photos of 1 to 18 megapixels, 2 cores: one core
+// idle for 0.6 of the run's 2.4 s in input order). Queue workers take messages as they come:
+// holding them would only delay their acks.
+const lookahead = 256
+
+func largerFile(a, b walk.File) bool { return a.Size > b.Size }
+
 // run builds the pipeline and runs it.
 func (r *run) run(ctx context.Context) (err error) {
 	if err := r.prepare(ctx); err != nil {
@@ -291,6 +301,9 @@ func (r *run) run(ctx context.Context) (err error) {
 		}
 		files = pipeline.Filter(files, r.pending, pipeline.Name("pending"), pipeline.Workers(workers),
 			pipeline.SkipErrors(r.fail))
+		if r.cfg.Queue == nil && !r.cfg.DryRun {
+			files = pipeline.Prioritize(files, lookahead, largerFile, pipeline.Name("order"))
+		}
 	} else if r.shards != nil {
 		files = pipeline.Filter(files, r.pendingRow, pipeline.Name("pending"))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gpupipe/gpupipe/gpu/kernels"
 	"github.com/gpupipe/gpupipe/pipeline"
 	"github.com/gpupipe/gpupipe/stages/blob"
+	"github.com/gpupipe/gpupipe/stages/imageio"
 	"github.com/gpupipe/gpupipe/stages/npy"
 	"github.com/gpupipe/gpupipe/stages/output"
 	"github.com/gpupipe/gpupipe/stages/process"
@@ -23,8 +24,15 @@ func (r *run) process(files *pipeline.Stream[walk.File]) {
 	cfg := r.cfg
 	// One goroutine admits files against the memory budget, in input order (memory.go).
 	admitted := pipeline.Map(files, r.admit, pipeline.Name("read"), pipeline.SkipErrors(r.fail))
-	decoded := pipeline.OrderedMap(admitted, r.decode, pipeline.Name("decode"),
-		pipeline.Workers(cfg.DecodeWorkers), pipeline.Window(4*cfg.DecodeWorkers), pipeline.SkipErrors(r.fail))
+	// Tensor rows keep the input order; images are written each to its own file, so any
+	// decoder that is free takes the next one, however long an earlier one takes.
+	decodeOpts := []pipeline.Option{pipeline.Name("decode"), pipeline.Workers(cfg.DecodeWorkers), pipeline.SkipErrors(r.fail)}
+	var decoded *pipeline.Stream[*imageio.Decoded]
+	if cfg.Tensors != nil {
+		decoded = pipeline.OrderedMap(admitted, r.decode, append(decodeOpts, pipeline.Window(4*cfg.DecodeWorkers))...)
+	} else {
+		decoded = pipeline.Map(admitted, r.decode, decodeOpts...)
+	}
 	opts := process.Options{Batch: cfg.Batch, MaxBatchBytes: r.mem.batchBytes(r.hostDevice()),
 		Engine: engine.Options{Slots: cfg.Slots, Keep: r.mem.keep}, OnError: r.fail}
 	if cfg.Color == ColorSRGB {
