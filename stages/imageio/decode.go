@@ -512,7 +512,13 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded, stop *atomic.
 		ch = 1
 	}
 	img := newImage(d.Pool, ceilDiv(h.width, scale), ceilDiv(h.height, scale), ch)
-	if err := turboDecode(data, img); err != nil {
+	scans := data
+	if scale == 8 {
+		if dc, ok := dcOnly(data); ok {
+			scans = dc // progressive: the scans a 1/8 decode reads (progressive.go)
+		}
+	}
+	if err := turboDecode(scans, img); err != nil {
 		d.Pool.Put(img.Pix)
 		if turboLimit(err) {
 			return raster.Image{}, false, fmt.Errorf("%w: jpeg: %v", ErrTooComplex, err)

@@ -1,0 +1,225 @@
+package imageio
+
+import (
+	"encoding/binary"
+	"math/bits"
+)
+
+// A progressive JPEG stores its coefficients in scans: first the DC coefficients (each
+// block's average), then bands of AC coefficients and the refinements of their low bits, one
+// component at a time. Decoding at 1/8 scale, libjpeg turns each 8×8 block of a component
+// stored at full resolution into one pixel with its DC coefficient alone; only the
+// subsampled components (the chroma of 4:2:0) are decoded at 2×2 or more and read AC
+// coefficients. So the AC scans of the full-resolution components, most of a progressive
+// file and most of its decoding time, do not change a 1/8-scale decode: dcOnly leaves them
+// out.
+//
+// One thing would: libjpeg smooths the blocks of a progressive image whose low AC
+// coefficients are not all known (it guesses them, and the DC too, from the neighbours: the
+// "block smoothing" that makes a partly loaded image look less blocky). So in their place
+// dcOnly writes, before EOI, one AC scan per such component that says "every AC coefficient
+// is zero" in a few bytes (runs of end-of-band codes, with a Huffman table of its own):
+// every coefficient is then known, no block is smoothed, and the decode reads the same DC
+// coefficients as the whole file's, to the same pixels.
+
+// dcOnly returns the progressive JPEG data with the AC scans of its full-resolution
+// components replaced by all-zero ones, for a decode at 1/8 scale, and true; or nil and false when data is not a
+// progressive Huffman JPEG whose segments all parse up to EOI (a truncated or damaged file
+// is decoded whole, so that the damage is reported as before), or has no such scan.
+func dcOnly(data []byte) ([]byte, bool) {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return nil, false
+	}
+	var sof *progressiveFrame
+	out := make([]byte, 0, len(data)/4)
+	out = append(out, 0xFF, 0xD8)
+	dropped := false
+	pos := 2
+	for {
+		m, start, ok := nextMarker(data, pos)
+		if !ok {
+			return nil, false
+		}
+		switch {
+		case m == 0xD9: // EOI
+			if !dropped {
+				return nil, false
+			}
+			return append(sof.zeroScans(out), 0xFF, 0xD9), true
+		case m >= 0xD0 && m <= 0xD7, m == 0x01: // no length (RSTn outside a scan, TEM)
+			out = append(out, 0xFF, m)
+			pos = start + 2
+			continue
+		}
+		if start+4 > len(data) {
+			return nil, false
+		}
+		end := start + 2 + int(binary.BigEndian.Uint16(data[start+2:]))
+		if end > len(data) || end < start+4 {
+			return nil, false
+		}
+		seg := data[start:end]
+		switch {
+		case m == 0xC2:
+			if sof = parseProgressiveFrame(seg); sof == nil {
+				return nil, false
+			}
+		case isSOF(m): // baseline, lossless, arithmetic: one pass, nothing to leave out
+			return nil, false
+		case m == 0xDA:
+			if sof == nil {
+				return nil, false
+			}
+			scanEnd := skipEntropy(data, end)
+			if scanEnd >= len(data) {
+				return nil, false // truncated in a scan
+			}
+			keep, ok := sof.needScan(seg)
+			if !ok {
+				return nil, false
+			}
+			if keep {
+				out = append(out, data[start:scanEnd]...)
+			} else {
+				dropped = true
+			}
+			pos = scanEnd
+			continue
+		}
+		out = append(out, seg...)
+		pos = end
+	}
+}
+
+// nextMarker finds the marker at pos, after any fill bytes (0xFF), and returns its code and
+// the offset of its 0xFF.
+func nextMarker(data []byte, pos int) (code byte, start int, ok bool) {
+	if pos >= len(data) || data[pos] != 0xFF {
+		return 0, 0, false
+	}
+	for pos+1 < len(data) && data[pos+1] == 0xFF {
+		pos++
+	}
+	if pos+1 >= len(data) || data[pos+1] == 0 {
+		return 0, 0, false
+	}
+	return data[pos+1], pos, true
+}
+
+// progressiveFrame is what dcOnly needs of an SOF2 segment: the components, and which are
+// stored at full resolution.
+type progressiveFrame struct {
+	comps []jpegComponent
+	full  map[byte]bool // by component id
+}
+
+func parseProgressiveFrame(seg []byte) *progressiveFrame {
+	comps, _, _ := frame(seg[4:], &jpegStats{}) // after FF C2 and the length
+	if len(comps) == 0 {
+		return nil
+	}
+	var maxH, maxV int
+	for _, c := range comps {
+		maxH, maxV = max(maxH, c.h), max(maxV, c.v)
+	}
+	f := &progressiveFrame{comps: comps, full: make(map[byte]bool, len(comps))}
+	for _, c := range comps {
+		f.full[c.id] = c.h == maxH && c.v == maxV
+	}
+	return f
+}
+
+// needScan reports whether a 1/8-scale decode reads the scan with header seg (FF DA,
+// length, Ns, Ns × (id, tables), Ss, Se, Ah<<4|Al): every DC scan, and the AC scans of the
+// subsampled components.
+func (f *progressiveFrame) needScan(seg []byte) (keep, ok bool) {
+	if len(seg) < 5 {
+		return false, false
+	}
+	n := int(seg[4])
+	if n < 1 || len(seg) < 5+2*n+3 {
+		return false, false
+	}
+	if ss := seg[5+2*n]; ss == 0 {
+		return true, true
+	}
+	for i := range n {
+		full, known := f.full[seg[5+2*i]]
+		if !known {
+			return false, false
+		}
+		if !full {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// eobTable is a DHT segment defining AC table 0 as the 15 end-of-band run codes EOB0-EOB14
+// (symbols 0x00, 0x10, ..., 0xE0), each 4 bits long: symbol r<<4 gets code r.
+var eobTable = func() []byte {
+	t := []byte{0xFF, 0xC4, 0, 2 + 1 + 16 + 15, 0x10}
+	bits := make([]byte, 16)
+	bits[3] = 15 // 15 codes of length 4
+	t = append(t, bits...)
+	for r := range 15 {
+		t = append(t, byte(r<<4))
+	}
+	return t
+}()
+
+// zeroScans appends to out, for every full-resolution component, an AC scan (Ss 1, Se 63,
+// no successive approximation) in which every block is empty, after the table it is coded
+// with and a DRI that turns restart markers off (a later DRI would apply to these scans).
+func (f *progressiveFrame) zeroScans(out []byte) []byte {
+	out = append(out, 0xFF, 0xDD, 0, 4, 0, 0)
+	out = append(out, eobTable...)
+	for _, c := range f.comps {
+		if !f.full[c.id] || c.blocks == 0 {
+			continue
+		}
+		out = append(out, 0xFF, 0xDA, 0, 8, 1, c.id, 0x00, 1, 63, 0x00)
+		var w bitWriter
+		for left := c.blocks; left > 0; {
+			// EOBr covers 2^r + (r extra bits) blocks: at most 32767, with r = 14.
+			r := min(14, bits.Len64(uint64(left))-1)
+			run := min(left, int64(1)<<(r+1)-1)
+			w.put(uint32(r), 4)
+			w.put(uint32(run-int64(1)<<r), r)
+			left -= run
+		}
+		out = w.flush(out)
+	}
+	return out
+}
+
+// bitWriter packs entropy-coded bits most significant first, as JPEG stores them.
+type bitWriter struct {
+	bytes []byte
+	acc   uint64
+	n     int
+}
+
+func (w *bitWriter) put(v uint32, bits int) {
+	w.acc = w.acc<<bits | uint64(v)&(1<<bits-1)
+	w.n += bits
+	for w.n >= 8 {
+		w.n -= 8
+		w.bytes = append(w.bytes, byte(w.acc>>w.n))
+	}
+}
+
+// flush pads the last byte with one-bits and appends the bytes to out, with a zero after
+// every 0xFF so that none reads as a marker.
+func (w *bitWriter) flush(out []byte) []byte {
+	if w.n > 0 {
+		w.put(1<<(8-w.n)-1, 8-w.n)
+	}
+	for _, b := range w.bytes {
+		out = append(out, b)
+		if b == 0xFF {
+			out = append(out, 0)
+		}
+	}
+	return out
+}
