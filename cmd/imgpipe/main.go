@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 	"time"
 )
@@ -36,10 +38,42 @@ func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go onSignals(sigs, cancel, os.Stderr, os.Exit)
+	stop := startProfile(os.Getenv("GPUPIPE_CPUPROFILE"), os.Getenv("GPUPIPE_TRACE"), os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
 	signal.Stop(sigs)
 	cancel()
 	os.Exit(code)
+}
+
+// startProfile writes a CPU profile (GPUPIPE_CPUPROFILE) and an execution trace
+// (GPUPIPE_TRACE) of the whole run, for `go tool pprof` and `go tool trace`; it returns the
+// function that ends them. An empty path writes nothing.
+func startProfile(cpuPath, tracePath string, stderr io.Writer) (stop func()) {
+	var stops []func()
+	start := func(env, path string, begin func(io.Writer) error, end func()) {
+		if path == "" {
+			return
+		}
+		f, err := os.Create(path)
+		if err == nil {
+			if err = begin(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "imgpipe: %s: %v\n", env, err)
+			return
+		}
+		stops = append(stops, func() { end(); f.Close() })
+	}
+	start("GPUPIPE_CPUPROFILE", cpuPath, pprof.StartCPUProfile, pprof.StopCPUProfile)
+	start("GPUPIPE_TRACE", tracePath, trace.Start, trace.Stop)
+	return func() {
+		for _, f := range stops {
+			f()
+		}
+	}
 }
 
 // onSignals cancels the run at the first SIGINT or SIGTERM, which then stops within a second
