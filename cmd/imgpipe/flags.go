@@ -120,7 +120,7 @@ type rawFlags struct {
 	shardRows                         int
 	maxPixels                         int64
 	overwrite, dryRun, quiet, version bool
-	color                             string
+	color, shrink                     string
 	keepMetadata                      bool
 	lossless, qualityGiven            bool
 }
@@ -150,6 +150,7 @@ func newFlagSet(raw *rawFlags, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&raw.workers, "workers", runtime.GOMAXPROCS(0), "`goroutines` for decoding and for encoding")
 	fs.IntVar(&raw.decodeWorkers, "decode-workers", 0, "decoding goroutines (default --workers)")
 	fs.IntVar(&raw.encodeWorkers, "encode-workers", 0, "encoding goroutines (default --workers)")
+	fs.StringVar(&raw.shrink, "shrink-on-load", "auto", "decode JPEGs at 1/2, 1/4 or 1/8 size keeping at least `margin` times the resize's output on each side:\na number of at least 1, off (full size) or auto (2 for images, as vipsthumbnail; 1 for --tensor, as Pillow's draft)")
 	fs.Int64Var(&raw.maxPixels, "max-pixels", imageio.DefaultMaxPixels, "refuse images with more `pixels` than this, from their header (-1: no limit)")
 	fs.StringVar(&raw.maxMemory, "max-memory", "", "memory `budget`, such as 600MB or 2GiB (KB, MB, GB, KiB, MiB, GiB): images wait for room, and one that alone needs more is refused (default: 256 MiB per worker, at least 1.5 GiB, at most half the machine's memory)")
 	fs.StringVar(&raw.shard, "shard", "", "process part `i/n` of the sorted input, to split it between machines")
@@ -463,6 +464,17 @@ func (raw *rawFlags) run(c *job.Config) error {
 			return fmt.Errorf("--max-memory %s: want at least %s (the program itself takes about 64 MiB)", raw.maxMemory, pipeline.FormatBytes(minMaxMemory))
 		}
 		c.MaxMemory = n
+	}
+	switch raw.shrink {
+	case "auto":
+	case "off":
+		c.ShrinkOnLoad = -1
+	default:
+		m, err := strconv.ParseFloat(raw.shrink, 64)
+		if err != nil || !(m >= 1 && m <= 64) {
+			return fmt.Errorf("--shrink-on-load %q: want a margin from 1 to 64, off or auto", raw.shrink)
+		}
+		c.ShrinkOnLoad = m
 	}
 	c.Device, c.Batch, c.Slots, c.MaxPixels = raw.dev, raw.batch, raw.slots, raw.maxPixels
 	c.DecodeWorkers = orDefault(raw.decodeWorkers, raw.workers)

@@ -47,6 +47,8 @@ func TestUsageErrorsConcerningEveryFile(t *testing.T) {
 		{[]string{"--out", filepath.Join(dir, "o"), "--ops", "resize=30000x30000"}, "at least 30000×30000 whatever the input"},
 		{[]string{"--out", filepath.Join(dir, "o"), "--size", "20000x20000", "--mode", "fill"}, "--size: "},
 		{[]string{"--out", filepath.Join(dir, "o"), "--max-pixels", "0"}, "--max-pixels 0: want a number of pixels of at least 1, or -1 for no limit"},
+		{[]string{"--out", filepath.Join(dir, "o"), "--shrink-on-load", "0.5"}, `--shrink-on-load "0.5": want a margin from 1 to 64, off or auto`},
+		{[]string{"--out", filepath.Join(dir, "o"), "--shrink-on-load", "NaN"}, `--shrink-on-load "NaN": want a margin from 1 to 64, off or auto`},
 		{[]string{"--out", filepath.Join(dir, "o"), "--decode-workers", "-1"}, "--decode-workers -1: cannot be negative"},
 	} {
 		res := imgpipe(t, append([]string{"--in", in, "--quiet"}, c.args...)...)
@@ -429,4 +431,30 @@ func readIndexLines(t *testing.T, path string) []string {
 		lines = append(lines, sc.Text())
 	}
 	return lines
+}
+
+// --shrink-on-load: auto is 2 for thumbnails, off decodes at full size (other pixels), and a
+// margin of 1 decodes smaller still. Outputs go to PNG so that only the decode differs.
+func TestShrinkOnLoadFlag(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	writeImage(t, filepath.Join(in, "big.jpg"), noisy(rand.New(rand.NewPCG(5, 6)), 1600, 1200))
+	out := map[string][]byte{}
+	for _, m := range []string{"auto", "2", "off", "1"} {
+		o := filepath.Join(dir, "out-"+m)
+		if res := imgpipe(t, "--in", in, "--out", o, "--size", "250", "--format", "png", "--shrink-on-load", m, "--quiet"); res.code != exitOK {
+			t.Fatalf("--shrink-on-load %s: exit %d\n%s", m, res.code, res.stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(o, "big.png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[m] = b
+	}
+	if !bytes.Equal(out["auto"], out["2"]) {
+		t.Errorf("auto differs from 2")
+	}
+	if bytes.Equal(out["off"], out["2"]) || bytes.Equal(out["1"], out["2"]) || bytes.Equal(out["off"], out["1"]) {
+		t.Errorf("off, 1 and 2 do not all differ: the margin changes nothing")
+	}
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
 )
@@ -34,8 +35,17 @@ import (
 // An image decoded smaller gives an output of the same size, except where the decoder's
 // rounding (a side of 1001 shrunk by 8 is 126) shifts the aspect ratio enough to move a
 // rounded side of an aspect-keeping resize by a pixel.
-func (p *Plan) MinDecodeSize(w, h int) (int, int) {
-	if w < 1 || h < 1 {
+func (p *Plan) MinDecodeSize(w, h int) (int, int) { return p.MinDecodeSizeMargin(w, h, 2) }
+
+// DraftMargin is the margin of JPEG draft mode as Pillow's Image.draft and the ML loaders
+// built on it use it: decode no smaller than the first resize's output itself. It decodes
+// and resizes fewer pixels than MinDecodeSize's 2, for a softer, more aliased result.
+const DraftMargin = 1.0
+
+// MinDecodeSizeMargin is MinDecodeSize with margin times the first resize's output in place
+// of twice it; a margin below 1 means full size (no shrink-on-load).
+func (p *Plan) MinDecodeSizeMargin(w, h int, margin float64) (int, int) {
+	if w < 1 || h < 1 || margin < 1 {
 		return w, h
 	}
 	cw, ch := w, h // the image's size where the chain has got to
@@ -53,7 +63,7 @@ func (p *Plan) MinDecodeSize(w, h int) (int, int) {
 			if err != nil {
 				return w, h
 			}
-			mw, mh := min(cw, 2*rw), min(ch, 2*rh)
+			mw, mh := min(cw, int(math.Ceil(margin*float64(rw)))), min(ch, int(math.Ceil(margin*float64(rh))))
 			if swapped {
 				mw, mh = mh, mw
 			}

@@ -51,6 +51,19 @@ func TestMinDecodeSize(t *testing.T) {
 	}
 }
 
+// Other margins scale the resize's output, rounding up; below 1, full size.
+func TestMinDecodeSizeMargin(t *testing.T) {
+	p := mustPlan(t, NewChain().ResizeShorter(256, raster.Lanczos3).CenterCrop(224, 224))
+	for _, c := range []struct {
+		margin     float64
+		minW, minH int
+	}{{DraftMargin, 341, 256}, {1.5, 512, 384}, {2, 682, 512}, {0, 4000, 3000}, {-1, 4000, 3000}, {20, 4000, 3000}} {
+		if w, h := p.MinDecodeSizeMargin(4000, 3000, c.margin); w != c.minW || h != c.minH {
+			t.Errorf("margin %v: %d×%d, want %d×%d", c.margin, w, h, c.minW, c.minH)
+		}
+	}
+}
+
 // Decoding at MinDecodeSize keeps at least two source pixels per output pixel of the first
 // resize, and never asks for more than the image has.
 func TestMinDecodeSizeKeepsTwiceTheResize(t *testing.T) {

@@ -89,6 +89,12 @@ type Config struct {
 	DecodeWorkers, EncodeWorkers int
 	// MaxPixels refuses larger images from their header (0: imageio.DefaultMaxPixels).
 	MaxPixels int64
+	// ShrinkOnLoad is the margin of JPEG shrink-on-load: a JPEG is decoded at 1/2, 1/4 or
+	// 1/8 of its size when that leaves at least this many times the first resize's output
+	// on each side (kernels.Plan.MinDecodeSizeMargin). 0 is the default: 2 for images
+	// (vipsthumbnail's rule, chosen by measurement), kernels.DraftMargin for tensors (Pillow's
+	// draft, as ML loaders use it); negative decodes at full size.
+	ShrinkOnLoad float64
 	// Channels converts every image to 1, 3 or 4 channels; 0 keeps each image's own.
 	Channels int
 	// Color is what happens to images with an embedded ICC profile: ColorSRGB (the
@@ -206,7 +212,7 @@ func newRun(cfg Config) (*run, error) {
 	r.rec.Inputs, r.rec.Output, r.rec.Shard = cfg.Inputs, cfg.Output, shardName(cfg.Shard)
 	r.decoder = &imageio.Decoder{
 		MaxPixels: cfg.MaxPixels, Channels: cfg.Channels, Background: cfg.Background, Pool: r.pool,
-		MinSize: plan.MinDecodeSize,
+		MinSize: func(w, h int) (int, int) { return plan.MinDecodeSizeMargin(w, h, cfg.shrinkMargin()) },
 		// The profile is read unless nothing would use it.
 		IgnoreICC: cfg.Color == ColorIgnore && !cfg.KeepMetadata, Metadata: cfg.KeepMetadata && cfg.Tensors == nil,
 	}
@@ -270,6 +276,17 @@ func (r *run) close() {
 		_ = r.out.Close()
 	}
 	_ = CloseInputs(r.inputs)
+}
+
+// shrinkMargin is ShrinkOnLoad with its default filled in.
+func (c *Config) shrinkMargin() float64 {
+	switch {
+	case c.ShrinkOnLoad != 0:
+		return c.ShrinkOnLoad
+	case c.Tensors != nil:
+		return kernels.DraftMargin
+	}
+	return 2
 }
 
 // lookahead is how many listed files a local run chooses the next one to decode from: the
