@@ -514,8 +514,12 @@ func (d *Decoder) decodeTurbo(data []byte, h header, out *Decoded, stop *atomic.
 	img := newImage(d.Pool, ceilDiv(h.width, scale), ceilDiv(h.height, scale), ch)
 	scans := data
 	if scale == 8 {
-		if dc, ok := dcOnly(data); ok {
-			scans = dc // progressive: the scans a 1/8 decode reads (progressive.go)
+		// A progressive JPEG at 1/8: its DC coefficients as a baseline JPEG where they are
+		// all it reads (dcbaseline.go), else the scans it reads (progressive.go).
+		if dc, ok := dcBaseline(data); ok {
+			scans = dc
+		} else if dc, ok := dcOnly(data); ok {
+			scans = dc
 		}
 	}
 	if err := turboDecode(scans, img); err != nil {

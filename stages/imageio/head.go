@@ -183,9 +183,12 @@ func (d *Decoder) estimate(h *Head, model color.Model, data []byte) {
 	c, goBytes := modelChannels(model)
 	w, ht := h.Width, h.Height
 	own := int64(w) * int64(ht) * int64(goBytes) // the Go decoder's image
+	coefs := progressiveBlocks(h.Format, data)
+	own += coefs * 64 * 4 // Go's decoder keeps a progressive JPEG's coefficients as int32
 	if h.Format == "jpeg" && d.turboUsable() && model != color.CMYKModel {
-		// libjpeg-turbo decodes straight into the Image, perhaps shrunk.
-		own = 0
+		// libjpeg-turbo decodes straight into the Image, perhaps shrunk; a progressive JPEG's
+		// coefficients (16 bits each) are held whole until the last scan, whatever the scale.
+		own = coefs * 64 * 2
 		if d.MinSize != nil {
 			sw, sh := w, ht
 			if raster.Orientation(orientation).Swaps() {
@@ -215,6 +218,21 @@ func (d *Decoder) estimate(h *Head, model color.Model, data []byte) {
 	}
 	h.DecodedWidth, h.DecodedHeight, h.Channels = w, ht, c
 	h.Peak = h.FileSize + own + pixels + second
+}
+
+// progressiveBlocks is the number of 8×8 blocks, over all components, of a progressive JPEG
+// from its frame header in data (a file's first bytes), whose coefficients a decoder holds
+// until the last scan; 0 for anything else.
+func progressiveBlocks(format string, data []byte) int64 {
+	if format != "jpeg" {
+		return 0
+	}
+	s, _ := jpegCost(data, jpegLimits{markers: -1, scans: -1})
+	switch s.sof {
+	case 0xC2, 0xC6, 0xCA, 0xCE: // progressive: Huffman, differential, arithmetic
+		return s.blocks
+	}
+	return 0
 }
 
 // modelChannels is the channels of the Image made from an image of this colour model (at

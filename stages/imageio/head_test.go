@@ -107,6 +107,34 @@ func TestHeadCountsTheDecode(t *testing.T) {
 	}
 }
 
+// A progressive JPEG's decoders hold its coefficients whole: 2 bytes each in libjpeg-turbo,
+// 4 in Go's decoder, 64 per 8×8 block of each component (344×232 4:2:0: 43×29 luma blocks
+// and 22×15 of each chroma).
+func TestHeadCountsProgressiveCoefficients(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "progressive_420.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := writeFile(t, "p.jpg", data)
+	const blocks = 43*29 + 2*22*15
+	px := int64(344 * 232 * 3)
+	for _, c := range []struct {
+		pure bool
+		want int64
+	}{{true, int64(len(data)) + px + blocks*64*4 + px}, {false, int64(len(data)) + blocks*64*2 + px}} {
+		if !c.pure && TurboJPEG() != nil {
+			continue
+		}
+		h, err := (&Decoder{PureGo: c.pure}).Head(context.Background(), file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Peak != c.want {
+			t.Errorf("pure Go %v: peak %d, want %d", c.pure, h.Peak, c.want)
+		}
+	}
+}
+
 func TestDecodedHoldReleasedOnce(t *testing.T) {
 	d := Decoded{Image: newImage(&Pool{}, 4, 4, 3)}
 	n := 0

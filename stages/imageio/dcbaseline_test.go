@@ -1,0 +1,92 @@
+package imageio
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The baseline JPEG of the DC coefficients decodes at 1/8 to the pixels of the whole
+// progressive file, for every subsampling but 4:2:0, which it declines.
+func TestDCBaselineDecodesTheSamePixelsAtOneEighth(t *testing.T) {
+	requireTurbo(t)
+	for _, name := range progressiveFiles {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, ok := dcBaseline(data)
+		if name == "progressive_420.jpg" {
+			if ok {
+				t.Errorf("%s: transcoded, but its chroma is decoded at 2×2 from AC coefficients", name)
+			}
+			continue
+		}
+		if !ok {
+			t.Fatalf("%s: not transcoded", name)
+		}
+		if base[2] != 0xFF || !bytes.Contains(base[:200], []byte{0xFF, 0xC0}) {
+			t.Errorf("%s: no baseline frame", name)
+		}
+		th, err := turboReadHeader(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := 3
+		if th.gray {
+			ch = 1
+		}
+		w, h := ceilDiv(th.width, 8), ceilDiv(th.height, 8)
+		whole, part := newImage(&Pool{}, w, h, ch), newImage(&Pool{}, w, h, ch)
+		if err := turboDecode(data, whole); err != nil {
+			t.Fatal(err)
+		}
+		if err := turboDecode(base, part); err != nil {
+			t.Fatalf("%s: the baseline stream: %v", name, err)
+		}
+		if !bytes.Equal(whole.Pix, part.Pix) {
+			t.Errorf("%s: 1/8 decode of the baseline stream differs", name)
+		}
+	}
+}
+
+// Damaged or foreign files are declined, or give a whole JPEG.
+func TestDCBaselineDeclinesDamage(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "progressive_444.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sos := bytes.Index(data, []byte{0xFF, 0xDA})
+	for _, c := range []struct {
+		name string
+		b    []byte
+	}{
+		{"truncated", data[:len(data)/3]},
+		{"baseline", encodeJPEG(t, photo(rand.New(rand.NewPCG(5, 6)), 40, 30), 90)},
+		{"garbage in the first scan", append(append(bytes.Clone(data[:sos+20]), 0xFF, 0xFF, 0xFF, 0x00), data[sos+24:]...)},
+	} {
+		if out, ok := dcBaseline(c.b); ok {
+			// A damaged scan may still parse; what comes out must then be a whole JPEG.
+			if c.name != "garbage in the first scan" || !bytes.HasSuffix(out, []byte{0xFF, 0xD9}) {
+				t.Errorf("%s: transcoded to %d bytes", c.name, len(out))
+			}
+		}
+	}
+}
+
+func FuzzDCBaseline(f *testing.F) {
+	for _, name := range progressiveFiles {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if out, ok := dcBaseline(b); ok && !bytes.HasPrefix(out, []byte{0xFF, 0xD8}) {
+			t.Errorf("transcoded to %d bytes without SOI", len(out))
+		}
+	})
+}
