@@ -134,8 +134,13 @@ func TestQueueFedRun(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled run: %v", err)
 	}
-	if n := q.count(); n["not once"] != 0 || n["ack"]+n["handback"] != len(names) || n["ack"] < 6 {
-		t.Errorf("outcomes %v: want every file acknowledged or handed back, once", n)
+	// Every file the run took (the source may not have taken the last ones before the
+	// cancellation) is acknowledged or handed back.
+	q.mu.Lock()
+	taken := q.next
+	q.mu.Unlock()
+	if n := q.count(); n["not once"] != 0 || n["ack"]+n["handback"] != taken || n["ack"] < 6 {
+		t.Errorf("outcomes %v of %d files taken: want every one acknowledged or handed back, once", n, taken)
 	}
 }
 
