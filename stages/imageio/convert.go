@@ -349,3 +349,93 @@ func luma(r, g, b uint8) uint8 {
 	r16, g16, b16 := uint32(r)*0x101, uint32(g)*0x101, uint32(b)*0x101
 	return uint8((19595*r16 + 38470*g16 + 7471*b16 + 1<<15) >> 24)
 }
+
+// fromImageOwned is FromImage for an image nothing else holds (a decoder's fresh result): it
+// converts 8- and 16-bit grey and RGBA images in their own pixel memory instead of copying
+// them, so that a decode holds one copy of the pixels, not two (a 10000×9900 PNG: 396 MB, not
+// 693). The result's pixels then come from the Go heap, not the pool; the pool's Put ignores
+// them. Other images are copied by FromImage.
+func fromImageOwned(m image.Image, pool *Pool) raster.Image {
+	switch m := m.(type) {
+	case *image.Gray:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 1); ok {
+			return raster.Image{Pix: pix, Width: m.Rect.Dx(), Height: m.Rect.Dy(), Stride: m.Rect.Dx(), Channels: 1}
+		}
+	case *image.Gray16:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 2); ok {
+			for i := range len(pix) / 2 {
+				pix[i] = pix[2*i] // the high byte; i ≤ 2i, so nothing unread is overwritten
+			}
+			return raster.Image{Pix: pix[:len(pix)/2], Width: m.Rect.Dx(), Height: m.Rect.Dy(), Stride: m.Rect.Dx(), Channels: 1}
+		}
+	case *image.NRGBA:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 4); ok {
+			return rgba8InPlace(pix, m.Rect, false)
+		}
+	case *image.RGBA:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 4); ok {
+			return rgba8InPlace(pix, m.Rect, true)
+		}
+	case *image.NRGBA64:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 8); ok {
+			return rgba16InPlace(pix, m.Rect, false)
+		}
+	case *image.RGBA64:
+		if pix, ok := packed(m.Pix, m.Stride, m.Rect, 8); ok {
+			return rgba16InPlace(pix, m.Rect, true)
+		}
+	}
+	return FromImage(m, pool)
+}
+
+// packed returns the pixels of an image whose rows follow each other without a gap.
+func packed(pix []byte, stride int, r image.Rectangle, bpp int) ([]byte, bool) {
+	n := r.Dx() * r.Dy() * bpp
+	if stride != r.Dx()*bpp || len(pix) < n || r.Empty() {
+		return nil, false
+	}
+	return pix[:n], true
+}
+
+// rgba8InPlace is fromRGBA in pix itself: opaque images are packed to 3 channels, moving
+// each pixel down (3i ≤ 4i), others unpremultiplied where premul says so.
+func rgba8InPlace(pix []byte, r image.Rectangle, premul bool) raster.Image {
+	w, h := r.Dx(), r.Dy()
+	if opaque8(pix, 4*w, w, h) {
+		for i := range w * h {
+			copy(pix[3*i:3*i+3], pix[4*i:4*i+3])
+		}
+		return raster.Image{Pix: pix[:3*w*h], Width: w, Height: h, Stride: 3 * w, Channels: 3}
+	}
+	if premul {
+		unpremultiply(pix)
+	}
+	return raster.Image{Pix: pix, Width: w, Height: h, Stride: 4 * w, Channels: 4}
+}
+
+// rgba16InPlace is fromRGBA64 in pix itself: each pixel's eight bytes are read before its
+// three or four are written, at or below them (4i ≤ 8i).
+func rgba16InPlace(pix []byte, r image.Rectangle, premul bool) raster.Image {
+	w, h := r.Dx(), r.Dy()
+	ch := 3
+	for i := 6; i < len(pix); i += 8 {
+		if pix[i] != 0xff || pix[i+1] != 0xff {
+			ch = 4
+			break
+		}
+	}
+	for i := range w * h {
+		s := pix[8*i : 8*i+8 : 8*i+8]
+		r16, g16, b16 := uint32(s[0])<<8|uint32(s[1]), uint32(s[2])<<8|uint32(s[3]), uint32(s[4])<<8|uint32(s[5])
+		a16 := uint32(s[6])<<8 | uint32(s[7])
+		if premul && a16 != 0xffff {
+			r16, g16, b16 = unpremul16(r16, a16), unpremul16(g16, a16), unpremul16(b16, a16)
+		}
+		d := pix[ch*i : ch*i+ch : ch*i+ch]
+		d[0], d[1], d[2] = uint8(r16>>8), uint8(g16>>8), uint8(b16>>8)
+		if ch == 4 {
+			d[3] = uint8(a16 >> 8)
+		}
+	}
+	return raster.Image{Pix: pix[:ch*w*h], Width: w, Height: h, Stride: ch * w, Channels: ch}
+}

@@ -1,6 +1,7 @@
 package imageio
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"image/color"
@@ -217,4 +218,119 @@ func TestPoolBounded(t *testing.T) {
 	if p.Idle() != before {
 		t.Errorf("an outlier was kept: idle %d, was %d", p.Idle(), before)
 	}
+}
+
+// fromImageOwned gives what FromImage gives, in the image's own memory where it can.
+func TestFromImageOwnedMatchesFromImage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	r := image.Rect(0, 0, 37, 23)
+	fill := func(pix []byte, bpp, alphaAt int, opaque bool) {
+		for i := range pix {
+			pix[i] = byte(rng.IntN(256))
+		}
+		for i := alphaAt; i < len(pix); i += bpp {
+			switch {
+			case opaque:
+				pix[i] = 0xff
+				if bpp == 8 {
+					pix[i+1] = 0xff
+				}
+			case i/bpp%5 == 0:
+				pix[i] = 0xff // some opaque pixels among the others
+			}
+		}
+	}
+	var cases []image.Image
+	for _, opaque := range []bool{true, false} {
+		nrgba, rgba := image.NewNRGBA(r), image.NewRGBA(r)
+		fill(nrgba.Pix, 4, 3, opaque)
+		fill(rgba.Pix, 4, 3, opaque)
+		for i := 0; i < len(rgba.Pix); i += 4 { // premultiplied: colour at most alpha
+			for j := range 3 {
+				rgba.Pix[i+j] = min(rgba.Pix[i+j], rgba.Pix[i+3])
+			}
+		}
+		n64, r64 := image.NewNRGBA64(r), image.NewRGBA64(r)
+		fill(n64.Pix, 8, 6, opaque)
+		fill(r64.Pix, 8, 6, opaque)
+		for i := 0; i < len(r64.Pix); i += 8 {
+			a := uint16(r64.Pix[i+6])<<8 | uint16(r64.Pix[i+7])
+			for j := 0; j < 6; j += 2 {
+				if c := uint16(r64.Pix[i+j])<<8 | uint16(r64.Pix[i+j+1]); c > a {
+					r64.Pix[i+j], r64.Pix[i+j+1] = r64.Pix[i+6], r64.Pix[i+7]
+				}
+			}
+		}
+		cases = append(cases, nrgba, rgba, n64, r64)
+	}
+	gray, gray16 := image.NewGray(r), image.NewGray16(r)
+	fill(gray.Pix, 1, 1<<30, false)
+	fill(gray16.Pix, 2, 1<<30, false)
+	cases = append(cases, gray, gray16, image.NewNRGBA(r).SubImage(image.Rect(3, 3, 20, 20)))
+	for i, m := range cases {
+		want := FromImage(m, nil)
+		before := pixelsOf(m)
+		got := fromImageOwned(cloneImage(m), nil)
+		if got.Width != want.Width || got.Height != want.Height || got.Channels != want.Channels || !bytes.Equal(got.Pix, want.Pix) {
+			t.Errorf("case %d (%T): %d×%d×%d, want %d×%d×%d, same pixels %v", i, m, got.Width, got.Height, got.Channels,
+				want.Width, want.Height, want.Channels, bytes.Equal(got.Pix, want.Pix))
+		}
+		if !bytes.Equal(before, pixelsOf(m)) {
+			t.Errorf("case %d: FromImage changed its input", i)
+		}
+	}
+	// In place: the result is the image's own memory.
+	m := image.NewNRGBA(r)
+	if got := fromImageOwned(m, nil); &got.Pix[0] != &m.Pix[0] {
+		t.Errorf("NRGBA copied")
+	}
+}
+
+func pixelsOf(m image.Image) []byte {
+	switch m := m.(type) {
+	case *image.NRGBA:
+		return bytes.Clone(m.Pix)
+	case *image.RGBA:
+		return bytes.Clone(m.Pix)
+	case *image.NRGBA64:
+		return bytes.Clone(m.Pix)
+	case *image.RGBA64:
+		return bytes.Clone(m.Pix)
+	case *image.Gray:
+		return bytes.Clone(m.Pix)
+	case *image.Gray16:
+		return bytes.Clone(m.Pix)
+	}
+	return nil
+}
+
+// cloneImage copies m with its own pixel memory, so that converting it in place leaves m.
+func cloneImage(m image.Image) image.Image {
+	switch m := m.(type) {
+	case *image.NRGBA:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	case *image.RGBA:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	case *image.NRGBA64:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	case *image.RGBA64:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	case *image.Gray:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	case *image.Gray16:
+		c := *m
+		c.Pix = bytes.Clone(m.Pix)
+		return &c
+	}
+	return m
 }

@@ -576,7 +576,7 @@ func (d *Decoder) decodeGo(data []byte, h header, stop *atomic.Bool, profiled *b
 			}
 		}
 	}
-	return FromImage(m, d.Pool), nil
+	return fromImageOwned(m, d.Pool), nil
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -217,6 +217,9 @@ func (d *Decoder) estimate(h *Head, model color.Model, data []byte) {
 		w, ht = ht, w
 	}
 	h.DecodedWidth, h.DecodedHeight, h.Channels = w, ht, c
+	if _, paletted := model.(color.Palette); h.Format == "png" && !paletted {
+		pixels = 0 // made in the Go decoder's own image (fromImageOwned)
+	}
 	h.Peak = h.FileSize + own + pixels + second
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/gpupipe/gpupipe/stages/walk"
@@ -85,6 +86,9 @@ func TestHeadCountsTheDecode(t *testing.T) {
 		}
 		px := int64(tc.w * tc.h)
 		want := int64(len(tc.data)) + px*int64(tc.goBytes) + px*int64(tc.c)
+		if strings.HasSuffix(tc.name, ".png") {
+			want -= px * int64(tc.c) // converted in the Go decoder's image
+		}
 		if tc.turned {
 			want += px * int64(tc.c)
 		}
