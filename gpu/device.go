@@ -67,6 +67,20 @@ type UploadAllocator interface {
 	AllocUploadHost(size int) (HostBuffer, error)
 }
 
+// HostMapper is implemented by a Device whose kernels can read and write host memory in
+// place, as the CPU device's can: MapHost returns a device buffer that is h's own memory, so
+// that a copy between the two moves nothing and a buffer pair takes its memory once. Like
+// UploadAllocator it is optional and tested with a type assertion; a device that implements
+// it may still decline (errors.ErrUnsupported), as the CPU device does when it models copy
+// times or a memory limit, which mapping would bypass.
+//
+// The mapped buffer must be freed before h, and h's memory must not be written while work
+// that uses the mapped buffer is pending. The overlap engine maps its slots' input and output
+// buffers where it can.
+type HostMapper interface {
+	MapHost(h HostBuffer) (DeviceBuffer, error)
+}
+
 // HostBuffer is host memory that asynchronous copies read from or write to.
 type HostBuffer interface {
 	// Bytes is the buffer's memory; nil after Free. Producers may write into it directly,

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -45,10 +46,43 @@ func (d *Device) AllocDevice(size int) (gpu.DeviceBuffer, error) {
 	if total := d.total(); d.used+int64(size) > total {
 		return nil, fmt.Errorf("%w: %d bytes asked, %d of %d free", gpu.ErrOutOfMemory, size, total-d.used, total)
 	}
-	b := &deviceBuffer{memory{dev: d, size: size, mem: alignedBytes(size)}}
+	b := &deviceBuffer{memory: memory{dev: d, size: size, mem: alignedBytes(size)}}
 	d.devs[b] = struct{}{}
 	d.used += int64(size)
 	return b, nil
+}
+
+// MapHost returns a device buffer that is h's memory (gpu.HostMapper): copies between the
+// two move nothing, and the buffer takes no device memory. It declines with
+// errors.ErrUnsupported on a device that models copy times, delays, faults or a
+// MemoryLimit: its copies and allocations are what such a device is for (tests of timing,
+// ordering and out-of-memory paths).
+func (d *Device) MapHost(h gpu.HostBuffer) (gpu.DeviceBuffer, error) {
+	if !d.MapsHost() {
+		return nil, fmt.Errorf("cpu device with a timing model, delays, faults or a memory limit: %w", errors.ErrUnsupported)
+	}
+	hb, err := d.hostOf("mapped host buffer", h)
+	if err != nil {
+		return nil, err
+	}
+	mem, err := hb.bytes("mapped host buffer")
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, fmt.Errorf("%w: device", gpu.ErrClosed)
+	}
+	b := &deviceBuffer{memory: memory{dev: d, size: len(mem), mem: mem}, mapped: true}
+	d.devs[b] = struct{}{}
+	return b, nil
+}
+
+// MapsHost reports whether MapHost maps (a device without a timing model, delays, faults
+// or a MemoryLimit), so that a buffer pair takes its memory once.
+func (d *Device) MapsHost() bool {
+	return d.cfg.timing == (Timing{}) && d.cfg.memLimit <= 0 && d.cfg.delayMax <= 0 && len(d.cfg.faults) == 0
 }
 
 func alignedBytes(size int) []byte {
@@ -108,7 +142,10 @@ func (b *hostBuffer) Free() error {
 	return nil
 }
 
-type deviceBuffer struct{ memory }
+type deviceBuffer struct {
+	memory
+	mapped bool // a host buffer's memory (MapHost): not counted as device memory
+}
 
 func (b *deviceBuffer) Free() error {
 	if !b.release() {

@@ -345,3 +345,61 @@ func TestHostBufferIsPlainMemory(t *testing.T) {
 		t.Errorf("new host buffer is not zeroed")
 	}
 }
+
+// MapHost: a device buffer that is the host buffer's memory. Kernels see the host's bytes,
+// copies between the two change nothing and cost no device memory; devices that model
+// copies or memory decline.
+func TestMapHost(t *testing.T) {
+	dev := newDevice(t)
+	if !dev.MapsHost() {
+		t.Fatal("a plain device does not map host memory")
+	}
+	h, err := dev.AllocHost(64)
+	must(t, err)
+	copy(h.Bytes(), "mapped")
+	d, err := dev.MapHost(h)
+	must(t, err)
+	free0, _, err := dev.Memory()
+	must(t, err)
+	other, err := dev.AllocDevice(64)
+	must(t, err)
+	s, err := dev.NewStream()
+	must(t, err)
+	must(t, s.CopyHtoD(d, 0, h, 0, 64))     // onto itself: nothing moves
+	must(t, s.CopyDtoD(other, 0, d, 0, 64)) // the mapped bytes reach device memory
+	must(t, s.CopyHtoD(d, 8, h, 0, 8))      // overlapping ranges of the same bytes still copy
+	must(t, s.CopyDtoH(h, 32, other, 0, 8)) // and back into the host, seen through d
+	must(t, s.Synchronize())
+	if got := string(h.Bytes()[:14]); got != "mapped\x00\x00mapped" {
+		t.Errorf("host bytes %q after the copies", got)
+	}
+	if got := string(h.Bytes()[32:38]); got != "mapped" {
+		t.Errorf("host bytes %q where the device copy went", got)
+	}
+	free1, _, err := dev.Memory()
+	must(t, err)
+	if free0-free1 != 64 {
+		t.Errorf("device memory used by the mapping: %d bytes, want only the other buffer's 64", free0-free1-64)
+	}
+	must(t, d.Free())
+	must(t, other.Free())
+	if free2, _, _ := dev.Memory(); free2 != free0 {
+		t.Errorf("free memory %d after freeing, was %d", free2, free0)
+	}
+	must(t, h.Free())
+	if _, err := dev.MapHost(h); !errors.Is(err, gpu.ErrFreed) {
+		t.Errorf("mapping a freed buffer: %v", err)
+	}
+	for name, opt := range map[string]cpu.Option{
+		"memory limit": cpu.MemoryLimit(1 << 20),
+		"timing":       cpu.WithTiming(cpu.Timing{H2DBytesPerSec: 1e9}),
+		"delays":       cpu.RandomDelays(1, time.Millisecond),
+	} {
+		dev := newDevice(t, opt)
+		h, err := dev.AllocHost(16)
+		must(t, err)
+		if _, err := dev.MapHost(h); !errors.Is(err, errors.ErrUnsupported) || dev.MapsHost() {
+			t.Errorf("%s: MapHost %v, MapsHost %v: want declined", name, err, dev.MapsHost())
+		}
+	}
+}

@@ -256,7 +256,9 @@ func (d *Device) forget(x any) {
 		delete(d.hosts, v)
 	case *deviceBuffer:
 		if _, ok := d.devs[v]; ok {
-			d.used -= int64(v.size)
+			if !v.mapped {
+				d.used -= int64(v.size)
+			}
 			delete(d.devs, v)
 		}
 	case *stream:

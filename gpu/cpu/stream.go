@@ -196,6 +196,9 @@ func (s *stream) enqueueCopy(kind OpKind, eng *engine, model time.Duration, dst 
 			return err
 		}
 		return eng.run(info, model, s.dev.cfg.trace, func() error {
+			if n > 0 && &to[dstOff] == &from[srcOff] {
+				return nil // a mapped buffer and its host buffer: the same bytes
+			}
 			copy(to[dstOff:dstOff+n], from[srcOff:srcOff+n])
 			return nil
 		})

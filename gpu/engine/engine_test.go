@@ -382,3 +382,46 @@ func TestEngineKeepShrinksAfterAnOutlier(t *testing.T) {
 	must(t, eng.Close())
 	checkNoLeaks(t, dev)
 }
+
+// On a device that maps host memory (the plain CPU device) each slot's input and output are
+// its host buffers: the results are the same, and the device memory held is the scratch.
+func TestEngineOnMappedHostMemory(t *testing.T) {
+	batches := randomBatches(3, 80, 3000)
+	want := reference(t, batches)
+	dev, err := cpu.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if !dev.MapsHost() {
+		t.Fatal("the plain CPU device does not map host memory")
+	}
+	eng, err := engine.New[batch](dev, newChain(t, dev), engine.Options{Slots: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results, err := drive(context.Background(), eng, batches, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mismatch(results, want); m != "" {
+		t.Fatal(m)
+	}
+	// Each slot holds host input, host output and their two mappings, and one scratch
+	// buffer of device memory, as large as each of the others.
+	live := dev.Live()
+	scratch := 0
+	for _, s := range eng.Stats().Slots {
+		scratch += s.Capacity.Scratch
+		if s.Capacity.In != s.Capacity.Scratch || s.Capacity.Out != s.Capacity.Scratch {
+			t.Errorf("slot capacities %+v", s.Capacity)
+		}
+	}
+	if live.DeviceBytes != int64(scratch) || live.HostBuffers != 4 || live.DeviceBuffers != 6 {
+		t.Errorf("live %+v, want 4 host buffers, 6 device buffers (4 mapped) and %d device bytes", live, scratch)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkNoLeaks(t, dev)
+}

@@ -124,8 +124,16 @@ func allocUpload(dev gpu.Device) func(int) (gpu.HostBuffer, error) {
 }
 
 // growPair replaces a host buffer (allocated by alloc) and a device buffer with larger ones
-// of equal size: want bytes, or need if the device has no room for want.
+// of equal size: want bytes, or need if the device has no room for want. On a device that
+// maps host memory (gpu.HostMapper: the CPU device) the device buffer is the host buffer's
+// memory, so that the pair takes it once and the copies between them move nothing.
 func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, need, want int) (int, error) {
+	if m, ok := dev.(gpu.HostMapper); ok {
+		n, err := growMapped(m, alloc, host, buf, need, want)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return n, err
+		}
+	}
 	n, err := growDevice(dev, buf, need, want)
 	if err != nil {
 		return 0, err
@@ -141,6 +149,36 @@ func growPair(dev gpu.Device, alloc func(int) (gpu.HostBuffer, error), host *gpu
 		return 0, err
 	}
 	*host = h
+	return n, nil
+}
+
+// growMapped replaces the pair with a host buffer of want bytes (need, if there is no room
+// for want) and the device's mapping of it. It fails with errors.ErrUnsupported, having
+// freed the pair, where the device declines to map.
+func growMapped(m gpu.HostMapper, alloc func(int) (gpu.HostBuffer, error), host *gpu.HostBuffer, buf *gpu.DeviceBuffer, need, want int) (int, error) {
+	if *buf != nil {
+		_ = (*buf).Free() // the mapping first, then the memory it maps
+		*buf = nil
+	}
+	if *host != nil {
+		_ = (*host).Free()
+		*host = nil
+	}
+	n := roundUp(want)
+	h, err := alloc(n)
+	if err != nil && n != need {
+		n = need
+		h, err = alloc(n)
+	}
+	if err != nil {
+		return 0, err
+	}
+	d, err := m.MapHost(h)
+	if err != nil {
+		_ = h.Free()
+		return 0, err
+	}
+	*host, *buf = h, d
 	return n, nil
 }
 

@@ -134,11 +134,28 @@ func (r *run) imageCost(h imageio.Head) int64 {
 		return h.Peak // the plan refuses it before it reaches a slot
 	}
 	slot := int64(s.In) + int64(s.Out) // pinned host buffers
-	if r.hostDevice() {
+	switch {
+	case r.mapsHost():
+		slot += int64(s.Scratch) // device buffers in host memory; input and output mapped
+	case r.hostDevice():
 		slot += int64(s.In) + int64(s.Out) + int64(s.Scratch) // device buffers in host memory
 	}
 	after := h.Pixels() + slot + int64(s.Out) // the pixels while packed, the slot, the output
 	return max(h.Peak, after)
+}
+
+// mapsHost reports whether every host-memory device maps its slots' input and output
+// buffers onto the host's (gpu/cpu.Device.MapsHost), so that they are not held twice.
+func (r *run) mapsHost() bool {
+	mapped := false
+	for _, d := range r.devs {
+		m, ok := d.(interface{ MapsHost() bool })
+		if d.Kind() == "cpu" && (!ok || !m.MapsHost()) {
+			return false
+		}
+		mapped = mapped || ok
+	}
+	return mapped
 }
 
 // hostDevice reports whether a device keeps its device buffers in host memory (the CPU
