@@ -46,9 +46,10 @@ func main() {
 	os.Exit(code)
 }
 
-// startProfile writes a CPU profile (GPUPIPE_CPUPROFILE) and an execution trace
-// (GPUPIPE_TRACE) of the whole run, for `go tool pprof` and `go tool trace`; it returns the
-// function that ends them. An empty path writes nothing.
+// startProfile writes a CPU profile (GPUPIPE_CPUPROFILE), an execution trace (GPUPIPE_TRACE)
+// and, at the end, a profile of the allocations (GPUPIPE_MEMPROFILE) of the whole run, for
+// `go tool pprof` and `go tool trace`; it returns the function that ends them. An empty path
+// writes nothing.
 func startProfile(cpuPath, tracePath string, stderr io.Writer) (stop func()) {
 	var stops []func()
 	start := func(env, path string, begin func(io.Writer) error, end func()) {
@@ -69,6 +70,18 @@ func startProfile(cpuPath, tracePath string, stderr io.Writer) (stop func()) {
 	}
 	start("GPUPIPE_CPUPROFILE", cpuPath, pprof.StartCPUProfile, pprof.StopCPUProfile)
 	start("GPUPIPE_TRACE", tracePath, trace.Start, trace.Stop)
+	if path := os.Getenv("GPUPIPE_MEMPROFILE"); path != "" {
+		stops = append(stops, func() {
+			f, err := os.Create(path)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "imgpipe: GPUPIPE_MEMPROFILE: %v\n", err)
+			}
+		})
+	}
 	return func() {
 		for _, f := range stops {
 			f()
