@@ -46,6 +46,25 @@ func BenchmarkResize(b *testing.B) {
 	}
 }
 
+// BenchmarkResizeDecoded scales what a thumbnail's shrink-on-load leaves (a 4000×3000 photo
+// decoded at 1/4, 1000×750) to fit 256×256 with Lanczos-3: the resize imgpipe runs most.
+func BenchmarkResizeDecoded(b *testing.B) {
+	src := benchImage(1000, 750, 3)
+	w, h := FitSize(src.Width, src.Height, 256, 256)
+	dst, _ := raster.NewImage(w, h, 3)
+	if err := Resize(dst, src, raster.Lanczos3); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src.Pix)))
+	b.ResetTimer()
+	for range b.N {
+		if err := Resize(dst, src, raster.Lanczos3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(src.Width*src.Height)*float64(b.N)/b.Elapsed().Seconds()/1e6, "MP/s")
+}
+
 // BenchmarkPreprocess runs the fused resize, centre crop and normalisation on a batch of
 // ImageNet-sized images on the host.
 func BenchmarkPreprocess(b *testing.B) {

@@ -13,6 +13,15 @@ const minPiece = 32 << 10
 // worker holds one goroutine's reusable scratch memory, so that no kernel allocates per row.
 type worker struct {
 	acc []float32
+	buf []float32
+}
+
+// row returns a scratch slice of n float32 values, not zeroed.
+func (w *worker) row(n int) []float32 {
+	if cap(w.buf) < n {
+		w.buf = make([]float32, n)
+	}
+	return w.buf[:n]
 }
 
 // floats returns a zeroed scratch slice of n float32 values.

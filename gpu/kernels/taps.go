@@ -168,6 +168,16 @@ type taps struct {
 }
 
 // weights returns the window start and the weights of output i.
+// span is the range of input samples outputs x0..x1-1 read.
+func (t *taps) span(x0, x1 int) (lo, hi int) {
+	lo, hi = int(t.start[x0]), 0
+	for x := x0; x < x1; x++ {
+		s := int(t.start[x])
+		lo, hi = min(lo, s), max(hi, s+t.taps)
+	}
+	return lo, hi
+}
+
 func (t *taps) weights(i int) (int, []float32) {
 	r := int(t.row[i]) * t.taps
 	return int(t.start[i]), t.w[r : r+t.taps : r+t.taps]
