@@ -46,6 +46,7 @@ type dcTranscoder struct {
 	comps       []dcComponent
 	tables      [4]*huffDecoder // DC tables, as defined so far
 	restart     int
+	prog        *progression
 }
 
 func (t *dcTranscoder) read() error {
@@ -60,7 +61,7 @@ func (t *dcTranscoder) read() error {
 			return errDC
 		}
 		if m == 0xD9 {
-			if !sof {
+			if !sof || !t.prog.complete() {
 				return errDC
 			}
 			return nil
@@ -142,12 +143,20 @@ func (t *dcTranscoder) frame(seg []byte) error {
 		}
 		c.bw, c.bh = ceilDiv(ceilDiv(t.width*c.h, hmax), 8), ceilDiv(ceilDiv(t.high*c.v, vmax), 8)
 		c.pw, c.ph = t.mcusX*c.h, t.mcusY*c.v
-		c.dc = make([]int32, c.pw*c.ph)
 		blocksPerMCU += c.h * c.v
 	}
-	if blocksPerMCU > 10 {
+	// Every block's DC takes at least one bit of the file: a frame of more blocks than that
+	// is not whole, and is not worth the arrays.
+	if blocksPerMCU > 10 || int64(t.mcusX)*int64(t.mcusY)*int64(blocksPerMCU) > 8*int64(len(t.data)) {
 		return errDC
 	}
+	ids := make([]jpegComponent, len(t.comps))
+	for i := range t.comps {
+		c := &t.comps[i]
+		c.dc = make([]int32, c.pw*c.ph)
+		ids[i].id = c.id
+	}
+	t.prog = newProgression(ids)
 	return nil
 }
 
@@ -189,6 +198,7 @@ func (t *dcTranscoder) scan(seg []byte, dataStart int) (int, error) {
 		return 0, errDC
 	}
 	ss, se, ah, al := seg[1+2*n], seg[2+2*n], seg[3+2*n]>>4, seg[3+2*n]&15
+	t.prog.scan(t.data[dataStart-len(seg)-4 : dataStart])
 	if ss != 0 {
 		return end, nil // an AC scan: not read at 1/8
 	}

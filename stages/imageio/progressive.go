@@ -42,7 +42,7 @@ func dcOnly(data []byte) ([]byte, bool) {
 		}
 		switch {
 		case m == 0xD9: // EOI
-			if !dropped {
+			if !dropped || !sof.prog.complete() {
 				return nil, false
 			}
 			return append(sof.zeroScans(out), 0xFF, 0xD9), true
@@ -78,6 +78,7 @@ func dcOnly(data []byte) ([]byte, bool) {
 			if !ok {
 				return nil, false
 			}
+			sof.prog.scan(seg)
 			if keep {
 				out = append(out, data[start:scanEnd]...)
 			} else {
@@ -89,6 +90,55 @@ func dcOnly(data []byte) ([]byte, bool) {
 		out = append(out, seg...)
 		pos = end
 	}
+}
+
+// progression follows what a progressive JPEG's scans leave of each component's low AC
+// coefficients: libjpeg smooths the blocks of an image whose coefficients 1 to 9 are not all
+// known to their last bit when the file ends (libjpeg-turbo 2.1 reads 1 to 9, earlier ones 1
+// to 5), and that smoothing changes the DC the 1/8 scale shows. The short cuts leave no
+// coefficient unknown, so they give the whole file's pixels only for a file whose scans do
+// the same: a damaged or unusual progression is decoded whole.
+type progression struct {
+	bits map[byte]*[10]int8 // per component id: the low bit known of coefficients 0-9, -1 none
+}
+
+func newProgression(comps []jpegComponent) *progression {
+	p := &progression{bits: make(map[byte]*[10]int8, len(comps))}
+	for _, c := range comps {
+		b := &[10]int8{}
+		for i := range b {
+			b[i] = -1
+		}
+		p.bits[c.id] = b
+	}
+	return p
+}
+
+// scan records a scan header (FF DA, length, Ns, Ns × (id, tables), Ss, Se, Ah<<4|Al).
+func (p *progression) scan(seg []byte) {
+	n := int(seg[4])
+	ss, se, al := int(seg[5+2*n]), int(seg[6+2*n]), int8(seg[7+2*n]&15)
+	for i := range n {
+		b := p.bits[seg[5+2*i]]
+		if b == nil {
+			continue
+		}
+		for k := ss; k <= min(se, 9); k++ {
+			b[k] = al
+		}
+	}
+}
+
+// complete reports whether every component's coefficients 0 to 9 are known to the last bit.
+func (p *progression) complete() bool {
+	for _, b := range p.bits {
+		for _, v := range b {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // nextMarker finds the marker at pos, after any fill bytes (0xFF), and returns its code and
@@ -111,6 +161,7 @@ func nextMarker(data []byte, pos int) (code byte, start int, ok bool) {
 type progressiveFrame struct {
 	comps []jpegComponent
 	full  map[byte]bool // by component id
+	prog  *progression
 }
 
 func parseProgressiveFrame(seg []byte) *progressiveFrame {
@@ -122,7 +173,7 @@ func parseProgressiveFrame(seg []byte) *progressiveFrame {
 	for _, c := range comps {
 		maxH, maxV = max(maxH, c.h), max(maxV, c.v)
 	}
-	f := &progressiveFrame{comps: comps, full: make(map[byte]bool, len(comps))}
+	f := &progressiveFrame{comps: comps, full: make(map[byte]bool, len(comps)), prog: newProgression(comps)}
 	for _, c := range comps {
 		f.full[c.id] = c.h == maxH && c.v == maxV
 	}

@@ -88,7 +88,8 @@ const (
 	tjsamp420  = 2
 	tjsampGray = 3
 
-	tjflagLimitScans = 32768 // refuse progressive files with absurd scan counts (2.1+; ignored before)
+	tjflagLimitScans    = 32768 // refuse progressive files with absurd scan counts (2.1+; ignored before)
+	tjflagStopOnWarning = 8192  // stop at the first warning (tests: libjpeg reports only the first)
 
 	tjerrWarning = 0
 )
@@ -165,34 +166,54 @@ func turboReadHeader(data []byte) (turboHeader, error) {
 	if err != nil {
 		return turboHeader{}, err
 	}
-	defer putHandle(turbo.decoders, h)
 	var w, ht, sub, cs C.int
 	if C.gp_tj_header(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)), &w, &ht, &sub, &cs) != 0 {
 		if err := turboError(h); err != nil {
+			dropHandle(h)
 			return turboHeader{}, err
 		}
 	}
+	putHandle(turbo.decoders, h)
 	return turboHeader{width: int(w), height: int(ht), gray: cs == tjcsGray, cmyk: cs == tjcsCMYK || cs == tjcsYCCK}, nil
 }
 
+// dropHandle destroys a handle that failed instead of pooling it: libjpeg keeps what a
+// stream defined (Huffman and quantisation tables) in its decompressor for the next one, so a
+// handle that read a damaged file can fail a good one ("Bogus Huffman table definition").
+func dropHandle(h C.tjhandle) { C.gp_tj_destroy(h) }
+
 // turboDecode decodes data into dst, which holds w×h pixels of c channels (1 or 3), w and h
 // being the scaled size.
-func turboDecode(data []byte, dst raster.Image) error {
+func turboDecode(data []byte, dst raster.Image) error { return turboDecodeFlags(data, dst, tjflagLimitScans) }
+
+// turboDecodeStrict is turboDecode failing at any warning: libjpeg keeps the text of the
+// first warning only, so turboDecode, which forgives extraneous bytes, cannot tell that a
+// later one was corrupt data.
+func turboDecodeStrict(data []byte, dst raster.Image) error {
+	return turboDecodeFlags(data, dst, tjflagLimitScans|tjflagStopOnWarning)
+}
+
+func turboDecodeFlags(data []byte, dst raster.Image, flags C.int) error {
 	h, err := getHandle(turbo.decoders, false)
 	if err != nil {
 		return err
 	}
-	defer putHandle(turbo.decoders, h)
 	pf := C.int(tjpfRGB)
 	if dst.Channels == 1 {
 		pf = tjpfGray
 	}
 	rc := C.gp_tj_decompress(h, (*C.uchar)(unsafe.Pointer(&data[0])), C.ulong(len(data)),
 		(*C.uchar)(unsafe.Pointer(&dst.Pix[0])), C.int(dst.Width), C.int(dst.Stride), C.int(dst.Height),
-		pf, tjflagLimitScans)
+		pf, flags)
 	if rc != 0 {
-		return turboError(h)
+		err := turboError(h)
+		if flags&tjflagStopOnWarning != 0 && err == nil {
+			err = errors.New(strings.TrimSpace(C.GoString(C.gp_tj_error(h))))
+		}
+		dropHandle(h) // even after a warning that turboError forgives
+		return err
 	}
+	putHandle(turbo.decoders, h)
 	return nil
 }
 

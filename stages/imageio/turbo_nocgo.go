@@ -23,6 +23,8 @@ func turboReadHeader([]byte) (turboHeader, error) { return turboHeader{}, errNoC
 
 func turboDecode([]byte, raster.Image) error { return errNoCgo }
 
+func turboDecodeStrict([]byte, raster.Image) error { return errNoCgo }
+
 func turboEncode(raster.Image, int, func([]byte) error) error { return errNoCgo }
 
 // cgoBuild says whether this build can call libjpeg-turbo at all.

@@ -1,6 +1,7 @@
 package imageio
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
@@ -184,5 +185,41 @@ func TestShrinkOnLoadAsksThePlan(t *testing.T) {
 	// 200×150 needs 400×300: 1/4 leaves 401×301, 1/8 only 201×151.
 	if got.Scale != 4 || got.Image.Width != 401 || got.Image.Height != 301 {
 		t.Fatalf("scale %d, size %d×%d; want 4, 401×301", got.Scale, got.Image.Width, got.Image.Height)
+	}
+}
+
+// libjpeg keeps what a stream defined in its decompressor: a handle that read a damaged file
+// must not be pooled for the next, which it fails ("Bogus Huffman table definition").
+func TestTurboHandlesSurviveDamagedFiles(t *testing.T) {
+	requireTurbo(t)
+	rng := rand.New(rand.NewPCG(21, 22))
+	var good [][]byte
+	for _, name := range []string{"progressive_444.jpg", "progressive_420.jpg", "progressive_gray.jpg"} {
+		data, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		good = append(good, data)
+	}
+	for i := range 600 {
+		b := bytes.Clone(good[i%len(good)])
+		for range 1 + rng.IntN(4) {
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+		if th, err := turboReadHeader(b); err == nil && th.width*th.height <= 1<<22 {
+			_ = turboDecode(b, newImage(&Pool{}, ceilDiv(th.width, 4), ceilDiv(th.height, 4), 3))
+		}
+		data := good[rng.IntN(len(good))]
+		th, err := turboReadHeader(data)
+		if err != nil {
+			t.Fatalf("after %d damaged files, a good one's header: %v", i+1, err)
+		}
+		ch := 3
+		if th.gray {
+			ch = 1
+		}
+		if err := turboDecode(data, newImage(&Pool{}, ceilDiv(th.width, 4), ceilDiv(th.height, 4), ch)); err != nil {
+			t.Fatalf("after %d damaged files, a good one: %v", i+1, err)
+		}
 	}
 }
