@@ -184,7 +184,9 @@ func dropHandle(h C.tjhandle) { C.gp_tj_destroy(h) }
 
 // turboDecode decodes data into dst, which holds w×h pixels of c channels (1 or 3), w and h
 // being the scaled size.
-func turboDecode(data []byte, dst raster.Image) error { return turboDecodeFlags(data, dst, tjflagLimitScans) }
+func turboDecode(data []byte, dst raster.Image) error {
+	return turboDecodeFlags(data, dst, tjflagLimitScans)
+}
 
 // turboDecodeStrict is turboDecode failing at any warning: libjpeg keeps the text of the
 // first warning only, so turboDecode, which forgives extraneous bytes, cannot tell that a
