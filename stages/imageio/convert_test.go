@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/color/palette"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 
 	"github.com/gpupipe/gpupipe/gpu/raster"
@@ -286,51 +287,17 @@ func TestFromImageOwnedMatchesFromImage(t *testing.T) {
 	}
 }
 
+// pixelsOf copies the pixel bytes of an image of the standard library's types.
 func pixelsOf(m image.Image) []byte {
-	switch m := m.(type) {
-	case *image.NRGBA:
-		return bytes.Clone(m.Pix)
-	case *image.RGBA:
-		return bytes.Clone(m.Pix)
-	case *image.NRGBA64:
-		return bytes.Clone(m.Pix)
-	case *image.RGBA64:
-		return bytes.Clone(m.Pix)
-	case *image.Gray:
-		return bytes.Clone(m.Pix)
-	case *image.Gray16:
-		return bytes.Clone(m.Pix)
-	}
-	return nil
+	return bytes.Clone(reflect.ValueOf(m).Elem().FieldByName("Pix").Bytes())
 }
 
 // cloneImage copies m with its own pixel memory, so that converting it in place leaves m.
 func cloneImage(m image.Image) image.Image {
-	switch m := m.(type) {
-	case *image.NRGBA:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	case *image.RGBA:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	case *image.NRGBA64:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	case *image.RGBA64:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	case *image.Gray:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	case *image.Gray16:
-		c := *m
-		c.Pix = bytes.Clone(m.Pix)
-		return &c
-	}
-	return m
+	v := reflect.ValueOf(m).Elem()
+	c := reflect.New(v.Type())
+	c.Elem().Set(v)
+	pix := c.Elem().FieldByName("Pix")
+	pix.SetBytes(bytes.Clone(pix.Bytes()))
+	return c.Interface().(image.Image)
 }

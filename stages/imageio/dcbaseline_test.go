@@ -30,20 +30,12 @@ func TestDCBaselineDecodesTheSamePixelsAtOneEighth(t *testing.T) {
 		if base[2] != 0xFF || !bytes.Contains(base[:200], []byte{0xFF, 0xC0}) {
 			t.Errorf("%s: no baseline frame", name)
 		}
-		th, err := turboReadHeader(data)
+		whole, err := decodeScaled(turboDecode, data, data, 8)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ch := 3
-		if th.gray {
-			ch = 1
-		}
-		w, h := ceilDiv(th.width, 8), ceilDiv(th.height, 8)
-		whole, part := newImage(&Pool{}, w, h, ch), newImage(&Pool{}, w, h, ch)
-		if err := turboDecode(data, whole); err != nil {
-			t.Fatal(err)
-		}
-		if err := turboDecode(base, part); err != nil {
+		part, err := decodeScaled(turboDecode, data, base, 8)
+		if err != nil {
 			t.Fatalf("%s: the baseline stream: %v", name, err)
 		}
 		if !bytes.Equal(whole.Pix, part.Pix) {
@@ -105,21 +97,13 @@ func agreesOnDamage(t *testing.T, short func([]byte) ([]byte, bool)) {
 				continue
 			}
 			transcoded++
-			th, err := turboReadHeader(b)
-			if err != nil || th.width*th.height > 1<<22 {
-				continue
-			}
-			ch := 3
-			if th.gray {
-				ch = 1
-			}
-			w, h := ceilDiv(th.width, 8), ceilDiv(th.height, 8)
-			whole, part := newImage(&Pool{}, w, h, ch), newImage(&Pool{}, w, h, ch)
-			if turboDecodeStrict(b, whole) != nil {
+			whole, err := decodeScaled(turboDecodeStrict, b, b, 8)
+			if err != nil {
 				continue // damage libjpeg notices, even where turboDecode forgives it
 			}
 			compared++
-			if err := turboDecode(out, part); err != nil {
+			part, err := decodeScaled(turboDecode, b, out, 8)
+			if err != nil {
 				t.Fatalf("%s damaged: the copy decodes, its transcoding does not: %v", name, err)
 			}
 			if !bytes.Equal(whole.Pix, part.Pix) {
