@@ -177,6 +177,27 @@ func ExampleOrderedMap() {
 	// Output: [30ms 20ms 10ms 0ms]
 }
 
+func ExamplePrioritize() {
+	p := pipeline.New()
+	sizes := pipeline.FromSlice(p, []int{9, 2, 7, 4, 8, 1})
+	largest := pipeline.Prioritize(sizes, 10, func(a, b int) bool { return a > b })
+	// A consumer busy with its first item while the rest arrive, as a decoder is behind a
+	// fast folder listing: it takes the others largest first.
+	var got []int
+	pipeline.ForEach(largest, func(_ context.Context, size int) error {
+		for len(got) == 0 && p.Stats()[1].In < 6 { // the Prioritize stage has them all
+			time.Sleep(time.Millisecond)
+		}
+		got = append(got, size)
+		return nil
+	}, pipeline.Buffer(0))
+	if err := p.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(got)
+	// Output: [9 8 7 4 2 1]
+}
+
 // buffer stands for an item that holds a resource, such as pooled memory.
 type buffer struct{ name string }
 
