@@ -39,7 +39,7 @@ type dcComponent struct {
 
 type dcTranscoder struct {
 	data        []byte
-	header      []byte // DQT segments, as found
+	header      []byte // DQT and APPn segments, as found
 	width, high int
 	mcusX       int
 	mcusY       int
@@ -87,7 +87,9 @@ func (t *dcTranscoder) read() error {
 			sof, err = true, t.frame(seg)
 		case isSOF(m):
 			return errDC
-		case m == 0xDB:
+		case m == 0xDB, m >= 0xE0 && m <= 0xEF:
+			// Quantisation tables, and the application segments: JFIF and Adobe's say
+			// how the components make colours (an Adobe segment can say RGB).
 			t.header = append(t.header, d[start:end]...)
 		case m == 0xC4:
 			err = t.defineTables(seg)
@@ -289,7 +291,7 @@ func (t *dcTranscoder) dcScan(r *bitReader, comps []*dcComponent, tables []*huff
 
 type dcUnit struct{ c, x, y int }
 
-// write makes the baseline JPEG: SOI, the quantisation tables, SOF0 with the original's
+// write makes the baseline JPEG: SOI, the application segments and quantisation tables, SOF0 with the original's
 // components, a DC table and an AC table of one code (end of block), one scan of every
 // component. It fails for a difference beyond the 11 bits of an 8-bit JPEG's DC, which only
 // a damaged file has.

@@ -14,9 +14,11 @@ import (
 // progressiveFiles are progressive JPEGs as Pillow writes them (libjpeg's standard scan
 // script, 10 scans for colour, 6 for grey), 344×232 so that the last MCUs are partial; and
 // two rewritten by jpegtran with restart markers every 2 and 5 MCUs, the second with a DC
-// scan per component and their refinements (-scans).
+// scan per component and their refinements (-scans); and three written by cjpeg: 4:4:0, 4:1:1
+// and RGB (no colour transform, which only its Adobe segment says: its component ids are 1,
+// 2 and 3).
 var progressiveFiles = []string{"progressive_444.jpg", "progressive_422.jpg", "progressive_420.jpg", "progressive_gray.jpg",
-	"progressive_444_rst.jpg", "progressive_422_separate_rst.jpg"}
+	"progressive_444_rst.jpg", "progressive_422_separate_rst.jpg", "progressive_440.jpg", "progressive_411.jpg", "progressive_rgb.jpg"}
 
 // Leaving out the AC scans of full-resolution components changes no pixel of a 1/8 decode,
 // whatever the subsampling, and leaves out most of the file.
