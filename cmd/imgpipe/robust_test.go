@@ -436,6 +436,9 @@ func readIndexLines(t *testing.T, path string) []string {
 // --shrink-on-load: auto is 2 for thumbnails, off decodes at full size (other pixels), and a
 // margin of 1 decodes smaller still. Outputs go to PNG so that only the decode differs.
 func TestShrinkOnLoadFlag(t *testing.T) {
+	if v := imgpipe(t, "--version"); !strings.Contains(v.stdout, "JPEG: libjpeg-turbo") {
+		t.Skipf("no libjpeg-turbo, so no shrink-on-load: %s", v.stdout)
+	}
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in")
 	writeImage(t, filepath.Join(in, "big.jpg"), noisy(rand.New(rand.NewPCG(5, 6)), 1600, 1200))
