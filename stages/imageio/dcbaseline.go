@@ -401,12 +401,16 @@ func putDC(w *bitWriter, diff int32) bool {
 	return true
 }
 
-// huffDecoder decodes one Huffman table, code by code (DC codes are few per block).
+// huffDecoder decodes one Huffman table: codes of up to lookBits bits from a table indexed
+// by the next lookBits bits, longer ones length by length.
 type huffDecoder struct {
-	maxCode [17]int32 // the largest code of each length, -1 if none
-	valPtr  [17]int32 // the index in vals of each length's first code, less that code
+	look    [1 << lookBits]uint16 // symbol<<8 | code length; 0 for a longer code
+	maxCode [17]int32             // the largest code of each length, -1 if none
+	valPtr  [17]int32             // the index in vals of each length's first code, less that code
 	vals    []byte
 }
+
+const lookBits = 9
 
 func newHuffDecoder(counts, vals []byte) (*huffDecoder, error) {
 	h := &huffDecoder{vals: vals}
@@ -414,14 +418,25 @@ func newHuffDecoder(counts, vals []byte) (*huffDecoder, error) {
 	for l := 1; l <= 16; l++ {
 		n := int32(counts[l-1])
 		h.maxCode[l] = -1
+		if n > 0 && code+n >= 1<<l {
+			return nil, errDC // more codes than the length has (all ones is no code, as libjpeg says)
+		}
 		if n > 0 {
 			h.valPtr[l] = k - code
+			if l <= lookBits {
+				for c := code; c < code+n; c++ {
+					if int(k+c-code) >= len(vals) {
+						return nil, errDC
+					}
+					first := c << (lookBits - l)
+					for j := range int32(1) << (lookBits - l) {
+						h.look[first+j] = uint16(vals[k+c-code])<<8 | uint16(l)
+					}
+				}
+			}
 			code += n
 			k += n
 			h.maxCode[l] = code - 1
-		}
-		if code > 1<<l {
-			return nil, errDC
 		}
 		code <<= 1
 	}
@@ -429,9 +444,16 @@ func newHuffDecoder(counts, vals []byte) (*huffDecoder, error) {
 }
 
 func (h *huffDecoder) decode(r *bitReader) (byte, error) {
+	if r.n < 16 {
+		r.fill()
+	}
+	if e := h.look[r.acc>>(64-lookBits)]; e != 0 && uint(e&0xff) <= r.n {
+		r.skip(uint(e & 0xff))
+		return byte(e >> 8), nil
+	}
 	code := int32(0)
 	for l := 1; l <= 16; l++ {
-		b, err := r.bit()
+		b, err := r.bits(1)
 		if err != nil {
 			return 0, err
 		}
@@ -448,54 +470,73 @@ func (h *huffDecoder) decode(r *bitReader) (byte, error) {
 }
 
 // bitReader reads a scan's entropy-coded bits, most significant first, skipping the zero
-// stuffed after each 0xFF; a restart marker ends the bits until restart is called.
+// stuffed after each 0xFF. It holds up to 64 bits ahead, from the top of acc; a marker ends
+// the bits until restart is called.
 type bitReader struct {
 	data []byte
 	pos  int
-	acc  uint32
-	n    int
+	acc  uint64
+	n    uint // bits held
 }
 
-func (r *bitReader) bit() (uint32, error) {
-	if r.n == 0 {
-		if r.pos >= len(r.data) {
-			return 0, errDC
-		}
+// fill reads bytes into acc while it has room, up to a marker or the end of the data.
+func (r *bitReader) fill() {
+	for r.n <= 56 && r.pos < len(r.data) {
 		b := r.data[r.pos]
 		if b == 0xFF {
 			if r.pos+1 >= len(r.data) || r.data[r.pos+1] != 0 {
-				return 0, errDC // a marker where bits were due
+				return // a marker where bits were due, or the end
 			}
 			r.pos++
 		}
 		r.pos++
-		r.acc, r.n = uint32(b), 8
+		r.acc |= uint64(b) << (56 - r.n)
+		r.n += 8
 	}
-	r.n--
-	return r.acc >> r.n & 1, nil
 }
+
+func (r *bitReader) skip(k uint) { r.acc <<= k; r.n -= k }
+
+// bits reads k bits (at most 16).
+func (r *bitReader) bits(k uint) (uint32, error) {
+	if r.n < k {
+		r.fill()
+		if r.n < k {
+			return 0, errDC
+		}
+	}
+	v := uint32(r.acc >> (64 - k))
+	r.skip(k)
+	return v, nil
+}
+
+func (r *bitReader) bit() (uint32, error) { return r.bits(1) }
 
 // receive reads s bits and extends them to a signed difference, as JPEG's RECEIVE and
 // EXTEND do.
 func (r *bitReader) receive(s int) (int32, error) {
-	v := int32(0)
-	for range s {
-		b, err := r.bit()
-		if err != nil {
-			return 0, err
-		}
-		v = v<<1 | int32(b)
+	if s == 0 {
+		return 0, nil
 	}
-	if s > 0 && v < 1<<(s-1) {
+	u, err := r.bits(uint(s))
+	if err != nil {
+		return 0, err
+	}
+	v := int32(u)
+	if v < 1<<(s-1) {
 		v += -1<<s + 1
 	}
 	return v, nil
 }
 
-// restart drops the bits left in the byte and reads past the next restart marker.
+// restart drops the padding bits left in the last byte and reads past the restart marker
+// that must follow; whole bytes before it are damage.
 func (r *bitReader) restart() error {
-	r.n = 0
-	for r.pos < len(r.data) && r.data[r.pos] == 0xFF && r.pos+1 < len(r.data) && r.data[r.pos+1] == 0xFF {
+	if r.n >= 8 {
+		return errDC
+	}
+	r.acc, r.n = 0, 0
+	for r.pos+1 < len(r.data) && r.data[r.pos] == 0xFF && r.data[r.pos+1] == 0xFF {
 		r.pos++ // fill bytes
 	}
 	if r.pos+1 >= len(r.data) || r.data[r.pos] != 0xFF || r.data[r.pos+1] < 0xD0 || r.data[r.pos+1] > 0xD7 {

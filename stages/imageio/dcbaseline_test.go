@@ -134,3 +134,23 @@ func FuzzDCBaseline(f *testing.F) {
 		}
 	})
 }
+
+// Huffman tables with more codes than their lengths allow (as libjpeg counts them: a code of
+// all ones is none) are refused, not indexed past.
+func TestHuffDecoderRefusesOverfullTables(t *testing.T) {
+	for _, counts := range [][16]byte{{3}, {2}, {0, 5}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 2}, {0, 4}} {
+		n := 0
+		for _, c := range counts {
+			n += int(c)
+		}
+		if _, err := newHuffDecoder(counts[:], make([]byte, n)); err == nil {
+			t.Errorf("counts %v accepted", counts)
+		}
+	}
+	if _, err := newHuffDecoder(stdDCBits[:], make([]byte, 12)); err != nil {
+		t.Errorf("the standard DC table: %v", err)
+	}
+	if _, err := newHuffDecoder([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 200}, make([]byte, 200)); err != nil {
+		t.Errorf("200 codes of 16 bits: %v", err)
+	}
+}
