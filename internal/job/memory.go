@@ -107,8 +107,8 @@ func (a *admitted) Release() {
 
 // admit reads a file's head and waits until the budget has room for it. It runs in one
 // goroutine, so files are admitted one at a time in the order they arrive (the order stage's:
-// largest first). An image that alone needs more than the
-// budget fails, with the budget and the flag that sets it named.
+// largest first). An image that alone needs more than the budget fails, with the budget and
+// the flag that sets it named.
 func (r *run) admit(ctx context.Context, f walk.File) (*admitted, error) {
 	h, err := r.decoder.Head(ctx, f)
 	if err != nil {
