@@ -50,68 +50,43 @@ type dcTranscoder struct {
 }
 
 func (t *dcTranscoder) read() error {
-	d := t.data
-	if len(d) < 4 || d[0] != 0xFF || d[1] != 0xD8 {
-		return errDC
-	}
-	pos, sof := 2, false
-	for {
-		m, start, ok := nextMarker(d, pos)
-		if !ok {
-			return errDC
-		}
-		if m == 0xD9 {
-			if !sof || !t.prog.complete() {
-				return errDC
-			}
-			return nil
-		}
-		if m == 0x01 || (m >= 0xD0 && m <= 0xD7) {
-			pos = start + 2
-			continue
-		}
-		if start+4 > len(d) {
-			return errDC
-		}
-		end := start + 2 + int(binary.BigEndian.Uint16(d[start+2:]))
-		if end > len(d) || end < start+4 {
-			return errDC
-		}
-		seg := d[start+4 : end]
-		var err error
-		switch {
+	d, sof := t.data, false
+	var err error
+	ok := wholeSegments(d, func(g jpegSegment) bool {
+		seg := d[min(g.start+4, g.end):g.end] // the segment's contents, after its length
+		switch m := g.marker; {
+		case m == 0xD9:
+			return sof && t.prog.complete()
 		case m == 0xC2:
 			if sof {
-				return errDC
+				return false
 			}
 			sof, err = true, t.frame(seg)
 		case isSOF(m):
-			return errDC
+			return false
 		case m == 0xDB, m >= 0xE0 && m <= 0xEF:
 			// Quantisation tables, and the application segments: JFIF and Adobe's say
 			// how the components make colours (an Adobe segment can say RGB).
-			t.header = append(t.header, d[start:end]...)
+			t.header = append(t.header, d[g.start:g.end]...)
 		case m == 0xC4:
 			err = t.defineTables(seg)
 		case m == 0xDD:
 			if len(seg) < 2 {
-				return errDC
+				return false
 			}
 			t.restart = int(binary.BigEndian.Uint16(seg))
 		case m == 0xDA:
 			if !sof {
-				return errDC
+				return false
 			}
-			if pos, err = t.scan(seg, end); err != nil {
-				return err
-			}
-			continue
+			err = t.scan(d[g.start:g.end], g.end, g.next)
 		}
-		if err != nil {
-			return err
-		}
-		pos = end
+		return err == nil
+	})
+	if !ok {
+		return errDC
 	}
+	return nil
 }
 
 // frame reads SOF2: 8-bit samples, and no component that libjpeg-turbo decodes at 2×2 at
@@ -188,24 +163,24 @@ func (t *dcTranscoder) defineTables(seg []byte) error {
 	return nil
 }
 
-// scan reads a scan's header and, for a DC scan, its coefficients; it returns the offset of
-// the marker after the scan's data.
-func (t *dcTranscoder) scan(seg []byte, dataStart int) (int, error) {
-	end := skipEntropy(t.data, dataStart)
-	if end >= len(t.data) || len(seg) < 1 {
-		return 0, errDC
+// scan reads a scan's header (hdr, from its FF DA) and, for a DC scan, its coefficients from
+// data[from:to].
+func (t *dcTranscoder) scan(hdr []byte, from, to int) error {
+	seg := hdr[4:]
+	if len(seg) < 1 {
+		return errDC
 	}
 	n := int(seg[0])
 	if n < 1 || len(seg) < 1+2*n+3 {
-		return 0, errDC
+		return errDC
 	}
 	ss, se, ah, al := seg[1+2*n], seg[2+2*n], seg[3+2*n]>>4, seg[3+2*n]&15
-	t.prog.scan(t.data[dataStart-len(seg)-4 : dataStart])
+	t.prog.scan(hdr)
 	if ss != 0 {
-		return end, nil // an AC scan: not read at 1/8
+		return nil // an AC scan: not read at 1/8
 	}
 	if se != 0 || al > 13 {
-		return 0, errDC
+		return errDC
 	}
 	comps := make([]*dcComponent, n)
 	tables := make([]*huffDecoder, n)
@@ -217,17 +192,14 @@ func (t *dcTranscoder) scan(seg []byte, dataStart int) (int, error) {
 			}
 		}
 		if comps[i] == nil || td > 3 || (ah == 0 && t.tables[td] == nil) {
-			return 0, errDC
+			return errDC
 		}
 		if ah == 0 {
 			tables[i] = t.tables[td]
 		}
 	}
-	r := bitReader{data: t.data[dataStart:end]}
-	if err := t.dcScan(&r, comps, tables, ah, al); err != nil {
-		return 0, err
-	}
-	return end, nil
+	r := bitReader{data: t.data[from:to]}
+	return t.dcScan(&r, comps, tables, ah, al)
 }
 
 // dcScan decodes one DC scan: first pass (ah 0: Huffman-coded differences, shifted left by

@@ -27,68 +27,88 @@ import (
 // progressive Huffman JPEG whose segments all parse up to EOI (a truncated or damaged file
 // is decoded whole, so that the damage is reported as before), or has no such scan.
 func dcOnly(data []byte) ([]byte, bool) {
-	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
-		return nil, false
-	}
 	var sof *progressiveFrame
 	out := make([]byte, 0, len(data)/4)
 	out = append(out, 0xFF, 0xD8)
 	dropped := false
+	ok := wholeSegments(data, func(g jpegSegment) bool {
+		switch m := g.marker; {
+		case m == 0xD9: // EOI
+			return true
+		case m == 0xC2:
+			if sof = parseProgressiveFrame(data[g.start:g.end]); sof == nil {
+				return false
+			}
+		case isSOF(m): // baseline, lossless, arithmetic: one pass, nothing to leave out
+			return false
+		case m == 0xDA:
+			if sof == nil {
+				return false
+			}
+			keep, ok := sof.needScan(data[g.start:g.end])
+			if !ok {
+				return false
+			}
+			sof.prog.scan(data[g.start:g.end])
+			if !keep {
+				dropped = true
+				return true
+			}
+		}
+		out = append(out, data[g.start:g.next]...)
+		return true
+	})
+	if !ok || !dropped || !sof.prog.complete() {
+		return nil, false
+	}
+	return append(sof.zeroScans(out), 0xFF, 0xD9), true
+}
+
+// jpegSegment is one marker segment: its code, the offset of its 0xFF, the end of its header
+// (of the marker itself, for RSTn and TEM, which have no length) and the offset of the next
+// marker (after the entropy-coded data, for a scan).
+type jpegSegment struct {
+	marker           byte
+	start, end, next int
+}
+
+// wholeSegments calls fn for each marker segment of data after SOI, up to and including EOI,
+// and reports whether they all parsed, the data reached EOI and fn returned true for each. It
+// is the strict walk the short cuts need (jpegCost's tolerates damage, as decoders do).
+func wholeSegments(data []byte, fn func(jpegSegment) bool) bool {
+	if len(data) < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+		return false
+	}
 	pos := 2
 	for {
 		m, start, ok := nextMarker(data, pos)
 		if !ok {
-			return nil, false
+			return false
 		}
+		g := jpegSegment{marker: m, start: start, end: start + 2, next: start + 2}
 		switch {
-		case m == 0xD9: // EOI
-			if !dropped || !sof.prog.complete() {
-				return nil, false
-			}
-			return append(sof.zeroScans(out), 0xFF, 0xD9), true
+		case m == 0xD9:
+			return fn(g)
 		case m >= 0xD0 && m <= 0xD7, m == 0x01: // no length (RSTn outside a scan, TEM)
-			out = append(out, 0xFF, m)
-			pos = start + 2
-			continue
+		default:
+			if start+4 > len(data) {
+				return false
+			}
+			g.end = start + 2 + int(binary.BigEndian.Uint16(data[start+2:]))
+			if g.end > len(data) || g.end < start+4 {
+				return false
+			}
+			g.next = g.end
+			if m == 0xDA {
+				if g.next = skipEntropy(data, g.end); g.next >= len(data) {
+					return false // truncated in a scan
+				}
+			}
 		}
-		if start+4 > len(data) {
-			return nil, false
+		if !fn(g) {
+			return false
 		}
-		end := start + 2 + int(binary.BigEndian.Uint16(data[start+2:]))
-		if end > len(data) || end < start+4 {
-			return nil, false
-		}
-		seg := data[start:end]
-		switch {
-		case m == 0xC2:
-			if sof = parseProgressiveFrame(seg); sof == nil {
-				return nil, false
-			}
-		case isSOF(m): // baseline, lossless, arithmetic: one pass, nothing to leave out
-			return nil, false
-		case m == 0xDA:
-			if sof == nil {
-				return nil, false
-			}
-			scanEnd := skipEntropy(data, end)
-			if scanEnd >= len(data) {
-				return nil, false // truncated in a scan
-			}
-			keep, ok := sof.needScan(seg)
-			if !ok {
-				return nil, false
-			}
-			sof.prog.scan(seg)
-			if keep {
-				out = append(out, data[start:scanEnd]...)
-			} else {
-				dropped = true
-			}
-			pos = scanEnd
-			continue
-		}
-		out = append(out, seg...)
-		pos = end
+		pos = g.next
 	}
 }
 
